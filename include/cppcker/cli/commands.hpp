@@ -1,0 +1,41 @@
+#pragma once
+// The command-line layer: parses, calls the library, prints. One register_* per command file.
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "cppcker/registry/config.hpp"
+#include "cppcker/storage/store.hpp"
+
+namespace cppcker::cli {
+
+struct GlobalOptions {
+  std::string root;
+  std::string config_path;
+  bool config_given = false;
+  std::string log_level = "warn";
+
+  ImageStore store() const { return ImageStore(root); }
+  RegistryConfig registry_config() const { return RegistryConfig::load(config_path, config_given); }
+};
+
+// A command's work; its return value is the process exit code.
+using Action = std::function<int()>;
+// Sets the subcommand's callback so that it records `action` for main to run after parsing.
+void set_action(CLI::App* command, Action action);
+
+void register_pull(CLI::App& app, GlobalOptions& global);
+void register_images(CLI::App& app, GlobalOptions& global);
+void register_rmi(CLI::App& app, GlobalOptions& global);
+void register_tag(CLI::App& app, GlobalOptions& global);
+void register_inspect(CLI::App& app, GlobalOptions& global);
+void register_load(CLI::App& app, GlobalOptions& global);
+void register_save(CLI::App& app, GlobalOptions& global);
+
+// Shared printing helpers.
+std::string short_id(const std::string& digest);                // 12 hex characters
+std::string format_table(const std::vector<std::vector<std::string>>& rows);  // Docker's tabwriter layout
+
+}  // namespace cppcker::cli

@@ -1,0 +1,32 @@
+#pragma once
+// Operations on the set of stored images and their names: tag, untag/delete (rmi), naming views.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cppcker/image/reference.hpp"
+#include "cppcker/storage/store.hpp"
+
+namespace cppcker {
+
+struct ImageNames {
+  std::vector<Reference> tags;     // name:tag
+  std::vector<Reference> digests;  // name@digest
+};
+// Groups the store's references by image id.
+std::map<std::string, ImageNames> names_by_image(const std::map<std::string, std::string>& refs);
+
+// `cppcker tag SOURCE TARGET`: TARGET (normalised, default tag latest) now names SOURCE's image.
+void tag_image(const ImageStore& store, const std::string& source, const std::string& target);
+
+// One line of rmi's report: "Untagged: busybox:latest" or "Deleted: sha256:...".
+struct RemovalEvent {
+  enum class Kind { untagged, deleted } kind;
+  std::string what;
+};
+// Docker's rmi for one argument: removes the reference given, or (by ID) all of the image's references,
+// and deletes the image once nothing names it; then removes layers and blobs nothing uses any more.
+// An ID that names an image in several repositories needs `force`.
+std::vector<RemovalEvent> remove_image(const ImageStore& store, const std::string& text, bool force);
+
+}  // namespace cppcker

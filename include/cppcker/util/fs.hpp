@@ -1,0 +1,62 @@
+#pragma once
+// Small filesystem helpers: atomic writes, locks, recursive removal.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "cppcker/util/fd.hpp"
+
+namespace cppcker {
+
+namespace fs = std::filesystem;
+
+std::string read_file(const fs::path& path);
+std::optional<std::string> read_file_if_exists(const fs::path& path);
+
+// Writes to a temporary file beside `path`, fsyncs it, then renames it over `path`, so that
+// readers see either the old or the new content, never a torn one.
+void write_file_atomic(const fs::path& path, std::string_view data, mode_t mode = 0644);
+
+// mkdir -p with errors that name the path.
+void make_dirs(const fs::path& path);
+
+// Removes a tree without following symlinks; a missing path is not an error.
+void remove_tree(const fs::path& path);
+// Removes `name` (a file or a whole directory tree) inside the open directory `dirfd`, never following
+// a symlink; `where` names it in errors.
+void remove_tree_at(int dirfd, const std::string& name, const std::string& where);
+
+// Opens `rel` for reading with every component resolved inside `root` (symlinks included), so that
+// content from an untrusted archive cannot reach outside it. Throws SystemError naming `rel`.
+UniqueFd open_beneath(const fs::path& root, const std::string& rel);
+// Reads a whole file opened with open_beneath.
+std::string read_beneath(const fs::path& root, const std::string& rel);
+bool exists_beneath(const fs::path& root, const std::string& rel);
+
+// fsync of a directory, so that a rename inside it is durable.
+void sync_dir(const fs::path& dir);
+
+// Random lowercase hex string of `bytes` random bytes (2*bytes characters).
+std::string random_hex(std::size_t bytes);
+
+// An flock() held for the lifetime of the object. Shared or exclusive; blocks until granted.
+class FileLock {
+ public:
+  enum class Mode { shared, exclusive };
+  FileLock(const fs::path& path, Mode mode = Mode::exclusive);
+  // Non-blocking variant: std::nullopt when someone else holds the lock.
+  static std::optional<FileLock> try_lock(const fs::path& path, Mode mode = Mode::exclusive);
+  FileLock(FileLock&&) = default;
+  FileLock& operator=(FileLock&&) = default;
+
+ private:
+  FileLock() = default;
+  UniqueFd fd_;
+};
+
+// Sum of the apparent sizes of the regular files below `path` (no symlinks followed).
+std::uint64_t tree_size(const fs::path& path);
+
+}  // namespace cppcker

@@ -1,0 +1,35 @@
+// cppcker inspect: low-level information on images, as JSON.
+#include <iostream>
+
+#include "cppcker/cli/commands.hpp"
+#include "cppcker/image/inspect.hpp"
+#include "cppcker/util/error.hpp"
+
+namespace cppcker::cli {
+
+void register_inspect(CLI::App& app, GlobalOptions& global) {
+  auto* cmd = app.add_subcommand("inspect", "Return low-level information on images");
+  auto names = std::make_shared<std::vector<std::string>>();
+  auto type = std::make_shared<std::string>();
+  cmd->add_option("NAME|ID", *names, "Objects to inspect")->required();
+  cmd->add_option("--type", *type, "Only inspect objects of this type")->check(CLI::IsMember({"image"}));
+  set_action(cmd, [&global, names] {
+    ImageStore store = global.store();
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    std::vector<std::string> missing;
+    for (const auto& name : *names) {
+      try {
+        out.push_back(inspect_image(store, store.resolve_image(name)));
+      } catch (const Error& e) {
+        if (std::string(e.what()).rfind("No such image", 0) == 0) missing.push_back(name);
+        else throw;
+      }
+    }
+    std::cout << out.dump(4) << "\n";
+    std::cout.flush();
+    for (const auto& m : missing) std::cerr << "Error: No such object: " << m << "\n";
+    return missing.empty() ? 0 : 1;
+  });
+}
+
+}  // namespace cppcker::cli

@@ -1,0 +1,34 @@
+// cppcker rmi: remove images.
+#include <iostream>
+
+#include "cppcker/cli/commands.hpp"
+#include "cppcker/image/catalog.hpp"
+#include "cppcker/util/error.hpp"
+
+namespace cppcker::cli {
+
+void register_rmi(CLI::App& app, GlobalOptions& global) {
+  auto* cmd = app.add_subcommand("rmi", "Remove one or more images");
+  auto images = std::make_shared<std::vector<std::string>>();
+  auto force = std::make_shared<bool>(false);
+  cmd->add_option("IMAGE", *images, "Images to remove")->required();
+  cmd->add_flag("-f,--force", *force, "Force removal of the image");
+  set_action(cmd, [&global, images, force] {
+    ImageStore store = global.store();
+    int status = 0;
+    // Docker goes on with the next argument after a failure and exits 1 at the end.
+    for (const auto& name : *images) {
+      try {
+        for (const auto& ev : remove_image(store, name, *force))
+          std::cout << (ev.kind == RemovalEvent::Kind::untagged ? "Untagged: " : "Deleted: ") << ev.what << "\n";
+      } catch (const Error& e) {
+        std::cout.flush();
+        std::cerr << "Error: " << e.what() << "\n";
+        status = 1;
+      }
+    }
+    return status;
+  });
+}
+
+}  // namespace cppcker::cli
