@@ -48,6 +48,11 @@ std::string error_code(const HttpResponse& r) {
   return "";
 }
 
+bool is_loopback(const std::string& domain) {
+  std::string host = strip_port(domain);
+  return host == "localhost" || ip_in_cidr(host, "127.0.0.0/8") || ip_in_cidr(host, "::1/128");
+}
+
 bool retryable_status(long status) { return status == 429 || (status >= 500 && status <= 599); }
 
 }  // namespace
@@ -59,7 +64,11 @@ RegistryClient::RegistryClient(const RegistryConfig& config, const Reference& re
     for (const auto& m : config_.mirrors) endpoints_.push_back({m, true, true});
   credentials_ = config_.credentials_for(repo_.domain);  // read once: workers authenticate concurrently
   std::string host = registry_host(repo_.domain);
-  if (config_.is_insecure(repo_.domain)) {
+  if (is_loopback(repo_.domain)) {
+    // Traffic to a loopback registry never leaves this machine: plain http first saves a TLS attempt.
+    endpoints_.push_back({"http://" + host, false, false});
+    endpoints_.push_back({"https://" + host, false, false});
+  } else if (config_.is_insecure(repo_.domain)) {
     // As Docker does for insecure registries: TLS without verification first, then plain http.
     endpoints_.push_back({"https://" + host, false, false});
     endpoints_.push_back({"http://" + host, false, false});
@@ -117,7 +126,7 @@ bool RegistryClient::authenticate(const HttpResponse& unauthorized, const Endpoi
 }
 
 HttpResponse RegistryClient::send_to(const Endpoint& ep, HttpRequest req,
-                                     const std::function<void(HttpRequest&)>& prepare, int attempts) {
+                                     const std::function<void(HttpRequest&)>& prepare, bool probing) {
   bool reauthenticated = false;
   auto delay = retry_.first_delay;
   for (int attempt = 1;; ++attempt) {
@@ -131,7 +140,7 @@ HttpResponse RegistryClient::send_to(const Endpoint& ep, HttpRequest req,
     try {
       r = http_.perform(req);
     } catch (const TransportError& e) {
-      if (attempt >= attempts) throw;
+      if (probing || attempt >= retry_.attempts) throw;
       spdlog::debug("{} (attempt {}), retrying in {} ms", e.what(), attempt, delay.count());
       std::this_thread::sleep_for(delay);
       delay *= 2;
@@ -149,7 +158,7 @@ HttpResponse RegistryClient::send_to(const Endpoint& ep, HttpRequest req,
       }
       return r;
     }
-    if (retryable_status(r.status) && attempt < attempts) {
+    if (retryable_status(r.status) && attempt < retry_.attempts) {
       spdlog::debug("{} {}: HTTP {} (attempt {}), retrying in {} ms", req.method, req.url, r.status, attempt, delay.count());
       std::this_thread::sleep_for(delay);
       delay *= 2;
@@ -175,7 +184,7 @@ HttpResponse RegistryClient::send(const std::string& method, const std::string& 
       // Until an endpoint has answered, a transport failure means "try the next one" (https before
       // http, a mirror before the registry), not "retry": only the last candidate gets retries.
       bool last = i + 1 == endpoints_.size();
-      HttpResponse r = send_to(ep, req, prepare, endpoint_pinned_ || last ? retry_.attempts : 1);
+      HttpResponse r = send_to(ep, req, prepare, !endpoint_pinned_ && !last);
       // A mirror that lacks the content hands over to the next endpoint, as in Docker.
       if (ep.mirror && !endpoint_pinned_ && (r.status < 200 || r.status >= 300)) {
         last_error = ep.base + ": " + registry_error(r);

@@ -82,21 +82,17 @@ void Decompressor::feed(std::string_view data) {
     }
     case Compression::zstd: {
       ZSTD_inBuffer in{data.data(), data.size(), 0};
-      while (in.pos < in.size) {
+      bool output_full = false;
+      // Loop until the input is consumed and the decoder no longer fills the whole output buffer.
+      while (in.pos < in.size || output_full) {
         ZSTD_outBuffer out{s.out.data(), s.out.size(), 0};
+        std::size_t consumed_before = in.pos;
         std::size_t r = ZSTD_decompressStream(s.zstd, &out, &in);
         if (ZSTD_isError(r)) throw Error(std::string("zstd: corrupt data: ") + ZSTD_getErrorName(r));
-        s.zstd_last = r;
+        // A call that neither read nor wrote returns the next frame's header hint, not our state.
+        if (in.pos != consumed_before || out.pos > 0) s.zstd_last = r;
         if (out.pos) sink_(std::string_view(s.out.data(), out.pos));
-      }
-      // Flush what the decoder still holds for the input it has.
-      for (;;) {
-        ZSTD_outBuffer out{s.out.data(), s.out.size(), 0};
-        std::size_t r = ZSTD_decompressStream(s.zstd, &out, &in);
-        if (ZSTD_isError(r)) throw Error(std::string("zstd: corrupt data: ") + ZSTD_getErrorName(r));
-        s.zstd_last = r;
-        if (out.pos) sink_(std::string_view(s.out.data(), out.pos));
-        if (out.pos < out.size) break;
+        output_full = out.pos == out.size;
       }
       return;
     }

@@ -61,8 +61,9 @@ class RegistryClient {
   };
   HttpResponse send(const std::string& method, const std::string& path, std::vector<std::string> headers,
                     std::string body, const std::function<void(HttpRequest&)>& prepare = {});
+  // `probing`: a transport failure is thrown at once, so that the next endpoint is tried.
   HttpResponse send_to(const Endpoint& ep, HttpRequest req, const std::function<void(HttpRequest&)>& prepare,
-                       int attempts);
+                       bool probing);
   bool authenticate(const HttpResponse& unauthorized, const Endpoint& ep);
   [[noreturn]] void fail(const std::string& what, const HttpResponse& response) const;
 
