@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Configures and builds cppcker and its tests in build/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build -j"$(nproc)"

@@ -1,0 +1,123 @@
+#include <gtest/gtest.h>
+
+#include <zlib.h>
+#include <zstd.h>
+
+#include "cppcker/util/decompress.hpp"
+#include "cppcker/util/error.hpp"
+#include "cppcker/util/humanize.hpp"
+#include "cppcker/util/sha256.hpp"
+
+using namespace cppcker;
+
+TEST(HumanSize, DockerDecimalUnits) {
+  EXPECT_EQ(human_size(0), "0B");
+  EXPECT_EQ(human_size(512), "512B");
+  EXPECT_EQ(human_size(1000), "1kB");
+  EXPECT_EQ(human_size(4260000), "4.26MB");
+  EXPECT_EQ(human_size(77800000), "77.8MB");
+  EXPECT_EQ(human_size(123456789), "123MB");
+  EXPECT_EQ(human_size(1.5e9), "1.5GB");
+}
+
+TEST(HumanDuration, DockerWording) {
+  using namespace std::chrono;
+  EXPECT_EQ(human_duration(milliseconds(500)), "Less than a second");
+  EXPECT_EQ(human_duration(seconds(1)), "1 second");
+  EXPECT_EQ(human_duration(seconds(42)), "42 seconds");
+  EXPECT_EQ(human_duration(seconds(61)), "About a minute");
+  EXPECT_EQ(human_duration(minutes(5)), "5 minutes");
+  EXPECT_EQ(human_duration(minutes(61)), "About an hour");
+  EXPECT_EQ(human_duration(hours(30)), "30 hours");
+  EXPECT_EQ(human_duration(hours(24 * 5)), "5 days");
+  EXPECT_EQ(human_duration(hours(24 * 21)), "3 weeks");
+  EXPECT_EQ(human_duration(hours(24 * 100)), "3 months");
+  EXPECT_EQ(human_duration(hours(24 * 800)), "2 years");
+}
+
+TEST(Rfc3339, RoundTripAndOffsets) {
+  auto t = parse_rfc3339("2024-01-02T03:04:05.5Z");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(format_rfc3339(*t), "2024-01-02T03:04:05.5Z");
+  EXPECT_EQ(format_rfc3339(*parse_rfc3339("2024-01-02T05:04:05+02:00")), "2024-01-02T03:04:05Z");
+  EXPECT_FALSE(parse_rfc3339("yesterday"));
+  EXPECT_FALSE(parse_rfc3339("2024-01-02T03:04:05"));
+}
+
+TEST(Sha256, KnownVectorsAndDigestValidation) {
+  EXPECT_EQ(sha256_digest(""), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256_digest("abc"), "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  Sha256 h;
+  h.update("a");
+  h.update("bc");
+  EXPECT_EQ(h.digest(), sha256_digest("abc"));
+  EXPECT_TRUE(is_valid_digest("sha256:" + std::string(64, 'f')));
+  EXPECT_FALSE(is_valid_digest("sha256:" + std::string(64, 'F')));
+  EXPECT_FALSE(is_valid_digest("sha256:abc"));
+  EXPECT_THROW(digest_hex("md5:00"), Error);
+}
+
+namespace {
+std::string gzip(const std::string& data) {
+  z_stream z{};
+  deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&z, data.size()) + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+std::string zstd(const std::string& data) {
+  std::string out(ZSTD_compressBound(data.size()), '\0');
+  out.resize(ZSTD_compress(out.data(), out.size(), data.data(), data.size(), 3));
+  return out;
+}
+
+std::string decompress_in_chunks(const std::string& in, std::size_t chunk, Compression* seen = nullptr) {
+  std::string out;
+  Decompressor d([&](std::string_view s) { out.append(s); });
+  for (std::size_t i = 0; i < in.size(); i += chunk) d.feed(std::string_view(in).substr(i, chunk));
+  d.finish();
+  if (seen) *seen = d.compression();
+  return out;
+}
+
+std::string sample(std::size_t n) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 31 + i / 1000) & 0xff);
+  return s;
+}
+}  // namespace
+
+TEST(Decompressor, AllFormatsInAnyChunking) {
+  std::string data = sample(3 << 20);  // larger than the output buffer, so flushing matters
+  for (std::size_t chunk : {1u, 3u, 4096u, 1u << 20}) {
+    Compression c;
+    EXPECT_EQ(decompress_in_chunks(gzip(data), chunk, &c), data);
+    EXPECT_EQ(c, Compression::gzip);
+    EXPECT_EQ(decompress_in_chunks(zstd(data), chunk, &c), data);
+    EXPECT_EQ(c, Compression::zstd);
+    EXPECT_EQ(decompress_in_chunks(data, chunk, &c), data);
+    EXPECT_EQ(c, Compression::none);
+  }
+}
+
+TEST(Decompressor, ConcatenatedMembersAndFrames) {
+  EXPECT_EQ(decompress_in_chunks(gzip("one ") + gzip("two"), 5), "one two");
+  EXPECT_EQ(decompress_in_chunks(zstd("one ") + zstd("two"), 5), "one two");
+}
+
+TEST(Decompressor, TruncatedAndCorruptStreamsFail) {
+  std::string data = sample(200000);
+  std::string gz = gzip(data), zs = zstd(data);
+  EXPECT_THROW(decompress_in_chunks(gz.substr(0, gz.size() / 2), 1000), Error);
+  EXPECT_THROW(decompress_in_chunks(zs.substr(0, zs.size() / 2), 1000), Error);
+  std::string bad = gz;
+  bad[bad.size() - 6] ^= 0x55;  // the CRC trailer
+  EXPECT_THROW(decompress_in_chunks(bad, 1000), Error);
+}
