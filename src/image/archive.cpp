@@ -74,16 +74,7 @@ struct ScratchDir {
 std::string digest_of_file(const fs::path& dir, const std::string& rel) {
   UniqueFd fd = open_beneath(dir, rel);
   Sha256 h;
-  std::string buf(kReadChunk, '\0');
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("read " + rel);
-    }
-    if (n == 0) break;
-    h.update(buf.data(), static_cast<std::size_t>(n));
-  }
+  read_chunks(fd.get(), rel, [&](std::string_view c) { h.update(c); });
   return h.digest();
 }
 
@@ -129,16 +120,7 @@ ImageRecord ingest_image(const ImageStore& store, const fs::path& dir, const std
     }
     LayerIngest ingest(store, {src.blob, config.diff_ids[i], chains[i], !have_layer, true});
     UniqueFd fd = open_beneath(dir, src.path);
-    std::string buf(kReadChunk, '\0');
-    for (;;) {
-      ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        throw_errno("read " + src.path);
-      }
-      if (n == 0) break;
-      ingest.write(std::string_view(buf.data(), static_cast<std::size_t>(n)));
-    }
+    read_chunks(fd.get(), src.path, [&](std::string_view c) { ingest.write(c); });
     record.layers.push_back(ingest.finish());
   }
   return record;
@@ -321,16 +303,9 @@ class TarWriter {
     struct stat st{};
     ::fstat(fd.get(), &st);
     header(name, AE_IFREG, 0644, st.st_size);
-    std::string buf(kReadChunk, '\0');
-    for (;;) {
-      ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        throw_errno("read " + path.string());
-      }
-      if (n == 0) break;
-      if (archive_write_data(a_.get(), buf.data(), static_cast<size_t>(n)) < 0) fail(name);
-    }
+    read_chunks(fd.get(), path.string(), [&](std::string_view c) {
+      if (archive_write_data(a_.get(), c.data(), c.size()) < 0) fail(name);
+    });
   }
   void close() {
     if (archive_write_close(a_.get()) != ARCHIVE_OK) fail("close output");

@@ -23,24 +23,32 @@ std::string read_file(const fs::path& path) {
   return *content;
 }
 
+void read_chunks(int fd, const std::string& what, const std::function<void(std::string_view)>& chunk) {
+  std::string buf(1u << 20, '\0');
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("read " + what);
+    }
+    if (n == 0) return;
+    chunk(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+  }
+}
+
+std::string read_all(int fd, const std::string& what) {
+  std::string out;
+  read_chunks(fd, what, [&](std::string_view c) { out.append(c); });
+  return out;
+}
+
 std::optional<std::string> read_file_if_exists(const fs::path& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
     if (errno == ENOENT) return std::nullopt;
     throw_errno("open " + path.string());
   }
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("read " + path.string());
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  return out;
+  return read_all(fd.get(), path.string());
 }
 
 static void write_all(int fd, std::string_view data, const fs::path& path) {
@@ -89,18 +97,7 @@ UniqueFd open_beneath(const fs::path& root, const std::string& rel) {
 
 std::string read_beneath(const fs::path& root, const std::string& rel) {
   UniqueFd fd = open_beneath(root, rel);
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("read " + rel);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  return out;
+  return read_all(fd.get(), rel);
 }
 
 bool exists_beneath(const fs::path& root, const std::string& rel) {

@@ -66,6 +66,39 @@ TEST_F(RegistryTest, TokenAuthRegistry) {
   EXPECT_NE(wrong.err.find("authentication failed"), std::string::npos) << wrong.err;
 }
 
+TEST_F(RegistryTest, CredentialsDoNotFollowARedirectToAnotherHost) {
+  ts::TempDir dir;
+  ts::Registry secured(dir.path, ts::Registry::Auth::htpasswd);
+  ts::FaultProxy proxy(secured.port());
+  cppcker::RegistryConfig push_config;
+  push_config.credentials_file = credentials_file(dir.path, secured.host(), "tester", "secret");
+  auto image = ts::build_image({{ts::make_tar({file("f", std::string(70000, 'r'))}), Compression::gzip}}, true, host_platform());
+  ts::push_image(secured.host(), repo(), "latest", image, push_config);
+
+  // A blob store on another origin (another port), as registries redirect blobs to a CDN.
+  std::atomic<int> cdn_requests{0};
+  std::atomic<int> cdn_saw_authorization{0};
+  std::string blob = image.layers[0].data;
+  ts::TcpServer cdn([&](int fd) {
+    auto req = ts::read_request(fd);
+    if (!req) return;
+    ++cdn_requests;
+    if (req->headers.count("authorization")) ++cdn_saw_authorization;
+    ts::write_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(blob.size()) + "\r\nConnection: close\r\n\r\n" + blob);
+  });
+  proxy.set_redirect("http://127.0.0.1:" + std::to_string(cdn.port()) + "/cdn/layer?signature=x");
+  proxy.set(ts::FaultProxy::Fault::redirect, image.layers[0].digest, 1);
+
+  credentials_file(dir.path, proxy.host(), "tester", "secret");
+  std::ofstream(cpk_.config) << nlohmann::json{{"credentials-file", push_config.credentials_file.string()}}.dump();
+  auto r = cpk_({"pull", proxy.host() + "/" + repo()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(proxy.faults_applied, 1);
+  EXPECT_EQ(cdn_requests, 1);
+  EXPECT_EQ(cdn_saw_authorization, 0) << "credentials were sent to another host";
+  EXPECT_EQ(inspect(proxy.host() + "/" + repo())["Id"], image.config_digest);
+}
+
 TEST_F(RegistryTest, DockerHubNamesAreServedByTheConfiguredMirror) {
   auto image = ts::build_image({{ts::make_tar({file("mirror", "m")}), Compression::gzip}}, true, host_platform());
   ts::push_image(reg(), "library/cppcker-mirror-test", "latest", image);

@@ -219,6 +219,15 @@ void FaultProxy::handle(int client) {
     write_all(client, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     return;
   }
+  if (fault == Fault::redirect) {
+    std::string url;
+    {
+      std::lock_guard lock(mutex_);
+      url = redirect_url_;
+    }
+    write_all(client, "HTTP/1.1 307 Temporary Redirect\r\nLocation: " + url + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    return;
+  }
   if (fault == Fault::schema1_manifest) {
     std::string body = R"({"schemaVersion":1,"name":"x","tag":"latest","architecture":"amd64","fsLayers":[],"history":[]})";
     write_all(client, "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.distribution.manifest.v1+prettyjws\r\n"

@@ -114,11 +114,16 @@ class Registry {
 // An HTTP proxy in front of a registry that can misbehave on purpose.
 class FaultProxy {
  public:
-  enum class Fault { none, corrupt_blob, truncate_blob, error_500, drop_once, slow, schema1_manifest };
+  enum class Fault { none, corrupt_blob, truncate_blob, error_500, drop_once, slow, schema1_manifest, redirect };
   explicit FaultProxy(int upstream_port);
   std::string host() const { return "127.0.0.1:" + std::to_string(server_->port()); }
   // Faults apply to requests whose path contains `match` (e.g. a blob digest).
   void set(Fault fault, std::string match, int count = 1);
+  // For Fault::redirect: answer 307 with Location `url`.
+  void set_redirect(std::string url) {
+    std::lock_guard lock(mutex_);
+    redirect_url_ = std::move(url);
+  }
   std::atomic<int> range_requests{0};
   std::atomic<int> faults_applied{0};
 
@@ -128,6 +133,7 @@ class FaultProxy {
   std::mutex mutex_;
   Fault fault_ = Fault::none;
   std::string match_;
+  std::string redirect_url_;
   int remaining_ = 0;
   std::unique_ptr<TcpServer> server_;
 };

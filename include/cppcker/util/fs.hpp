@@ -2,6 +2,7 @@
 // Small filesystem helpers: atomic writes, locks, recursive removal.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +14,9 @@ namespace cppcker {
 namespace fs = std::filesystem;
 
 std::string read_file(const fs::path& path);
+// Reads an open file to its end in large chunks, calling `chunk` for each; `what` names it in errors.
+void read_chunks(int fd, const std::string& what, const std::function<void(std::string_view)>& chunk);
+std::string read_all(int fd, const std::string& what);
 std::optional<std::string> read_file_if_exists(const fs::path& path);
 
 // Writes to a temporary file beside `path`, fsyncs it, then renames it over `path`, so that
