@@ -7,6 +7,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <sstream>
@@ -165,19 +166,22 @@ class CgroupV2 : public Cgroup {
 
 class CgroupV1 : public Cgroup {
  public:
-  CgroupV1(std::string path, fs::path mount) : path_(std::move(path)), mount_(std::move(mount)) {}
+  CgroupV1(CgroupPaths paths, fs::path mount) : paths_(std::move(paths)), mount_(std::move(mount)) {}
 
   void create(const ResourceLimits& l) override {
-    for (const char* c : {"memory", "cpu", "cpuacct", "pids", "cpuset"}) {
+    for (const auto& c : v1_controllers()) {
       fs::path base = mount_ / c;
       if (::access(base.c_str(), F_OK) != 0) continue;
+      // cpuset only when asked for: each of its levels needs cpus and mems before it admits a task.
+      if (c == "cpuset" && !l.cpuset_cpus) continue;
       // cpu and cpuacct are usually one hierarchy behind two names.
       fs::path canonical = fs::canonical(base);
       bool seen = false;
       for (const auto& [name, dir] : dirs_) seen |= fs::canonical(mount_ / name) == canonical;
       if (seen) continue;
-      make_cgroup_dirs(base, path_, created_);
-      dirs_.emplace_back(c, base / fs::path(path_).relative_path());
+      const std::string path = path_for(paths_, c);
+      make_cgroup_dirs(base, path, created_);
+      dirs_.emplace_back(c, base / fs::path(path).relative_path());
     }
     if (auto mem = dir("memory")) {
       if (l.memory) write_value(*mem / "memory.limit_in_bytes", std::to_string(*l.memory));
@@ -193,14 +197,19 @@ class CgroupV1 : public Cgroup {
     }
     if (auto pids = dir("pids"); pids && l.pids) write_value(*pids / "pids.max", *l.pids < 0 ? "max" : std::to_string(*l.pids));
     if (auto cpuset = dir("cpuset")) {
-      // A v1 cpuset cgroup admits no task until cpus and mems are set: inherit the parent's.
-      fs::path parent = cpuset->parent_path();
-      for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
-        auto current = read_value(*cpuset / f).value_or("");
-        if (current.find_first_not_of(" \n") == std::string::npos)
-          write_value(*cpuset / f, read_value(parent / f).value_or(""));
+      // A v1 cpuset cgroup admits no task until cpus and mems are set: each level inherits its parent's.
+      fs::path base = mount_ / "cpuset";
+      fs::path level = base;
+      for (const auto& part : fs::path(path_for(paths_, "cpuset")).relative_path()) {
+        fs::path parent = level;
+        level /= part;
+        for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
+          auto current = read_value(level / f).value_or("");
+          if (current.find_first_not_of(" \n") == std::string::npos)
+            write_value(level / f, read_value(parent / f).value_or(""));
+        }
       }
-      if (l.cpuset_cpus) write_value(*cpuset / "cpuset.cpus", *l.cpuset_cpus);
+      write_value(*cpuset / "cpuset.cpus", *l.cpuset_cpus);
     }
   }
 
@@ -230,8 +239,8 @@ class CgroupV1 : public Cgroup {
 
   void destroy() override {
     if (dirs_.empty()) {  // a fresh object for an existing cgroup: find its directories
-      for (const char* c : {"memory", "cpu", "cpuacct", "pids", "cpuset"}) {
-        fs::path d = mount_ / c / fs::path(path_).relative_path();
+      for (const auto& c : v1_controllers()) {
+        fs::path d = mount_ / c / fs::path(path_for(paths_, c)).relative_path();
         if (::access(d.c_str(), F_OK) == 0) dirs_.emplace_back(c, d);
       }
     }
@@ -256,7 +265,7 @@ class CgroupV1 : public Cgroup {
     return std::nullopt;
   }
 
-  std::string path_;
+  CgroupPaths paths_;
   fs::path mount_;
   std::vector<std::pair<std::string, fs::path>> dirs_;
   std::vector<fs::path> created_;
@@ -298,14 +307,60 @@ std::string own_cgroup(const std::string& controller) {
 std::unique_ptr<Cgroup> make_cgroup_v2(const std::string& path, const fs::path& mount) {
   return std::make_unique<CgroupV2>(path, mount);
 }
-std::unique_ptr<Cgroup> make_cgroup_v1(const std::string& path, const fs::path& mount) {
-  return std::make_unique<CgroupV1>(path, mount);
+std::unique_ptr<Cgroup> make_cgroup_v1(const CgroupPaths& paths, const fs::path& mount) {
+  return std::make_unique<CgroupV1>(paths, mount);
 }
 
-std::unique_ptr<Cgroup> make_cgroup(const std::string& path, const fs::path& mount) {
+std::unique_ptr<Cgroup> make_cgroup(const CgroupPaths& paths, const fs::path& mount) {
   // Hybrid hosts keep their controllers in v1 hierarchies; the unified one there has none worth using.
-  if (detect_cgroup_mode(mount) == CgroupMode::v2) return make_cgroup_v2(path, mount);
-  return make_cgroup_v1(path, mount);
+  if (detect_cgroup_mode(mount) == CgroupMode::v2) return make_cgroup_v2(path_for(paths, ""), mount);
+  return make_cgroup_v1(paths, mount);
+}
+
+const std::vector<std::string>& v1_controllers() {
+  static const std::vector<std::string> list = {"memory", "cpu", "cpuacct", "pids", "cpuset"};
+  return list;
+}
+
+std::string path_for(const CgroupPaths& paths, const std::string& controller) {
+  if (auto it = paths.find(controller); it != paths.end()) return it->second;
+  if (auto it = paths.find(""); it != paths.end()) return it->second;
+  return "/";
+}
+
+namespace {
+// (directory of a hierarchy's root, controller key) for every hierarchy in use.
+std::vector<std::pair<fs::path, std::string>> hierarchies(const fs::path& mount) {
+  if (detect_cgroup_mode(mount) == CgroupMode::v2) return {{mount, ""}};
+  std::vector<std::pair<fs::path, std::string>> out;
+  for (const auto& c : v1_controllers()) out.emplace_back(mount / c, c);
+  return out;
+}
+}  // namespace
+
+std::vector<int> open_cgroup_procs(const CgroupPaths& paths, const fs::path& mount) {
+  std::vector<int> fds;
+  for (const auto& [root, controller] : hierarchies(mount)) {
+    fs::path procs = root / fs::path(path_for(paths, controller)).relative_path() / "cgroup.procs";
+    int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) fds.push_back(fd);
+  }
+  if (fds.empty()) throw Error("the container's cgroup does not exist");
+  return fds;
+}
+
+void remove_empty_cgroup_parents(const CgroupPaths& paths, const CgroupPaths& tops, const fs::path& mount) {
+  for (const auto& [root, controller] : hierarchies(mount)) {
+    if (!tops.count(controller) && !tops.count("")) continue;
+    fs::path rel_top = fs::path(path_for(tops, controller)).relative_path();
+    if (rel_top.empty()) continue;
+    for (fs::path p = fs::path(path_for(paths, controller)).relative_path().parent_path(); !p.empty(); p = p.parent_path()) {
+      // Only the owned part: `top` itself and what lies below it.
+      auto mismatch = std::mismatch(rel_top.begin(), rel_top.end(), p.begin(), p.end());
+      if (mismatch.first != rel_top.end()) break;
+      if (::rmdir((root / p).c_str()) != 0 && errno != ENOENT) break;
+    }
+  }
 }
 
 std::uint64_t cpu_shares_to_weight(std::uint64_t shares) {

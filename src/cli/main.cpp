@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cppcker/cli/commands.hpp"
+#include "cppcker/runtime/process.hpp"
 #include "cppcker/util/error.hpp"
 
 namespace cppcker::cli {
@@ -24,20 +25,27 @@ std::string short_id(const std::string& digest) {
   return hex.substr(0, 12);
 }
 
+// Display width of UTF-8 text: code points, not bytes ("…" is one column).
+static std::size_t display_width(const std::string& s) {
+  std::size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xc0) != 0x80;
+  return n;
+}
+
 std::string format_table(const std::vector<std::vector<std::string>>& rows) {
   // Docker: columns padded to the widest cell plus three spaces; the last column is not padded.
   std::vector<std::size_t> width;
   for (const auto& row : rows)
     for (std::size_t i = 0; i < row.size(); ++i) {
       if (width.size() <= i) width.resize(i + 1, 0);
-      width[i] = std::max(width[i], row[i].size());
+      width[i] = std::max(width[i], display_width(row[i]));
     }
   std::string out;
   for (const auto& row : rows) {
     std::string line;
     for (std::size_t i = 0; i < row.size(); ++i) {
       line += row[i];
-      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 3, ' ');
+      if (i + 1 < row.size()) line += std::string(width[i] - display_width(row[i]) + 3, ' ');
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out += line + "\n";
@@ -49,6 +57,8 @@ std::string format_table(const std::vector<std::vector<std::string>>& rows) {
 
 int main(int argc, char** argv) {
   using namespace cppcker;
+  // Hidden stages that cppcker re-executes itself into through /proc/self/exe.
+  if (argc == 3 && std::string_view(argv[1]) == "child-mode") return child_mode_main(std::atoi(argv[2]));
   std::setlocale(LC_CTYPE, "C.UTF-8");  // file names in layers are UTF-8
   auto logger = spdlog::stderr_color_st("cppcker");
   spdlog::set_default_logger(logger);
@@ -79,6 +89,13 @@ int main(int argc, char** argv) {
   cli::register_inspect(app, global);
   cli::register_load(app, global);
   cli::register_save(app, global);
+  cli::register_run(app, global);
+  cli::register_ps(app, global);
+  cli::register_rm(app, global);
+  cli::register_stop(app, global);
+  cli::register_kill(app, global);
+  cli::register_logs(app, global);
+  cli::register_exec(app, global);
 
   try {
     app.parse(argc, argv);

@@ -3,6 +3,7 @@
 
 #include "cppcker/cli/commands.hpp"
 #include "cppcker/image/catalog.hpp"
+#include "cppcker/runtime/container.hpp"
 #include "cppcker/util/error.hpp"
 
 namespace cppcker::cli {
@@ -15,11 +16,19 @@ void register_rmi(CLI::App& app, GlobalOptions& global) {
   cmd->add_flag("-f,--force", *force, "Force removal of the image");
   set_action(cmd, [&global, images, force] {
     ImageStore store = global.store();
+    ContainerStore containers(global.root);
+    auto users = [&](const std::string& image_id) {
+      std::vector<ImageUser> out;
+      for (const auto& c : containers.list())
+        if (c.spec.image_id == image_id)
+          out.push_back({c.id, ContainerStore::observed_state(c).status == "running"});
+      return out;
+    };
     int status = 0;
     // Docker goes on with the next argument after a failure and exits 1 at the end.
     for (const auto& name : *images) {
       try {
-        for (const auto& ev : remove_image(store, name, *force))
+        for (const auto& ev : remove_image(store, name, *force, users))
           std::cout << (ev.kind == RemovalEvent::Kind::untagged ? "Untagged: " : "Deleted: ") << ev.what << "\n";
       } catch (const Error& e) {
         std::cout.flush();

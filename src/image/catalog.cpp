@@ -29,9 +29,19 @@ void tag_image(const ImageStore& store, const std::string& source, const std::st
   store.set_ref(ref, id);
 }
 
-std::vector<RemovalEvent> remove_image(const ImageStore& store, const std::string& text, bool force) {
+std::vector<RemovalEvent> remove_image(const ImageStore& store, const std::string& text, bool force,
+                                       const ImageUsers& users) {
   std::vector<RemovalEvent> events;
   std::string id = store.resolve_image(text);
+  std::vector<ImageUser> in_use = users ? users(id) : std::vector<ImageUser>{};
+  for (const auto& u : in_use) {
+    if (!force)
+      throw Error("conflict: unable to remove repository reference \"" + text + "\" (must force) - container " +
+                  u.container_id.substr(0, 12) + " is using its referenced image " + id.substr(7, 12));
+    if (u.running)
+      throw Error("conflict: unable to delete " + id.substr(7, 12) + " (cannot be forced) - image is being used by running container " +
+                  u.container_id.substr(0, 12));
+  }
   {
     auto lock = store.lock_metadata();
     auto refs = store.refs();
@@ -69,6 +79,7 @@ std::vector<RemovalEvent> remove_image(const ImageStore& store, const std::strin
       delete_image = true;
     }
     store.write_refs(refs);
+    if (!in_use.empty()) return events;  // forced: names are gone, the image stays for its containers
     if (delete_image) {
       store.delete_image_record(id);
       events.push_back({RemovalEvent::Kind::deleted, id});

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,14 @@ struct ResourceLimits {
 };
 
 enum class CgroupMode { v1, hybrid, v2 };
+
+// Where a cgroup lives in each hierarchy: controller -> path ("memory" -> "/a/b"); the "" entry is the
+// path for every hierarchy without its own entry, and the one path on v2. A relative --cgroup-parent
+// lies below the caller's own cgroup, which differs per hierarchy on v1, hence one path each.
+using CgroupPaths = std::map<std::string, std::string>;
+// The v1 controllers cppcker manages.
+const std::vector<std::string>& v1_controllers();
+std::string path_for(const CgroupPaths& paths, const std::string& controller);
 // statfs of the cgroup mount: cgroup2 -> v2; tmpfs with a cgroup2 "unified" inside -> hybrid; else v1.
 CgroupMode detect_cgroup_mode(const std::filesystem::path& mount = "/sys/fs/cgroup");
 
@@ -47,10 +56,19 @@ class Cgroup {
   virtual std::vector<std::filesystem::path> paths() const = 0;
 };
 
-// `path` is the cgroup's path inside each hierarchy, e.g. "/cppcker/<id>".
-std::unique_ptr<Cgroup> make_cgroup(const std::string& path, const std::filesystem::path& mount = "/sys/fs/cgroup");
+std::unique_ptr<Cgroup> make_cgroup(const CgroupPaths& paths, const std::filesystem::path& mount = "/sys/fs/cgroup");
 std::unique_ptr<Cgroup> make_cgroup_v2(const std::string& path, const std::filesystem::path& mount);
-std::unique_ptr<Cgroup> make_cgroup_v1(const std::string& path, const std::filesystem::path& mount);
+std::unique_ptr<Cgroup> make_cgroup_v1(const CgroupPaths& paths, const std::filesystem::path& mount);
+
+// The cgroup.procs files of the existing cgroup at `path` in every hierarchy that has it, opened for
+// writing: a process that writes "0" to them moves itself in (exec opens them before it leaves the
+// host's mount namespace, and only the final process joins). Throws Error if the cgroup is gone.
+std::vector<int> open_cgroup_procs(const CgroupPaths& paths, const std::filesystem::path& mount = "/sys/fs/cgroup");
+
+// Removes the empty parents of the cgroup at `paths`, from its parent up to and including the `tops` entry
+// of each hierarchy (the part cppcker made); stops at the first one still in use. No top, no removal.
+void remove_empty_cgroup_parents(const CgroupPaths& paths, const CgroupPaths& tops,
+                                 const std::filesystem::path& mount = "/sys/fs/cgroup");
 
 // Docker's --cpu-shares (2..262144) to cgroup v2 cpu.weight (1..10000), as runc converts it.
 std::uint64_t cpu_shares_to_weight(std::uint64_t shares);

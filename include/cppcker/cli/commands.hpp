@@ -33,6 +33,13 @@ void register_tag(CLI::App& app, GlobalOptions& global);
 void register_inspect(CLI::App& app, GlobalOptions& global);
 void register_load(CLI::App& app, GlobalOptions& global);
 void register_save(CLI::App& app, GlobalOptions& global);
+void register_run(CLI::App& app, GlobalOptions& global);
+void register_ps(CLI::App& app, GlobalOptions& global);
+void register_rm(CLI::App& app, GlobalOptions& global);
+void register_stop(CLI::App& app, GlobalOptions& global);
+void register_kill(CLI::App& app, GlobalOptions& global);
+void register_logs(CLI::App& app, GlobalOptions& global);
+void register_exec(CLI::App& app, GlobalOptions& global);
 
 // Shared printing helpers.
 std::string short_id(const std::string& digest);                // 12 hex characters

@@ -1,5 +1,6 @@
 #pragma once
 // Operations on the set of stored images and their names: tag, untag/delete (rmi), naming views.
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -19,6 +20,13 @@ std::map<std::string, ImageNames> names_by_image(const std::map<std::string, std
 // `cppcker tag SOURCE TARGET`: TARGET (normalised, default tag latest) now names SOURCE's image.
 void tag_image(const ImageStore& store, const std::string& source, const std::string& target);
 
+// A container that uses an image (rmi must not pull the ground from under it).
+struct ImageUser {
+  std::string container_id;
+  bool running = false;
+};
+using ImageUsers = std::function<std::vector<ImageUser>(const std::string& image_id)>;
+
 // One line of rmi's report: "Untagged: busybox:latest" or "Deleted: sha256:...".
 struct RemovalEvent {
   enum class Kind { untagged, deleted } kind;
@@ -26,7 +34,9 @@ struct RemovalEvent {
 };
 // Docker's rmi for one argument: removes the reference given, or (by ID) all of the image's references,
 // and deletes the image once nothing names it; then removes layers and blobs nothing uses any more.
-// An ID that names an image in several repositories needs `force`.
-std::vector<RemovalEvent> remove_image(const ImageStore& store, const std::string& text, bool force);
+// An ID that names an image in several repositories needs `force`. An image a container uses is kept:
+// refused without `force`; with it (stopped containers only) its names go and the image stays, as in Docker.
+std::vector<RemovalEvent> remove_image(const ImageStore& store, const std::string& text, bool force,
+                                       const ImageUsers& users = {});
 
 }  // namespace cppcker

@@ -1,0 +1,94 @@
+#pragma once
+// Container records under the state root: containers/<id>/container.json, written atomically under
+// containers/.lock. A record holds what `run` asked for, and the state the monitor keeps current.
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cppcker/cgroup/cgroup.hpp"
+#include "cppcker/util/fs.hpp"
+
+namespace cppcker {
+
+struct ContainerSpec {
+  std::string image;     // as the user named it
+  std::string image_id;  // config digest
+  std::vector<std::string> entrypoint;
+  std::vector<std::string> cmd;
+  std::vector<std::string> env;
+  std::string workdir;
+  std::string user;
+  std::string hostname;
+  std::string network = "none";  // none | host
+  bool detach = false;
+  bool interactive = false;  // -i: stdin attached
+  bool auto_remove = false;
+  ResourceLimits limits;
+  std::string cgroup_parent;     // as given by --cgroup-parent (shown by inspect)
+  CgroupPaths cgroup_parents;    // resolved per hierarchy: {"": "/cppcker"} by default
+  CgroupPaths cgroup_owned_tops; // the topmost parents cppcker made for itself and removes when empty
+  int stop_signal = 15;
+  int stop_timeout = 10;
+};
+
+struct ContainerState {
+  std::string status = "created";  // created | running | exited
+  pid_t pid = 0;
+  std::uint64_t pid_start = 0;  // /proc/<pid>/stat starttime: a reused pid is never taken for ours
+  pid_t monitor_pid = 0;
+  std::uint64_t monitor_start = 0;
+  int exit_code = 0;
+  bool oom_killed = false;
+  std::string error;
+  std::string created, started, finished;
+};
+
+struct Container {
+  std::string id;  // 64 hex
+  std::string name;
+  ContainerSpec spec;
+  ContainerState state;
+
+  CgroupPaths cgroup_paths() const;  // each parent + "/" + id
+  std::vector<std::string> argv() const;  // entrypoint + cmd
+  nlohmann::json to_json() const;
+  static Container from_json(const nlohmann::json& j);
+};
+
+// Start time of a process in clock ticks since boot (field 22 of /proc/<pid>/stat); 0 if it is gone.
+std::uint64_t process_start_time(pid_t pid);
+bool process_alive(pid_t pid, std::uint64_t start_time);
+
+class ContainerStore {
+ public:
+  explicit ContainerStore(fs::path root);
+  fs::path dir(const std::string& id) const { return root_ / "containers" / id; }
+
+  FileLock lock() const;
+  // Held by the process that owns a started container (its monitor, or a foreground `run`) for as long
+  // as it lives; taking it means that owner is gone.
+  FileLock owner_lock(const std::string& id) const;
+  // Creates the record with a fresh ID and a unique name (Docker-style random one if `name` is empty).
+  Container create(ContainerSpec spec, const std::string& name) const;
+  void save(const Container& c) const;  // atomic
+  std::optional<Container> load(const std::string& id) const;
+  std::vector<Container> list() const;
+  // Full ID, unique ID prefix or name, as Docker resolves them. Throws Error("No such container: x").
+  Container resolve(const std::string& text) const;
+  void remove(const std::string& id) const;
+  // The state as the world sees it: a "running" record whose process is gone is reported exited.
+  static ContainerState observed_state(const Container& c);
+
+ private:
+  fs::path root_;
+};
+
+std::string generate_name();
+bool valid_container_name(const std::string& name);
+
+}  // namespace cppcker

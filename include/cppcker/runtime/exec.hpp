@@ -1,0 +1,24 @@
+#pragma once
+// `exec`: a new process inside a running container: it joins the container's cgroup and every one of its
+// namespaces (setns), then runs with the container's root, environment, user and working directory.
+#include <string>
+#include <vector>
+
+#include "cppcker/runtime/container.hpp"
+
+namespace cppcker {
+
+struct ExecOptions {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;  // added to the container's
+  std::string workdir;           // default: the container's
+  std::string user;              // default: the container's
+  bool interactive = false;
+  bool detach = false;
+};
+
+// Returns the command's exit status (or 0 at once with `detach`). Throws Error with 126/127 when the
+// command cannot be run, 1 when the container is not running.
+int exec_in_container(const Container& c, const ExecOptions& options);
+
+}  // namespace cppcker

@@ -1,0 +1,62 @@
+#pragma once
+// Starting a container's first process. The parent (the `run` process, or a detached container's
+// monitor) clones a child into new pid/mount/uts/ipc(/net) namespaces; the child re-executes
+// /proc/self/exe as the hidden stage `child-mode`, which waits for its configuration over a socket
+// (sent once the parent has put it into its cgroup), builds the rootfs, pivots into it and execs the
+// command. Failures before the exec come back over the socket as data, with Docker's exit codes.
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "cppcker/runtime/container.hpp"
+#include "cppcker/storage/store.hpp"
+
+namespace cppcker {
+
+struct StdioFds {
+  int in = 0, out = 1, err = 2;
+};
+
+// Writes hostname, hosts and resolv.conf for the container and creates its upper/work/merged dirs.
+void prepare_container_dir(const ContainerStore& containers, const Container& c);
+
+class ContainerProcess {
+ public:
+  // Creates the cgroup, starts the child and returns once the command has been exec'd. Records
+  // "running" with pid and start time. Throws Error (exit code 125/126/127) if the start fails; the
+  // cgroup is removed again then.
+  static ContainerProcess start(const ImageStore& images, const ContainerStore& containers, Container& c,
+                                const StdioFds& stdio);
+  pid_t pid() const { return pid_; }
+  // Waits for the command to end, forwarding SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 meanwhile when
+  // `forward_signals`. Records exit code, OOM and finish time; removes the cgroup. Returns the exit code
+  // (128+N for signal N).
+  int wait(const ContainerStore& containers, Container& c, bool forward_signals);
+
+ private:
+  pid_t pid_ = -1;
+  std::unique_ptr<Cgroup> cgroup_;
+};
+
+// Inside the container (after pivot_root): a user spec ("name", "uid", "name:group", "uid:gid") resolved
+// in the container's /etc/passwd and /etc/group. Throws Error (125) for an unknown name.
+struct UserIds {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+  std::string home = "/";
+};
+UserIds resolve_user(const std::string& spec);
+// The program to exec: a name with '/' as it is, else the first executable match in `path_env`.
+// Throws Error with Docker's codes: 127 not found, 126 not executable.
+std::string find_executable(const std::string& name, const std::string& path_env);
+std::string env_value(const std::vector<std::string>& env, const std::string& key);
+
+// The hidden stage, run as "cppcker child-mode <fd>". Never returns on success.
+int child_mode_main(int sync_fd);
+
+// Docker's exit status for a wait status: the code, or 128+N for a signal.
+int exit_status(int wait_status);
+
+}  // namespace cppcker

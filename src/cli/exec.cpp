@@ -1,0 +1,42 @@
+// cppcker exec: run a command in a running container.
+#include "cppcker/cli/commands.hpp"
+#include "cppcker/runtime/exec.hpp"
+#include "cppcker/runtime/options.hpp"
+#include "cppcker/util/error.hpp"
+
+namespace cppcker::cli {
+
+void register_exec(CLI::App& app, GlobalOptions& global) {
+  auto* cmd = app.add_subcommand("exec", "Execute a command in a running container");
+  struct Opts {
+    std::vector<std::string> env;
+    std::string workdir, user;
+    bool interactive = false, tty = false, detach = false;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->prefix_command();
+  cmd->fallthrough(false);  // the container and command are ours, not the parent's extras
+  cmd->add_option("-e,--env", o->env, "Set environment variables");
+  cmd->add_option("-w,--workdir", o->workdir, "Working directory inside the container");
+  cmd->add_option("-u,--user", o->user, "Username or UID (format: <name|uid>[:<group|gid>])");
+  cmd->add_flag("-i,--interactive", o->interactive, "Keep STDIN open");
+  cmd->add_flag("-t,--tty", o->tty, "Allocate a pseudo-TTY");
+  cmd->add_flag("-d,--detach", o->detach, "Detached mode: run command in the background");
+  set_action(cmd, [&global, o, cmd] {
+    std::vector<std::string> rest = cmd->remaining();
+    if (rest.size() < 2) throw Error("\"cppcker exec\" requires at least 2 arguments.\nSee 'cppcker exec --help'.", 125);
+    if (o->tty) throw Error("-t/--tty is not supported yet: exec without it (stdin with -i is)", 125);
+    ContainerStore store(global.root);
+    Container c = store.resolve(rest.front());
+    ExecOptions options;
+    options.argv.assign(rest.begin() + 1, rest.end());
+    options.env = parse_env(o->env);
+    options.workdir = o->workdir;
+    options.user = o->user;
+    options.interactive = o->interactive;
+    options.detach = o->detach;
+    return exec_in_container(c, options);
+  });
+}
+
+}  // namespace cppcker::cli

@@ -1,0 +1,35 @@
+// cppcker kill: send a signal to running containers.
+#include <iostream>
+
+#include "cppcker/cli/commands.hpp"
+#include "cppcker/runtime/lifecycle.hpp"
+#include "cppcker/util/error.hpp"
+
+namespace cppcker::cli {
+
+void register_kill(CLI::App& app, GlobalOptions& global) {
+  auto* cmd = app.add_subcommand("kill", "Kill one or more running containers");
+  auto names = std::make_shared<std::vector<std::string>>();
+  auto signal = std::make_shared<std::string>("KILL");
+  cmd->add_option("CONTAINER", *names, "Containers to signal")->required();
+  cmd->add_option("-s,--signal", *signal, "Signal to send to the container");
+  set_action(cmd, [&global, names, signal] {
+    ContainerStore store(global.root);
+    int sig = parse_signal(*signal);
+    int status = 0;
+    for (const auto& name : *names) {
+      try {
+        Container c = store.resolve(name);
+        if (!signal_container(c, sig)) throw Error("Cannot kill container: " + name + ": container " + c.id + " is not running");
+        std::cout << name << "\n";
+      } catch (const Error& e) {
+        std::cout.flush();
+        std::cerr << "Error: " << e.what() << "\n";
+        status = 1;
+      }
+    }
+    return status;
+  });
+}
+
+}  // namespace cppcker::cli

@@ -1,0 +1,212 @@
+// cppcker run: create and run a container from an image.
+#include <unistd.h>
+
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "cppcker/cli/commands.hpp"
+#include "cppcker/image/pull.hpp"
+#include "cppcker/runtime/lifecycle.hpp"
+#include "cppcker/runtime/options.hpp"
+#include "cppcker/runtime/run.hpp"
+#include "cppcker/util/error.hpp"
+
+namespace cppcker::cli {
+
+namespace {
+
+struct RunOptions {
+  std::string name, entrypoint, workdir, user, hostname, network = "none", cgroup_parent, stop_signal;
+  std::vector<std::string> env, env_files;
+  bool detach = false, rm = false, interactive = false, tty = false;
+  std::string memory, memory_swap, cpus, cpuset_cpus;
+  std::optional<std::int64_t> mem_mb, swap_mb;
+  std::int64_t pids_gocker = 0, pids_limit = 0;
+  std::uint64_t cpu_shares = 0;
+  int stop_timeout = -1;
+  bool entrypoint_given = false;
+};
+
+// The image's ID, pulled first when it is not here (as `docker run` does).
+std::string find_or_pull(const GlobalOptions& global, const ImageStore& store, const std::string& name) {
+  try {
+    return store.resolve_image(name);
+  } catch (const Error& e) {
+    if (std::string(e.what()).rfind("No such image", 0) != 0) throw;
+  }
+  Reference ref = Reference::parse(name);
+  std::cerr << "Unable to find image '" << ref.familiar_string() << "' locally\n";
+  PullObserver quiet;
+  PullResult result;
+  try {
+    result = pull_image(store, global.registry_config(), ref, {}, quiet);
+  } catch (const Error& e) {
+    throw Error(e.what(), 125);  // as `docker run`: a failed pull is the runtime's failure
+  }
+  std::cerr << "Digest: " << result.digest << "\nStatus: Downloaded newer image for " << ref.familiar_string() << "\n";
+  return result.image_id;
+}
+
+ResourceLimits limits_from(const RunOptions& o) {
+  ResourceLimits l;
+  if (!o.memory.empty()) l.memory = parse_memory_size(o.memory, "-m, --memory");
+  if (o.mem_mb) l.memory = *o.mem_mb * 1024 * 1024;
+  if (l.memory && *l.memory < 6 * 1024 * 1024) throw Error("Minimum memory limit allowed is 6MB", 125);
+  if (!o.memory_swap.empty()) l.memory_swap = o.memory_swap == "-1" ? -1 : parse_memory_size(o.memory_swap, "--memory-swap");
+  if (o.swap_mb) {
+    if (!l.memory) throw Error("--swap needs --mem (or --memory): swap is limited on top of memory", 125);
+    if (*o.swap_mb < -1) throw Error("invalid --swap " + std::to_string(*o.swap_mb) + ": MB of swap, or -1 for unlimited", 125);
+    l.memory_swap = *o.swap_mb < 0 ? -1 : *l.memory + *o.swap_mb * 1024 * 1024;
+  }
+  if (l.memory_swap && *l.memory_swap >= 0) {
+    if (!l.memory) throw Error("You should always set the Memory limit when using Memoryswap limit", 125);
+    if (*l.memory_swap < *l.memory)
+      throw Error("Minimum memoryswap limit should be larger than memory limit, see usage", 125);
+  }
+  if (!o.cpus.empty()) l.cpus = parse_cpus(o.cpus);
+  std::int64_t pids = o.pids_limit != 0 ? o.pids_limit : o.pids_gocker;
+  if (pids != 0) l.pids = pids < 0 ? -1 : pids;
+  if (!o.cpuset_cpus.empty()) {
+    if (o.cpuset_cpus.find_first_not_of("0123456789,-") != std::string::npos)
+      throw Error("Invalid value " + o.cpuset_cpus + " for cpuset cpus", 125);
+    l.cpuset_cpus = o.cpuset_cpus;
+  }
+  if (o.cpu_shares != 0) l.cpu_shares = o.cpu_shares;
+  return l;
+}
+
+std::vector<std::string> json_strings(const nlohmann::json& j, const char* key) {
+  if (!j.contains(key) || !j[key].is_array()) return {};
+  std::vector<std::string> out;
+  for (const auto& v : j[key])
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+
+}  // namespace
+
+void register_run(CLI::App& app, GlobalOptions& global) {
+  auto* cmd = app.add_subcommand("run", "Create and run a new container from an image");
+  auto o = std::make_shared<RunOptions>();
+  cmd->prefix_command();  // IMAGE ends the options: what follows is the command and its arguments
+  cmd->set_help_flag("--help", "Print usage");  // -h is the hostname, as in Docker
+  cmd->fallthrough(false);  // the image and command are ours, not the parent's extras
+  cmd->add_option("--name", o->name, "Assign a name to the container");
+  cmd->add_flag("-d,--detach", o->detach, "Run container in background and print container ID");
+  cmd->add_flag("--rm", o->rm, "Automatically remove the container when it exits");
+  cmd->add_flag("-i,--interactive", o->interactive, "Keep STDIN open");
+  cmd->add_flag("-t,--tty", o->tty, "Allocate a pseudo-TTY");
+  cmd->add_option("-e,--env", o->env, "Set environment variables");
+  cmd->add_option("--env-file", o->env_files, "Read in a file of environment variables");
+  auto* ep = cmd->add_option("--entrypoint", o->entrypoint, "Overwrite the default ENTRYPOINT of the image");
+  cmd->add_option("-w,--workdir", o->workdir, "Working directory inside the container");
+  cmd->add_option("-u,--user", o->user, "Username or UID (format: <name|uid>[:<group|gid>])");
+  cmd->add_option("-h,--hostname", o->hostname, "Container host name");
+  cmd->add_option("--network,--net", o->network, "Connect a container to a network (none, host)");
+  cmd->add_option("-m,--memory", o->memory, "Memory limit (e.g. 128m, 1g)");
+  cmd->add_option("--mem", o->mem_mb, "Memory limit in MB (Gocker's flag)");
+  cmd->add_option("--memory-swap", o->memory_swap, "Swap limit equal to memory plus swap: '-1' to enable unlimited swap");
+  cmd->add_option("--swap", o->swap_mb, "Swap limit in MB on top of --mem; -1 for unlimited (Gocker's flag)");
+  cmd->add_option("--cpus", o->cpus, "Number of CPUs");
+  cmd->add_option("--pids-limit", o->pids_limit, "Tune container pids limit (set -1 for unlimited)");
+  cmd->add_option("--pids", o->pids_gocker, "Number of max processes (Gocker's flag)");
+  cmd->add_option("--cpuset-cpus", o->cpuset_cpus, "CPUs in which to allow execution (0-3, 0,1)");
+  cmd->add_option("-c,--cpu-shares", o->cpu_shares, "CPU shares (relative weight)");
+  cmd->add_option("--cgroup-parent", o->cgroup_parent,
+                  "Parent cgroup for the container (absolute, or relative to the caller's own cgroup)");
+  cmd->add_option("--stop-signal", o->stop_signal, "Signal to stop the container");
+  cmd->add_option("--stop-timeout", o->stop_timeout, "Timeout (in seconds) to stop a container");
+  set_action(cmd, [&global, o, cmd, ep] {
+    std::vector<std::string> rest = cmd->remaining();
+    if (rest.empty()) throw Error("\"cppcker run\" requires at least 1 argument.\nSee 'cppcker run --help'.", 125);
+    if (o->tty) throw Error("-t/--tty is not supported yet: run without it (stdin with -i is)", 125);
+    if (o->network != "none" && o->network != "host")
+      throw Error("network " + o->network + " is not supported yet: use --network none or --network host", 125);
+    if (o->detach && o->rm) {
+      // Docker allows it: the monitor removes the container when it exits.
+    }
+    std::string image_name = rest.front();
+    std::vector<std::string> command(rest.begin() + 1, rest.end());
+
+    ContainerSpec spec;
+    spec.limits = limits_from(*o);  // invalid values fail before anything is created
+    std::vector<std::string> env = parse_env(o->env);
+    std::vector<std::string> file_env;
+    for (const auto& f : o->env_files) {
+      auto more = read_env_file(f);
+      file_env.insert(file_env.end(), more.begin(), more.end());
+    }
+    if (!o->stop_signal.empty()) spec.stop_signal = parse_signal(o->stop_signal);
+    spec.cgroup_parent = o->cgroup_parent;
+    if (o->cgroup_parent.empty()) {
+      spec.cgroup_parents = spec.cgroup_owned_tops = {{"", "/cppcker"}};
+    } else if (o->cgroup_parent.front() == '/') {
+      spec.cgroup_parents = {{"", o->cgroup_parent}};  // the user's: created if missing, never removed
+    } else {
+      // Relative parents lie below the caller's own cgroup in each hierarchy (a daemonless runtime has no
+      // daemon's); cppcker made them, so it removes them again once empty.
+      std::string first = o->cgroup_parent.substr(0, o->cgroup_parent.find('/'));
+      std::vector<std::string> keys = {""};
+      if (detect_cgroup_mode() != CgroupMode::v2) keys = v1_controllers();
+      for (const auto& k : keys) {
+        std::string own = own_cgroup(k);
+        if (own == "/") own.clear();
+        spec.cgroup_parents[k] = own + "/" + o->cgroup_parent;
+        spec.cgroup_owned_tops[k] = own + "/" + first;
+      }
+    }
+
+    ImageStore images = global.store();
+    std::string image_id = find_or_pull(global, images, image_name);
+    auto config = nlohmann::json::parse(images.read_blob(image_id), nullptr, false);
+    nlohmann::json cfg = !config.is_discarded() && config.contains("config") && config["config"].is_object() ? config["config"]
+                                                                                                              : nlohmann::json::object();
+    spec.image = image_name;
+    spec.image_id = image_id;
+    if (ep->count() > 0) {
+      spec.entrypoint = o->entrypoint.empty() ? std::vector<std::string>{} : std::vector<std::string>{o->entrypoint};
+      spec.cmd = command;
+    } else {
+      spec.entrypoint = json_strings(cfg, "Entrypoint");
+      spec.cmd = command.empty() ? json_strings(cfg, "Cmd") : command;
+    }
+    if (spec.entrypoint.empty() && spec.cmd.empty())
+      throw Error("No command specified", 125);
+    std::vector<std::string> image_env = json_strings(cfg, "Env");
+    bool has_path = false;
+    for (const auto& e : image_env) has_path |= e.rfind("PATH=", 0) == 0;
+    if (!has_path) image_env.insert(image_env.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    spec.workdir = !o->workdir.empty() ? o->workdir : cfg.value("WorkingDir", "");
+    if (!spec.workdir.empty() && spec.workdir.front() != '/')
+      throw Error("the working directory '" + spec.workdir + "' is invalid, it needs to be an absolute path", 125);
+    spec.user = !o->user.empty() ? o->user : cfg.value("User", "");
+    if (o->stop_signal.empty() && cfg.contains("StopSignal") && cfg["StopSignal"].is_string())
+      spec.stop_signal = parse_signal(cfg["StopSignal"].get<std::string>());
+    if (o->stop_timeout >= 0) spec.stop_timeout = o->stop_timeout;
+    spec.network = o->network;
+    spec.detach = o->detach;
+    spec.interactive = o->interactive;
+    spec.auto_remove = o->rm;
+
+    ContainerStore containers(global.root);
+    Container c = containers.create(spec, o->name);
+    c.spec.hostname = !o->hostname.empty() ? o->hostname : (c.spec.network == "host" ? "" : c.id.substr(0, 12));
+    if (c.spec.hostname.empty()) {
+      char host[256] = {0};
+      ::gethostname(host, sizeof host - 1);
+      c.spec.hostname = host;
+    }
+    c.spec.env = merge_env(merge_env(image_env, {"HOSTNAME=" + c.spec.hostname}), merge_env(file_env, env));
+    containers.save(c);
+
+    if (o->detach) {
+      run_detached(images, containers, c);
+      std::cout << c.id << "\n";
+      return 0;
+    }
+    return run_foreground(images, containers, c);
+  });
+}
+
+}  // namespace cppcker::cli

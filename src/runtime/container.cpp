@@ -1,0 +1,261 @@
+#include "cppcker/runtime/container.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <random>
+#include <regex>
+
+#include "cppcker/util/error.hpp"
+#include "cppcker/util/humanize.hpp"
+
+namespace cppcker {
+
+using nlohmann::json;
+
+namespace {
+
+json limits_to_json(const ResourceLimits& l) {
+  json j = json::object();
+  if (l.memory) j["Memory"] = *l.memory;
+  if (l.memory_swap) j["MemorySwap"] = *l.memory_swap;
+  if (l.cpus) j["NanoCpus"] = static_cast<std::int64_t>(*l.cpus * 1e9);
+  if (l.pids) j["PidsLimit"] = *l.pids;
+  if (l.cpuset_cpus) j["CpusetCpus"] = *l.cpuset_cpus;
+  if (l.cpu_shares) j["CpuShares"] = *l.cpu_shares;
+  return j;
+}
+
+ResourceLimits limits_from_json(const json& j) {
+  ResourceLimits l;
+  if (j.contains("Memory")) l.memory = j["Memory"].get<std::int64_t>();
+  if (j.contains("MemorySwap")) l.memory_swap = j["MemorySwap"].get<std::int64_t>();
+  if (j.contains("NanoCpus")) l.cpus = static_cast<double>(j["NanoCpus"].get<std::int64_t>()) / 1e9;
+  if (j.contains("PidsLimit")) l.pids = j["PidsLimit"].get<std::int64_t>();
+  if (j.contains("CpusetCpus")) l.cpuset_cpus = j["CpusetCpus"].get<std::string>();
+  if (j.contains("CpuShares")) l.cpu_shares = j["CpuShares"].get<std::uint64_t>();
+  return l;
+}
+
+}  // namespace
+
+CgroupPaths Container::cgroup_paths() const {
+  CgroupPaths parents = spec.cgroup_parents.empty() ? CgroupPaths{{"", "/cppcker"}} : spec.cgroup_parents;
+  CgroupPaths out;
+  for (auto [controller, parent] : parents) {
+    while (!parent.empty() && parent.back() == '/') parent.pop_back();
+    out[controller] = parent + "/" + id;
+  }
+  return out;
+}
+
+std::vector<std::string> Container::argv() const {
+  std::vector<std::string> out = spec.entrypoint;
+  out.insert(out.end(), spec.cmd.begin(), spec.cmd.end());
+  return out;
+}
+
+json Container::to_json() const {
+  return {{"id", id},
+          {"name", name},
+          {"spec",
+           {{"image", spec.image},
+            {"image_id", spec.image_id},
+            {"entrypoint", spec.entrypoint},
+            {"cmd", spec.cmd},
+            {"env", spec.env},
+            {"workdir", spec.workdir},
+            {"user", spec.user},
+            {"hostname", spec.hostname},
+            {"network", spec.network},
+            {"detach", spec.detach},
+            {"interactive", spec.interactive},
+            {"auto_remove", spec.auto_remove},
+            {"limits", limits_to_json(spec.limits)},
+            {"cgroup_parent", spec.cgroup_parent},
+            {"cgroup_parents", spec.cgroup_parents},
+            {"cgroup_owned_tops", spec.cgroup_owned_tops},
+            {"stop_signal", spec.stop_signal},
+            {"stop_timeout", spec.stop_timeout}}},
+          {"state",
+           {{"status", state.status},
+            {"pid", state.pid},
+            {"pid_start", state.pid_start},
+            {"monitor_pid", state.monitor_pid},
+            {"monitor_start", state.monitor_start},
+            {"exit_code", state.exit_code},
+            {"oom_killed", state.oom_killed},
+            {"error", state.error},
+            {"created", state.created},
+            {"started", state.started},
+            {"finished", state.finished}}}};
+}
+
+Container Container::from_json(const json& j) {
+  Container c;
+  c.id = j.at("id").get<std::string>();
+  c.name = j.at("name").get<std::string>();
+  const json& s = j.at("spec");
+  c.spec.image = s.value("image", "");
+  c.spec.image_id = s.value("image_id", "");
+  c.spec.entrypoint = s.value("entrypoint", std::vector<std::string>{});
+  c.spec.cmd = s.value("cmd", std::vector<std::string>{});
+  c.spec.env = s.value("env", std::vector<std::string>{});
+  c.spec.workdir = s.value("workdir", "");
+  c.spec.user = s.value("user", "");
+  c.spec.hostname = s.value("hostname", "");
+  c.spec.network = s.value("network", "none");
+  c.spec.detach = s.value("detach", false);
+  c.spec.interactive = s.value("interactive", false);
+  c.spec.auto_remove = s.value("auto_remove", false);
+  c.spec.limits = limits_from_json(s.value("limits", json::object()));
+  c.spec.cgroup_parent = s.value("cgroup_parent", "");
+  c.spec.cgroup_parents = s.value("cgroup_parents", CgroupPaths{});
+  c.spec.cgroup_owned_tops = s.value("cgroup_owned_tops", CgroupPaths{});
+  c.spec.stop_signal = s.value("stop_signal", 15);
+  c.spec.stop_timeout = s.value("stop_timeout", 10);
+  const json& st = j.at("state");
+  c.state.status = st.value("status", "created");
+  c.state.pid = st.value("pid", 0);
+  c.state.pid_start = st.value("pid_start", std::uint64_t{0});
+  c.state.monitor_pid = st.value("monitor_pid", 0);
+  c.state.monitor_start = st.value("monitor_start", std::uint64_t{0});
+  c.state.exit_code = st.value("exit_code", 0);
+  c.state.oom_killed = st.value("oom_killed", false);
+  c.state.error = st.value("error", "");
+  c.state.created = st.value("created", "");
+  c.state.started = st.value("started", "");
+  c.state.finished = st.value("finished", "");
+  return c;
+}
+
+std::uint64_t process_start_time(pid_t pid) {
+  if (pid <= 0) return 0;
+  auto stat = read_file_if_exists("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return 0;
+  // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+  auto close = stat->rfind(')');
+  if (close == std::string::npos) return 0;
+  std::size_t pos = close + 2;
+  for (int field = 3; field < 22; ++field) {
+    pos = stat->find(' ', pos);
+    if (pos == std::string::npos) return 0;
+    ++pos;
+  }
+  return std::strtoull(stat->c_str() + pos, nullptr, 10);
+}
+
+bool process_alive(pid_t pid, std::uint64_t start_time) {
+  return pid > 0 && start_time != 0 && process_start_time(pid) == start_time;
+}
+
+ContainerStore::ContainerStore(fs::path root) : root_(std::move(root)) { make_dirs(root_ / "containers"); }
+
+FileLock ContainerStore::lock() const { return FileLock(root_ / "containers" / ".lock"); }
+FileLock ContainerStore::owner_lock(const std::string& id) const { return FileLock(dir(id) / "owner.lock"); }
+
+bool valid_container_name(const std::string& name) {
+  static const std::regex re("^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$");
+  return std::regex_match(name, re);
+}
+
+std::string generate_name() {
+  static const char* adjectives[] = {"brave", "calm", "eager", "fervent", "gifted", "happy", "jolly", "keen",
+                                     "lucid", "merry", "nifty", "quirky", "sharp", "tender", "vivid", "zealous"};
+  static const char* names[] = {"babbage", "curie", "dijkstra", "euler", "feynman", "gauss", "hopper", "knuth",
+                                "lovelace", "noether", "pascal", "ritchie", "shannon", "thompson", "turing", "wirth"};
+  std::random_device rd;
+  return std::string(adjectives[rd() % 16]) + "_" + names[rd() % 16];
+}
+
+Container ContainerStore::create(ContainerSpec spec, const std::string& requested) const {
+  auto guard = lock();
+  auto existing = list();
+  std::string name = requested;
+  if (!name.empty()) {
+    if (name.front() == '/') name.erase(0, 1);
+    if (!valid_container_name(name))
+      throw Error("Invalid container name (" + requested + "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", 125);
+    for (const auto& c : existing)
+      if (c.name == name)
+        throw Error("Conflict. The container name \"/" + name + "\" is already in use by container \"" + c.id +
+                        "\". You have to remove (or rename) that container to be able to reuse that name.",
+                    125);
+  } else {
+    for (int attempt = 0; attempt < 100 && name.empty(); ++attempt) {
+      name = generate_name();
+      if (attempt > 10) name += std::to_string(attempt);
+      for (const auto& c : existing)
+        if (c.name == name) name.clear();
+    }
+  }
+  Container c;
+  c.id = random_hex(32);
+  c.name = name;
+  c.spec = std::move(spec);
+  c.state.created = format_rfc3339(now());
+  make_dirs(dir(c.id));
+  save(c);
+  return c;
+}
+
+void ContainerStore::save(const Container& c) const { write_file_atomic(dir(c.id) / "container.json", c.to_json().dump(2)); }
+
+std::optional<Container> ContainerStore::load(const std::string& id) const {
+  auto text = read_file_if_exists(dir(id) / "container.json");
+  if (!text) return std::nullopt;
+  json j = json::parse(*text, nullptr, false);
+  if (j.is_discarded()) throw Error("corrupt container record " + id);
+  return Container::from_json(j);
+}
+
+std::vector<Container> ContainerStore::list() const {
+  std::vector<Container> out;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(root_ / "containers", ec)) {
+    if (!e.is_directory()) continue;
+    try {
+      if (auto c = load(e.path().filename())) out.push_back(*c);
+    } catch (const Error&) {
+      // A record cut short cannot be, since it is renamed into place; skip anything unreadable.
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const Container& a, const Container& b) { return a.state.created > b.state.created; });
+  return out;
+}
+
+Container ContainerStore::resolve(const std::string& text) const {
+  std::string key = !text.empty() && text.front() == '/' ? text.substr(1) : text;
+  auto all = list();
+  for (const auto& c : all)
+    if (c.id == key || c.name == key) return c;
+  std::vector<const Container*> matches;
+  if (!key.empty())
+    for (const auto& c : all)
+      if (c.id.compare(0, key.size(), key) == 0) matches.push_back(&c);
+  if (matches.size() == 1) return *matches.front();
+  if (matches.size() > 1)
+    throw Error("multiple IDs found with provided prefix: " + text);
+  throw Error("No such container: " + text);
+}
+
+void ContainerStore::remove(const std::string& id) const {
+  // Renamed away first, so that a crash mid-removal leaves no half record under the real name.
+  fs::path doomed = root_ / "containers" / (".removing-" + id);
+  if (::rename(dir(id).c_str(), doomed.c_str()) != 0 && errno != ENOENT) throw_errno("remove container " + id);
+  remove_tree(doomed);
+}
+
+ContainerState ContainerStore::observed_state(const Container& c) {
+  ContainerState s = c.state;
+  if (s.status == "running" && !process_alive(s.pid, s.pid_start) && !process_alive(s.monitor_pid, s.monitor_start)) {
+    // Nobody was left to record the end: the container died with its monitor (kill -9, crash).
+    s.status = "exited";
+    s.exit_code = 137;
+    s.error = "the container's monitor is gone";
+  }
+  return s;
+}
+
+}  // namespace cppcker

@@ -1,0 +1,75 @@
+#include "cppcker/runtime/inspect.hpp"
+
+#include <csignal>
+#include <cstring>
+
+namespace cppcker {
+
+using nlohmann::ordered_json;
+
+ordered_json inspect_container(const ImageStore& images, const ContainerStore& containers, const Container& c) {
+  ContainerState s = ContainerStore::observed_state(c);
+  bool running = s.status == "running";
+  std::string lower;
+  if (auto img = images.get_image(c.spec.image_id))
+    for (auto it = img->layers.rbegin(); it != img->layers.rend(); ++it)
+      lower += (lower.empty() ? "" : ":") + images.layer_diff_dir(it->chain_id).string();
+  fs::path d = containers.dir(c.id);
+  const ResourceLimits& l = c.spec.limits;
+  const char* stop_signal = sigabbrev_np(c.spec.stop_signal);
+  const std::vector<std::string> argv = c.argv();
+  return {{"Id", c.id},
+          {"Created", s.created},
+          {"Path", argv.empty() ? "" : argv.front()},
+          {"Args", argv.size() > 1 ? ordered_json(std::vector<std::string>(argv.begin() + 1, argv.end())) : ordered_json::array()},
+          {"State",
+           {{"Status", s.status},
+            {"Running", running},
+            {"Paused", false},
+            {"Restarting", false},
+            {"OOMKilled", s.oom_killed},
+            {"Dead", false},
+            {"Pid", running ? s.pid : 0},
+            {"ExitCode", s.exit_code},
+            {"Error", s.error},
+            {"StartedAt", s.started.empty() ? "0001-01-01T00:00:00Z" : s.started},
+            {"FinishedAt", s.finished.empty() ? "0001-01-01T00:00:00Z" : s.finished}}},
+          {"Image", c.spec.image_id},
+          {"ResolvConfPath", (d / "resolv.conf").string()},
+          {"HostnamePath", (d / "hostname").string()},
+          {"HostsPath", (d / "hosts").string()},
+          {"LogPath", (d / "container.log").string()},
+          {"Name", "/" + c.name},
+          {"Driver", "overlay"},
+          {"HostConfig",
+           {{"NetworkMode", c.spec.network},
+            {"AutoRemove", c.spec.auto_remove},
+            {"CgroupParent", c.spec.cgroup_parent},
+            {"CgroupPaths", c.cgroup_paths()},
+            {"Memory", l.memory.value_or(0)},
+            {"MemorySwap", l.memory_swap.value_or(0)},
+            {"NanoCpus", l.cpus ? static_cast<std::int64_t>(*l.cpus * 1e9) : 0},
+            {"CpuShares", l.cpu_shares.value_or(0)},
+            {"CpusetCpus", l.cpuset_cpus.value_or("")},
+            {"PidsLimit", l.pids ? ordered_json(*l.pids) : ordered_json(nullptr)}}},
+          {"GraphDriver",
+           {{"Data",
+             {{"LowerDir", lower},
+              {"MergedDir", (d / "merged").string()},
+              {"UpperDir", (d / "upper").string()},
+              {"WorkDir", (d / "work").string()}}},
+            {"Name", "overlay"}}},
+          {"Mounts", ordered_json::array()},
+          {"Config",
+           {{"Hostname", c.spec.hostname},
+            {"User", c.spec.user},
+            {"Env", c.spec.env},
+            {"Cmd", c.spec.cmd},
+            {"Image", c.spec.image},
+            {"WorkingDir", c.spec.workdir},
+            {"Entrypoint", c.spec.entrypoint.empty() ? ordered_json(nullptr) : ordered_json(c.spec.entrypoint)},
+            {"StopSignal", std::string("SIG") + (stop_signal ? stop_signal : "TERM")},
+            {"StopTimeout", c.spec.stop_timeout}}}};
+}
+
+}  // namespace cppcker

@@ -1,0 +1,153 @@
+#include "cppcker/runtime/run.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cppcker/runtime/lifecycle.hpp"
+#include "cppcker/runtime/process.hpp"
+#include "cppcker/util/error.hpp"
+
+namespace cppcker {
+
+namespace {
+
+// A start that failed leaves the container "created" with the error, as Docker does; --rm removes it.
+void record_start_failure(const ContainerStore& containers, Container& c, const Error& e) {
+  if (c.spec.auto_remove) {
+    containers.remove(c.id);
+    return;
+  }
+  c.state.status = "created";
+  c.state.error = e.what();
+  c.state.exit_code = e.exit_code();
+  containers.save(c);
+}
+
+void finish(const ContainerStore& containers, const Container& c) {
+  if (c.spec.auto_remove) containers.remove(c.id);
+}
+
+}  // namespace
+
+namespace {
+// The owner of a container records itself before anything starts, so that `rm -f` can always find
+// and stop whoever is (or is about to be) running it.
+FileLock become_owner(const ContainerStore& containers, Container& c) {
+  FileLock lock = containers.owner_lock(c.id);
+  c.state.monitor_pid = ::getpid();
+  c.state.monitor_start = process_start_time(c.state.monitor_pid);
+  containers.save(c);
+  return lock;
+}
+}  // namespace
+
+int run_foreground(const ImageStore& images, const ContainerStore& containers, Container& c) {
+  prepare_container_dir(containers, c);
+  FileLock owner = become_owner(containers, c);
+  // Without -i the container's stdin is /dev/null, as in Docker.
+  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  StdioFds stdio;
+  if (!c.spec.interactive) stdio.in = devnull.get();
+  std::optional<ContainerProcess> proc;
+  try {
+    proc.emplace(ContainerProcess::start(images, containers, c, stdio));
+  } catch (const Error& e) {
+    record_start_failure(containers, c, e);
+    throw;
+  }
+  int code = proc->wait(containers, c, true);
+  finish(containers, c);
+  return code;
+}
+
+void run_detached(const ImageStore& images, const ContainerStore& containers, Container& c) {
+  prepare_container_dir(containers, c);
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) throw_errno("pipe");
+  pid_t monitor = ::fork();
+  if (monitor < 0) throw_errno("fork monitor");
+  if (monitor == 0) {
+    // The monitor: no terminal, no inherited stdio (a caller's $(...) must not wait for it).
+    ::close(report[0]);
+    ::setsid();
+    ::signal(SIGHUP, SIG_IGN);
+    ::signal(SIGINT, SIG_IGN);
+    ::signal(SIGPIPE, SIG_IGN);
+    int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    ::dup2(devnull, 0);
+    ::dup2(devnull, 1);
+    ::dup2(devnull, 2);
+    int code = 0;
+    try {
+      int out[2], err[2];
+      if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) throw_errno("pipe");
+      FileLock owner = become_owner(containers, c);
+      LogWriter log(containers.dir(c.id) / "container.log");
+      std::optional<ContainerProcess> proc;
+      try {
+        proc.emplace(ContainerProcess::start(images, containers, c, {devnull, out[1], err[1]}));
+      } catch (const Error& e) {
+        record_start_failure(containers, c, e);
+        std::string msg = nlohmann::json{{"code", e.exit_code()}, {"error", e.what()}}.dump();
+        if (::write(report[1], msg.data(), msg.size()) < 0) {
+        }
+        ::_exit(e.exit_code());
+      }
+      ::close(out[1]);
+      ::close(err[1]);
+      ::close(report[1]);  // EOF: started
+      pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+      int open_streams = 2;
+      char buf[65536];
+      while (open_streams > 0) {
+        if (::poll(fds, 2, -1) < 0) {
+          if (errno == EINTR) continue;
+          break;
+        }
+        for (int i = 0; i < 2; ++i) {
+          if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+          ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+          if (n > 0) {
+            log.write(i ? "stderr" : "stdout", std::string_view(buf, static_cast<std::size_t>(n)));
+          } else if (n == 0 || errno != EINTR) {
+            ::close(fds[i].fd);
+            fds[i].fd = -1;
+            --open_streams;
+          }
+        }
+      }
+      log.flush();
+      code = proc->wait(containers, c, false);
+      finish(containers, c);
+    } catch (...) {
+      ::_exit(125);
+    }
+    ::_exit(code);
+  }
+  ::close(report[1]);
+  UniqueFd reader(report[0]);
+  std::string reply;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(reader.get(), buf, sizeof buf)) != 0) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    reply.append(buf, static_cast<std::size_t>(n));
+  }
+  if (!reply.empty()) {
+    ::waitpid(monitor, nullptr, 0);
+    auto j = nlohmann::json::parse(reply, nullptr, false);
+    throw Error(j.is_discarded() ? "container start failed" : j.value("error", "container start failed"),
+                j.is_discarded() ? 125 : j.value("code", 125));
+  }
+  // The monitor lives on, reparented to init when this process exits.
+}
+
+}  // namespace cppcker

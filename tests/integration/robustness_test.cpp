@@ -1,0 +1,86 @@
+// kill -9 at several moments, and many run/rm cycles: the store and the machine stay clean.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "runtime_fixture.hpp"
+
+namespace {
+int count_lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+}  // namespace
+
+TEST_F(RuntimeTest, KillNineOfTheMonitorLeavesAStateRmCanHandle) {
+  std::string id = trim(run({"-d", "img", "sleep", "100"}).out);
+  auto c = nlohmann::json::parse(cppcker::read_file(cpk_.root / "containers" / id / "container.json"));
+  pid_t monitor = c["state"]["monitor_pid"];
+  pid_t pid = c["state"]["pid"];
+  ASSERT_GT(monitor, 0);
+  ASSERT_EQ(::kill(monitor, SIGKILL), 0);
+  // The container dies with its monitor (parent-death signal); nobody records it, so ps works it out.
+  EXPECT_TRUE(eventually([&] { return ::kill(pid, 0) != 0; }));
+  EXPECT_TRUE(eventually([&] { return cpk_({"ps", "-a"}).out.find("Exited (137)") != std::string::npos; }));
+  EXPECT_EQ(cpk_({"ps", "-q"}).out, "");
+  EXPECT_EQ(cpk_({"rm", id}).exit_code, 0);
+  EXPECT_FALSE(fs::exists(cpk_.root / "containers" / id));
+}
+
+TEST_F(RuntimeTest, KillNineOfAForegroundRunLeavesAStateRmCanHandle) {
+  pid_t cli = ts::spawn(run_argv({"--name", "fg", "img", "sleep", "100"}), tmp_.path / "fg.log");
+  ASSERT_TRUE(eventually([&] { return inspect("fg")["State"]["Status"] == "running"; }));
+  pid_t pid = inspect("fg")["State"]["Pid"];
+  ::kill(cli, SIGKILL);
+  ::waitpid(cli, nullptr, 0);
+  EXPECT_TRUE(eventually([&] { return ::kill(pid, 0) != 0; }));
+  EXPECT_EQ(inspect("fg")["State"]["Status"], "exited");
+  EXPECT_EQ(cpk_({"rm", "fg"}).exit_code, 0);
+}
+
+TEST_F(RuntimeTest, KillNineAtRandomMomentsOfStartThenRmForceLeavesNothing) {
+  // Kill the CLI at moments from "just forked" to "well started"; whatever state each leaves, rm -f copes.
+  for (int delay_ms : {0, 1, 2, 4, 7, 10, 15, 25, 40, 80}) {
+    pid_t cli = ts::spawn(run_argv({"-d", "img", "sleep", "100"}), tmp_.path / "kill.log");
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    ::kill(cli, SIGKILL);
+    ::waitpid(cli, nullptr, 0);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto ids = cpk_({"ps", "-aq", "--no-trunc"});
+  std::istringstream in(ids.out);
+  std::string id;
+  while (in >> id) EXPECT_EQ(cpk_({"rm", "-f", id}).exit_code, 0) << id;
+  EXPECT_EQ(cpk_({"ps", "-aq"}).out, "");
+  std::vector<std::string> left;
+  for (auto& e : fs::directory_iterator(cpk_.root / "containers"))
+    if (e.path().filename() != ".lock") left.push_back(e.path().filename());
+  EXPECT_TRUE(left.empty()) << left.size() << " container directories left";
+  // No process of ours may survive: every container died with its parent or was removed.
+  std::vector<std::string> survivors;
+  for (auto& e : fs::directory_iterator("/proc")) {
+    std::string pid = e.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    auto cmdline = cppcker::read_file_if_exists(e.path() / "cmdline");
+    if (cmdline && cmdline->find(cpk_.root.string()) != std::string::npos) survivors.push_back(pid);
+  }
+  EXPECT_TRUE(survivors.empty()) << survivors.size() << " processes of this store survive";
+}
+
+TEST_F(RuntimeTest, TwoHundredRunRmCyclesLeaveNoTrace) {
+  auto mounts_before = count_lines(cppcker::read_file("/proc/self/mountinfo"));
+  for (int i = 0; i < 200; ++i) {
+    auto r = run({"--rm", "img", "true"});
+    ASSERT_EQ(r.exit_code, 0) << "cycle " << i << ": " << r.err;
+  }
+  for (int i = 0; i < 10; ++i) {
+    std::string id = trim(run({"-d", "img", "sleep", "100"}).out);
+    ASSERT_EQ(cpk_({"rm", "-f", id}).exit_code, 0);
+  }
+  EXPECT_EQ(count_lines(cppcker::read_file("/proc/self/mountinfo")), mounts_before);
+  EXPECT_EQ(cpk_({"ps", "-aq"}).out, "");
+  std::size_t entries = 0;
+  for (auto& e : fs::directory_iterator(cpk_.root / "containers")) entries += e.path().filename() != ".lock";
+  EXPECT_EQ(entries, 0u);
+  for (const auto& dir : cgroup_dirs()) EXPECT_FALSE(fs::exists(dir)) << dir;
+}

@@ -1,0 +1,282 @@
+// run, ps, exec, logs, stop, kill, rm, inspect and limits on the real kernel.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "runtime_fixture.hpp"
+
+TEST_F(RuntimeTest, FirstProcessIsPid1InItsOwnNamespaces) {
+  auto r = run({"--rm", "img", "sh", "-c", "echo $$; hostname; ps -o pid | tail -n +2 | wc -l; ls /proc | grep -c '^[0-9]'"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream out(r.out);
+  std::string pid, hostname, ps_count;
+  out >> pid >> hostname >> ps_count;
+  EXPECT_EQ(pid, "1");
+  EXPECT_TRUE(std::regex_match(hostname, std::regex("[0-9a-f]{12}"))) << hostname;
+  EXPECT_LE(std::stoi(ps_count), 5) << "host processes are visible:\n" << r.out;  // sh and its pipeline
+  auto named = run({"--rm", "-h", "box", "img", "hostname"});
+  EXPECT_EQ(named.out, "box\n");
+  EXPECT_EQ(cpk_({"ps", "-aq"}).out, "") << "--rm left the container";
+}
+
+TEST_F(RuntimeTest, MountsStayInsideTheContainer) {
+  auto id = trim(run({"-d", "img", "sleep", "30"}).out);
+  ASSERT_EQ(id.size(), 64u);
+  std::string host_mounts = cppcker::read_file("/proc/self/mountinfo");
+  EXPECT_EQ(host_mounts.find(id), std::string::npos) << "the container's rootfs is mounted on the host";
+  auto inside = cpk_({"exec", id, "cat", "/proc/self/mountinfo"});
+  EXPECT_NE(inside.out.find(" / / "), std::string::npos);
+  EXPECT_NE(inside.out.find("overlay"), std::string::npos);
+  EXPECT_EQ(inside.out.find("/work/"), std::string::npos) << "host paths leak into the container";
+  for (const char* dev : {"/dev/null", "/dev/zero", "/dev/urandom", "/dev/tty", "/dev/pts/ptmx", "/dev/shm", "/dev/fd"}) {
+    auto t = cpk_({"exec", id, "test", "-e", dev});
+    EXPECT_EQ(t.exit_code, 0) << dev;
+  }
+  EXPECT_EQ(cpk_({"exec", id, "sh", "-c", "echo x > /sys/kernel/x 2>/dev/null"}).exit_code, 1) << "/sys is writable";
+}
+
+TEST_F(RuntimeTest, ExitCodesFollowDocker) {
+  EXPECT_EQ(run({"--rm", "img", "true"}).exit_code, 0);
+  EXPECT_EQ(run({"--rm", "img", "false"}).exit_code, 1);
+  EXPECT_EQ(run({"--rm", "img", "sh", "-c", "exit 3"}).exit_code, 3);
+  auto missing = run({"--rm", "img", "nosuchcommand"});
+  EXPECT_EQ(missing.exit_code, 127);
+  EXPECT_NE(missing.err.find("exec: \"nosuchcommand\": executable file not found in $PATH"), std::string::npos) << missing.err;
+  auto not_exec = run({"--rm", "img", "/etc/passwd"});
+  EXPECT_EQ(not_exec.exit_code, 126);
+  EXPECT_NE(not_exec.err.find("permission denied"), std::string::npos) << not_exec.err;
+  EXPECT_EQ(run({"--rm", "img", "sh", "-c", "sleep 10 & kill -TERM $!; wait $!"}).exit_code, 143);
+  EXPECT_EQ(run({"--rm", "img", "sh", "-c", "sleep 10 & kill -KILL $!; wait $!"}).exit_code, 137);
+  // A loopback registry where nothing listens: the pull fails at once, and no name is ever resolved.
+  auto no_image = run({"--rm", "127.0.0.1:1/nosuch/image:1", "true"});
+  EXPECT_EQ(no_image.exit_code, 125) << no_image.err;
+  EXPECT_NE(no_image.err.find("Unable to find image"), std::string::npos) << no_image.err;
+  auto bad_workdir = run({"--rm", "-w", "/etc/passwd", "img", "true"});
+  EXPECT_EQ(bad_workdir.exit_code, 126) << bad_workdir.err;
+  EXPECT_EQ(cpk_({"ps", "-aq"}).out, "");
+}
+
+TEST_F(RuntimeTest, ImageConfigAndFlagsShapeTheProcess) {
+  load_image("cfg:1", {{"Entrypoint", {"/bin/echo", "ep"}},
+                       {"Cmd", {"default"}},
+                       {"Env", {"PATH=/bin", "FOO=image", "BAR=b"}},
+                       {"WorkingDir", "/work"},
+                       {"User", "app"}});
+  EXPECT_EQ(run({"--rm", "cfg:1"}).out, "ep default\n");
+  EXPECT_EQ(run({"--rm", "cfg:1", "x", "y"}).out, "ep x y\n");
+  auto shell = run({"--rm", "--entrypoint", "/bin/sh", "cfg:1", "-c", "echo $FOO $BAR $HOME; pwd; id -u; id -G"});
+  ASSERT_EQ(shell.exit_code, 0) << shell.err;
+  EXPECT_EQ(shell.out, "image b /home/app\n/work\n1000\n1000 2000\n");
+  EXPECT_EQ(run({"--rm", "-e", "FOO=flag", "-e", "NEW=1", "--entrypoint", "sh", "cfg:1", "-c", "echo $FOO $NEW"}).out, "flag 1\n");
+  fs::path env_file = tmp_.path / "env";
+  std::ofstream(env_file) << "# comment\nFROMFILE=yes\n\nFOO=file\n";
+  EXPECT_EQ(run({"--rm", "--env-file", env_file.string(), "--entrypoint", "sh", "cfg:1", "-c", "echo $FROMFILE $FOO"}).out,
+            "yes file\n");
+  EXPECT_EQ(run({"--rm", "-w", "/tmp", "-u", "0:0", "--entrypoint", "sh", "cfg:1", "-c", "pwd; id -u"}).out, "/tmp\n0\n");
+  EXPECT_EQ(run({"--rm", "-u", "1234", "--entrypoint", "id", "cfg:1", "-u"}).out, "1234\n");
+  auto bad_user = run({"--rm", "-u", "nobody-here", "cfg:1"});
+  EXPECT_EQ(bad_user.exit_code, 125);
+  EXPECT_NE(bad_user.err.find("unable to find user nobody-here"), std::string::npos) << bad_user.err;
+}
+
+TEST_F(RuntimeTest, DetachedContainerLogsStopAndRemove) {
+  auto started = run({"-d", "--name", "svc", "img", "sh", "-c",
+                      "echo hello; echo oops >&2; trap 'echo bye; exit 3' TERM; while :; do sleep 0.1; done"});
+  ASSERT_EQ(started.exit_code, 0) << started.err;
+  std::string id = trim(started.out);
+  ASSERT_TRUE(std::regex_match(id, std::regex("[0-9a-f]{64}"))) << id;
+  auto ps = cpk_({"ps"});
+  EXPECT_NE(ps.out.find("CONTAINER ID   IMAGE"), std::string::npos) << ps.out;
+  EXPECT_NE(ps.out.find(id.substr(0, 12)), std::string::npos);
+  EXPECT_NE(ps.out.find("Up "), std::string::npos);
+  EXPECT_NE(ps.out.find("svc"), std::string::npos);
+  EXPECT_TRUE(eventually([&] { return cpk_({"logs", "svc"}).out == "hello\n"; }));
+  EXPECT_EQ(cpk_({"logs", "svc"}).err, "oops\n");
+  EXPECT_EQ(inspect("svc")["State"]["Status"], "running");
+  EXPECT_GT(inspect("svc")["State"]["Pid"].get<int>(), 1);
+
+  auto stop = cpk_({"stop", "svc"});
+  EXPECT_EQ(stop.out, "svc\n");
+  auto info = inspect(id.substr(0, 6));
+  EXPECT_EQ(info["State"]["Status"], "exited");
+  EXPECT_EQ(info["State"]["ExitCode"], 3);
+  EXPECT_NE(cpk_({"logs", "svc"}).out.find("bye"), std::string::npos);
+  auto all = cpk_({"ps", "-a"});
+  EXPECT_NE(all.out.find("Exited (3)"), std::string::npos) << all.out;
+  EXPECT_EQ(cpk_({"ps", "-q"}).out, "");
+  EXPECT_EQ(cpk_({"rm", "svc"}).exit_code, 0);
+  EXPECT_FALSE(fs::exists(cpk_.root / "containers" / id));
+  EXPECT_NE(cpk_({"rm", "svc"}).err.find("No such container: svc"), std::string::npos);
+}
+
+TEST_F(RuntimeTest, KillStopTimeoutAndRemoveRules) {
+  std::string id = trim(run({"-d", "img", "sleep", "100"}).out);  // pid 1 ignores SIGTERM
+  auto refused = cpk_({"rm", id});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("You cannot remove a running container"), std::string::npos) << refused.err;
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(cpk_({"stop", "-t", "1", id}).exit_code, 0);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(900));  // waited, then SIGKILL
+  EXPECT_EQ(inspect(id)["State"]["ExitCode"], 137);
+
+  std::string other = trim(run({"-d", "img", "sleep", "100"}).out);
+  EXPECT_EQ(cpk_({"kill", "-s", "USR1", other}).exit_code, 0);  // ignored by pid 1
+  EXPECT_EQ(inspect(other)["State"]["Status"], "running");
+  EXPECT_EQ(cpk_({"kill", other}).exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return inspect(other)["State"]["Status"] == "exited"; }));
+  EXPECT_EQ(inspect(other)["State"]["ExitCode"], 137);
+  EXPECT_NE(cpk_({"kill", other}).err.find("is not running"), std::string::npos);
+  EXPECT_NE(cpk_({"kill", "-s", "NOPE", other}).err.find("invalid signal"), std::string::npos);
+
+  std::string third = trim(run({"-d", "img", "sleep", "100"}).out);
+  EXPECT_EQ(cpk_({"rm", "-f", third}).exit_code, 0);
+  EXPECT_FALSE(fs::exists(cpk_.root / "containers" / third));
+}
+
+TEST_F(RuntimeTest, DetachedAutoRemove) {
+  std::string id = trim(run({"-d", "--rm", "img", "sh", "-c", "sleep 0.2"}).out);
+  ASSERT_EQ(id.size(), 64u);
+  EXPECT_TRUE(eventually([&] { return !fs::exists(cpk_.root / "containers" / id); }));
+}
+
+TEST_F(RuntimeTest, ExecJoinsNamespacesRootAndCgroup) {
+  load_image("cfg:2", {{"Env", {"PATH=/bin", "FROMIMAGE=1"}}, {"WorkingDir", "/home/app"}});
+  std::string id = trim(run({"-d", "--name", "target", "cfg:2", "sleep", "100"}).out);
+  auto r = cpk_({"exec", "target", "sh", "-c", "echo $$; hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; pwd; echo $FROMIMAGE"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream out(r.out);
+  std::string pid, hostname, cmd1, cmd2, pwd, env;
+  out >> pid >> hostname >> cmd1 >> cmd2 >> pwd >> env;
+  EXPECT_GT(std::stoi(pid), 1);
+  EXPECT_LT(std::stoi(pid), 100) << "not in the container's pid namespace";
+  EXPECT_EQ(hostname, id.substr(0, 12));
+  EXPECT_EQ(cmd1 + " " + cmd2, "sleep 100");
+  EXPECT_EQ(pwd, "/home/app");
+  EXPECT_EQ(env, "1");
+  // Inside its cgroup namespace, and counted in the container's cgroup on the host.
+  auto cg = cpk_({"exec", "target", "cat", "/proc/self/cgroup"});
+  std::istringstream lines(cg.out);
+  std::string line;
+  while (std::getline(lines, line))
+    if (line.find("memory") != std::string::npos || line.rfind("0::", 0) == 0) {
+      EXPECT_EQ(line.substr(line.rfind(':')), ":/") << line;
+    }
+  ASSERT_EQ(cpk_({"exec", "-d", "target", "sleep", "30"}).exit_code, 0);
+  fs::path procs = container_cgroup("memory", id) / "cgroup.procs";
+  EXPECT_TRUE(eventually([&] {
+    std::istringstream p(cppcker::read_file(procs));
+    int n = 0;
+    std::string x;
+    while (p >> x) ++n;
+    return n == 2;
+  })) << cppcker::read_file(procs);
+
+  EXPECT_EQ(cpk_({"exec", "-e", "X=5", "-w", "/tmp", "-u", "app", "target", "sh", "-c", "echo $X $(pwd) $(id -u)"}).out, "5 /tmp 1000\n");
+  EXPECT_EQ(cpk_({"exec", "target", "sh", "-c", "exit 7"}).exit_code, 7);
+  EXPECT_EQ(cpk_({"exec", "target", "nosuch"}).exit_code, 127);
+  cpk_({"kill", "target"});
+  EXPECT_TRUE(eventually([&] { return inspect("target")["State"]["Status"] == "exited"; }));
+  auto stopped = cpk_({"exec", "target", "true"});
+  EXPECT_EQ(stopped.exit_code, 1);
+  EXPECT_NE(stopped.err.find("is not running"), std::string::npos);
+}
+
+TEST_F(RuntimeTest, MemoryLimitKillsWithOomKilled) {
+  auto r = run({"--name", "oom", "--mem=128", "--swap=0", "img", "sh", "-c", "head -c 200m /dev/zero | tail"});
+  EXPECT_EQ(r.exit_code, 137) << r.err;
+  auto info = inspect("oom");
+  EXPECT_EQ(info["State"]["OOMKilled"], true);
+  EXPECT_EQ(info["HostConfig"]["Memory"], 128 << 20);
+  auto fits = run({"--rm", "-m", "128m", "img", "sh", "-c", "head -c 20m /dev/zero | tail | wc -c"});
+  EXPECT_EQ(fits.exit_code, 0) << fits.err;
+}
+
+TEST_F(RuntimeTest, PidsLimitMakesForkFail) {
+  auto r = run({"--rm", "--pids=7", "img", "sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1 & done; wait"});
+  EXPECT_NE(r.err.find("can't fork"), std::string::npos) << r.err;
+  auto ok = run({"--rm", "--pids-limit", "20", "img", "sh", "-c", "for i in 1 2 3 4 5; do sleep 0.1 & done; wait"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.err, "");
+}
+
+TEST_F(RuntimeTest, CpuLimitHoldsABusyLoopNearItsShare) {
+  std::string id = trim(run({"-d", "--cpus=0.2", "img", "sh", "-c", "while :; do :; done"}).out);
+  ASSERT_EQ(id.size(), 64u);
+  auto usage = [&] {
+    if (cppcker::detect_cgroup_mode() == cppcker::CgroupMode::v2) {
+      std::istringstream in(cppcker::read_file(container_cgroup("", id) / "cpu.stat"));
+      std::string k;
+      std::uint64_t v;
+      while (in >> k >> v)
+        if (k == "usage_usec") return static_cast<double>(v) / 1e6;
+      return 0.0;
+    }
+    return std::stod(cppcker::read_file(container_cgroup("cpuacct", id) / "cpuacct.usage")) / 1e9;
+  };
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  double u0 = usage();
+  auto t0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  double used = usage() - u0;
+  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double share = used / wall;
+  EXPECT_GT(share, 0.12) << "CPU share " << share;
+  EXPECT_LT(share, 0.28) << "CPU share " << share;
+  EXPECT_EQ(cppcker::read_file(container_cgroup("cpu", id) / (cppcker::detect_cgroup_mode() == cppcker::CgroupMode::v2 ? "cpu.max" : "cpu.cfs_quota_us")).substr(0, 5),
+            cppcker::detect_cgroup_mode() == cppcker::CgroupMode::v2 ? "20000" : "20000");
+}
+
+TEST_F(RuntimeTest, InvalidLimitsAreRefusedAndCreateNothing) {
+  struct Case {
+    std::vector<std::string> flags;
+    const char* error;
+  };
+  for (const auto& c : std::vector<Case>{{{"-m", "abc"}, "invalid size"},
+                                         {{"-m", "1k"}, "Minimum memory limit allowed is 6MB"},
+                                         {{"--mem", "-5"}, "Minimum memory limit"},
+                                         {{"--cpus", "0"}, "range of CPUs"},
+                                         {{"--cpus", "1000"}, "range of CPUs"},
+                                         {{"--cpus", "x"}, "failed to parse"},
+                                         {{"-m", "64m", "--memory-swap", "32m"}, "should be larger than memory limit"},
+                                         {{"--memory-swap", "1g"}, "always set the Memory limit"},
+                                         {{"--cpuset-cpus", "a-b"}, "Invalid value"},
+                                         {{"--network", "bridge"}, "not supported yet"},
+                                         {{"--name", "bad name!"}, "Invalid container name"}}) {
+    std::vector<std::string> args = c.flags;
+    args.insert(args.end(), {"img", "true"});
+    auto r = run(args);
+    EXPECT_EQ(r.exit_code, 125) << c.flags[0];
+    EXPECT_NE(r.err.find(c.error), std::string::npos) << c.flags[0] << ": " << r.err;
+  }
+  EXPECT_EQ(cpk_({"ps", "-aq"}).out, "");
+  EXPECT_NE(cpk_({"run", "--mem", "lots", "img", "true"}).exit_code, 0);
+}
+
+TEST_F(RuntimeTest, NamesPrefixesAndConflicts) {
+  std::string a = trim(run({"-d", "--name", "alpha", "img", "sleep", "100"}).out);
+  auto dup = run({"-d", "--name", "alpha", "img", "sleep", "100"});
+  EXPECT_EQ(dup.exit_code, 125);
+  EXPECT_NE(dup.err.find("is already in use"), std::string::npos);
+  EXPECT_EQ(inspect(a.substr(0, 5))["Name"], "/alpha");
+  EXPECT_EQ(inspect("/alpha")["Id"], a);
+  auto unknown = cpk_({"stop", "zzz"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("No such container: zzz"), std::string::npos);
+  auto json = cpk_({"ps", "--format", "json"});
+  auto j = nlohmann::json::parse(json.out.substr(0, json.out.find('\n')));
+  EXPECT_EQ(j["Names"], "alpha");
+  EXPECT_EQ(j["State"], "running");
+}
+
+TEST_F(RuntimeTest, RmiRefusesAnImageAContainerUses) {
+  std::string id = trim(run({"-d", "img", "sleep", "100"}).out);
+  auto r = cpk_({"rmi", "img"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("container " + id.substr(0, 12) + " is using"), std::string::npos) << r.err;
+  auto forced = cpk_({"rmi", "-f", "img"});
+  EXPECT_EQ(forced.exit_code, 1);
+  EXPECT_NE(forced.err.find("being used by running container"), std::string::npos) << forced.err;
+  cpk_({"kill", id});
+  EXPECT_TRUE(eventually([&] { return inspect(id)["State"]["Status"] == "exited"; }));
+  EXPECT_EQ(cpk_({"rmi", "-f", "img"}).exit_code, 0);  // untagged; the image stays for the container
+  EXPECT_NE(cpk_({"images", "-q"}).out, "");
+}
