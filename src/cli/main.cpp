@@ -96,6 +96,7 @@ int main(int argc, char** argv) {
   cli::register_kill(app, global);
   cli::register_logs(app, global);
   cli::register_exec(app, global);
+  cli::register_start(app, global);
 
   try {
     app.parse(argc, argv);

@@ -19,7 +19,7 @@ namespace {
 struct RunOptions {
   std::string name, entrypoint, workdir, user, hostname, network = "none", cgroup_parent, stop_signal;
   std::vector<std::string> env, env_files;
-  bool detach = false, rm = false, interactive = false, tty = false;
+  bool detach = false, rm = false, interactive = false, tty = false, init = false;
   std::string memory, memory_swap, cpus, cpuset_cpus;
   std::optional<std::int64_t> mem_mb, swap_mb;
   std::int64_t pids_gocker = 0, pids_limit = 0;
@@ -97,6 +97,7 @@ void register_run(CLI::App& app, GlobalOptions& global) {
   cmd->add_flag("--rm", o->rm, "Automatically remove the container when it exits");
   cmd->add_flag("-i,--interactive", o->interactive, "Keep STDIN open");
   cmd->add_flag("-t,--tty", o->tty, "Allocate a pseudo-TTY");
+  cmd->add_flag("--init", o->init, "Run an init inside the container that forwards signals and reaps processes");
   cmd->add_option("-e,--env", o->env, "Set environment variables");
   cmd->add_option("--env-file", o->env_files, "Read in a file of environment variables");
   auto* ep = cmd->add_option("--entrypoint", o->entrypoint, "Overwrite the default ENTRYPOINT of the image");
@@ -187,6 +188,7 @@ void register_run(CLI::App& app, GlobalOptions& global) {
     spec.network = o->network;
     spec.detach = o->detach;
     spec.interactive = o->interactive;
+    spec.init = o->init;
     spec.auto_remove = o->rm;
 
     ContainerStore containers(global.root);

@@ -71,6 +71,7 @@ json Container::to_json() const {
             {"network", spec.network},
             {"detach", spec.detach},
             {"interactive", spec.interactive},
+            {"init", spec.init},
             {"auto_remove", spec.auto_remove},
             {"limits", limits_to_json(spec.limits)},
             {"cgroup_parent", spec.cgroup_parent},
@@ -108,6 +109,7 @@ Container Container::from_json(const json& j) {
   c.spec.network = s.value("network", "none");
   c.spec.detach = s.value("detach", false);
   c.spec.interactive = s.value("interactive", false);
+  c.spec.init = s.value("init", false);
   c.spec.auto_remove = s.value("auto_remove", false);
   c.spec.limits = limits_from_json(s.value("limits", json::object()));
   c.spec.cgroup_parent = s.value("cgroup_parent", "");

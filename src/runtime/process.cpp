@@ -106,7 +106,8 @@ ContainerProcess ContainerProcess::start(const ImageStore& images, const Contain
                  {"argv", c.argv()},
                  {"env", c.spec.env},
                  {"workdir", c.spec.workdir},
-                 {"user", c.spec.user}};
+                 {"user", c.spec.user},
+                 {"init", c.spec.init}};
 
   ContainerProcess proc;
   proc.cgroup_ = make_cgroup(c.cgroup_paths());
@@ -388,7 +389,43 @@ void mount_rootfs(const json& cfg) {
   check(::chdir("/"), "chdir /");
 }
 
-[[noreturn]] void exec_in_container(const json& cfg) {
+// --init: this process stays PID 1, a minimal init: the command runs as its child; every orphan that
+// the kernel hands to PID 1 is reaped, signals are passed on to the command, and the command's status
+// becomes the container's (128+N for signal N, which PID 1 could not die of itself).
+[[noreturn]] void run_as_init(int sync_fd, const std::string& program, std::vector<char*>& args, std::vector<char*>& envp) {
+  sigset_t all, old;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, &old);
+  pid_t child = ::fork();
+  if (child < 0) start_error(125, std::string("init: fork: ") + std::strerror(errno));
+  if (child == 0) {
+    sigprocmask(SIG_SETMASK, &old, nullptr);
+    ::execve(program.c_str(), args.data(), envp.data());
+    ::_exit(errno == ENOENT ? 127 : 126);
+  }
+  ::close(sync_fd);  // "started": the parent reads EOF, as after an exec
+  int status = 0;
+  for (;;) {
+    siginfo_t info{};
+    int sig = ::sigwaitinfo(&all, &info);
+    if (sig < 0) continue;
+    if (sig != SIGCHLD) {
+      ::kill(child, sig);
+      continue;
+    }
+    int st = 0;
+    pid_t reaped;
+    while ((reaped = ::waitpid(-1, &st, WNOHANG)) > 0) {
+      if (reaped == child) {
+        status = st;
+        ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+      }
+    }
+  }
+}
+
+[[noreturn]] void exec_in_container(const json& cfg, int sync_fd) {
+  const bool init = cfg.value("init", false);
   std::vector<std::string> argv = cfg["argv"].get<std::vector<std::string>>();
   std::vector<std::string> env = cfg["env"].get<std::vector<std::string>>();
   if (argv.empty()) start_error(125, "no command specified");
@@ -409,6 +446,7 @@ void mount_rootfs(const json& cfg) {
   args.push_back(nullptr);
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
+  if (init) run_as_init(sync_fd, program, args, envp);  // never returns
   ::execve(program.c_str(), args.data(), envp.data());
   int err = errno;
   if (err == EACCES) start_error(126, "exec: \"" + argv[0] + "\": permission denied");
@@ -433,7 +471,7 @@ int child_mode_main(int sync_fd) {
     // Nothing of ours may leak into the user's process.
     ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
     ::fcntl(sync_fd, F_SETFD, FD_CLOEXEC);
-    exec_in_container(cfg);
+    exec_in_container(cfg, sync_fd);
   } catch (const Error& e) {
     int code = e.exit_code() == 1 ? 125 : e.exit_code();  // anything unplanned is the runtime's failure
     std::string reply = json{{"code", code}, {"error", e.what()}}.dump();

@@ -280,3 +280,41 @@ TEST_F(RuntimeTest, RmiRefusesAnImageAContainerUses) {
   EXPECT_EQ(cpk_({"rmi", "-f", "img"}).exit_code, 0);  // untagged; the image stays for the container
   EXPECT_NE(cpk_({"images", "-q"}).out, "");
 }
+
+TEST_F(RuntimeTest, InitReapsOrphansAndForwardsSignals) {
+  // The orphaned sleep is reparented to PID 1; with --init it is reaped instead of lingering as a zombie.
+  auto r = run({"--rm", "--init", "img", "sh", "-c", "(sleep 0.1 &); sleep 0.5; ps -o stat,comm | grep -c '^Z' || true"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "0\n");
+  EXPECT_EQ(run({"--rm", "--init", "img", "sh", "-c", "exit 5"}).exit_code, 5);
+  EXPECT_EQ(run({"--rm", "--init", "img", "nosuchcommand"}).exit_code, 127);
+  // pid 1 without --init ignores SIGTERM; with it the signal reaches the command.
+  std::string id = trim(run({"-d", "--init", "img", "sleep", "100"}).out);
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(cpk_({"stop", "-t", "5", id}).exit_code, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(4)) << "SIGTERM was not forwarded";
+  EXPECT_EQ(inspect(id)["State"]["ExitCode"], 143);
+}
+
+TEST_F(RuntimeTest, StartAgainKeepsTheContainersFiles) {
+  std::string id = trim(run({"-d", "--name", "again", "img", "sh", "-c", "echo run >> /state; cat /state | wc -l; sleep 100"}).out);
+  EXPECT_TRUE(eventually([&] { return cpk_({"logs", "again"}).out == "1\n"; }));
+  cpk_({"kill", "again"});
+  EXPECT_TRUE(eventually([&] { return inspect("again")["State"]["Status"] == "exited"; }));
+  auto started = cpk_({"start", "again"});
+  ASSERT_EQ(started.exit_code, 0) << started.err;
+  EXPECT_EQ(started.out, "again\n");
+  EXPECT_TRUE(eventually([&] { return cpk_({"logs", "--tail", "1", "again"}).out == "2\n"; })) << cpk_({"logs", "again"}).out;
+  EXPECT_EQ(inspect("again")["State"]["Status"], "running");
+  EXPECT_EQ(cpk_({"logs", "again"}).out, "1\n2\n");
+  EXPECT_EQ(cpk_({"logs", "-n", "0", "again"}).out, "");
+  auto ts_line = cpk_({"logs", "-t", "--tail", "1", "again"}).out;
+  EXPECT_TRUE(std::regex_match(ts_line, std::regex("\\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z 2\n"))) << ts_line;
+}
+
+TEST_F(RuntimeTest, LogsFollowUntilTheContainerEnds) {
+  std::string id = trim(run({"-d", "img", "sh", "-c", "for i in 1 2 3; do echo $i; sleep 0.2; done"}).out);
+  auto r = cpk_({"logs", "-f", id});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, "1\n2\n3\n");
+}

@@ -27,6 +27,7 @@ struct ContainerSpec {
   std::string network = "none";  // none | host
   bool detach = false;
   bool interactive = false;  // -i: stdin attached
+  bool init = false;         // --init: cppcker's own init as PID 1
   bool auto_remove = false;
   ResourceLimits limits;
   std::string cgroup_parent;     // as given by --cgroup-parent (shown by inspect)

@@ -1,0 +1,37 @@
+// cppcker start: start stopped containers again (detached), with their own filesystem and settings.
+#include <iostream>
+
+#include "cppcker/cli/commands.hpp"
+#include "cppcker/runtime/run.hpp"
+#include "cppcker/util/error.hpp"
+
+namespace cppcker::cli {
+
+void register_start(CLI::App& app, GlobalOptions& global) {
+  auto* cmd = app.add_subcommand("start", "Start one or more stopped containers");
+  auto names = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("CONTAINER", *names, "Containers to start")->required();
+  set_action(cmd, [&global, names] {
+    ContainerStore containers(global.root);
+    ImageStore images = global.store();
+    int status = 0;
+    for (const auto& name : *names) {
+      try {
+        Container c = containers.resolve(name);
+        if (ContainerStore::observed_state(c).status != "running") {
+          c.state = ContainerState{.created = c.state.created};
+          c.spec.detach = true;
+          run_detached(images, containers, c);
+        }
+        std::cout << name << "\n";
+      } catch (const Error& e) {
+        std::cout.flush();
+        std::cerr << "Error: " << e.what() << "\n";
+        status = 1;
+      }
+    }
+    return status;
+  });
+}
+
+}  // namespace cppcker::cli
