@@ -16,7 +16,8 @@ void register_exec(CLI::App& app, GlobalOptions& global) {
   auto o = std::make_shared<Opts>();
   cmd->prefix_command();
   cmd->fallthrough(false);  // the container and command are ours, not the parent's extras
-  cmd->add_option("-e,--env", o->env, "Set environment variables");
+  cmd->add_option("-e,--env", o->env, "Set environment variables")
+      ->allow_extra_args(false);
   cmd->add_option("-w,--workdir", o->workdir, "Working directory inside the container");
   cmd->add_option("-u,--user", o->user, "Username or UID (format: <name|uid>[:<group|gid>])");
   cmd->add_flag("-i,--interactive", o->interactive, "Keep STDIN open");

@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
   cli::register_logs(app, global);
   cli::register_exec(app, global);
   cli::register_start(app, global);
+  cli::register_volume(app, global);
 
   try {
     app.parse(argc, argv);

@@ -15,12 +15,12 @@ void register_rm(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("CONTAINER", *names, "Containers to remove")->required();
   cmd->add_flag("-f,--force", *force, "Force the removal of a running container (uses SIGKILL)");
   cmd->add_flag("-v,--volumes", *volumes, "Remove anonymous volumes associated with the container");
-  set_action(cmd, [&global, names, force] {
+  set_action(cmd, [&global, names, force, volumes] {
     ContainerStore store(global.root);
     int status = 0;
     for (const auto& name : *names) {
       try {
-        remove_container(store, store.resolve(name), *force);
+        remove_container(store, store.resolve(name), *force, *volumes);
         std::cout << name << "\n";
       } catch (const Error& e) {
         std::cout.flush();

@@ -10,6 +10,7 @@
 #include "cppcker/runtime/lifecycle.hpp"
 #include "cppcker/runtime/options.hpp"
 #include "cppcker/runtime/run.hpp"
+#include "cppcker/runtime/volume.hpp"
 #include "cppcker/util/error.hpp"
 
 namespace cppcker::cli {
@@ -18,7 +19,8 @@ namespace {
 
 struct RunOptions {
   std::string name, entrypoint, workdir, user, hostname, network = "none", cgroup_parent, stop_signal;
-  std::vector<std::string> env, env_files;
+  std::vector<std::string> env, env_files, volumes, tmpfs;
+  bool read_only = false;
   bool detach = false, rm = false, interactive = false, tty = false, init = false;
   std::string memory, memory_swap, cpus, cpuset_cpus;
   std::optional<std::int64_t> mem_mb, swap_mb;
@@ -98,8 +100,15 @@ void register_run(CLI::App& app, GlobalOptions& global) {
   cmd->add_flag("-i,--interactive", o->interactive, "Keep STDIN open");
   cmd->add_flag("-t,--tty", o->tty, "Allocate a pseudo-TTY");
   cmd->add_flag("--init", o->init, "Run an init inside the container that forwards signals and reaps processes");
-  cmd->add_option("-e,--env", o->env, "Set environment variables");
-  cmd->add_option("--env-file", o->env_files, "Read in a file of environment variables");
+  cmd->add_option("-v,--volume", o->volumes, "Bind mount a volume: /host:/ctr[:ro], name:/ctr[:ro] or /ctr")
+      ->allow_extra_args(false);
+  cmd->add_option("--tmpfs", o->tmpfs, "Mount a tmpfs directory: /ctr[:options]")
+      ->allow_extra_args(false);
+  cmd->add_flag("--read-only", o->read_only, "Mount the container's root filesystem as read only");
+  cmd->add_option("-e,--env", o->env, "Set environment variables")
+      ->allow_extra_args(false);
+  cmd->add_option("--env-file", o->env_files, "Read in a file of environment variables")
+      ->allow_extra_args(false);
   auto* ep = cmd->add_option("--entrypoint", o->entrypoint, "Overwrite the default ENTRYPOINT of the image");
   cmd->add_option("-w,--workdir", o->workdir, "Working directory inside the container");
   cmd->add_option("-u,--user", o->user, "Username or UID (format: <name|uid>[:<group|gid>])");
@@ -189,6 +198,11 @@ void register_run(CLI::App& app, GlobalOptions& global) {
     spec.detach = o->detach;
     spec.interactive = o->interactive;
     spec.init = o->init;
+    spec.read_only = o->read_only;
+    for (const auto& v : o->volumes) spec.mounts.push_back(parse_volume_flag(v));
+    for (const auto& t : o->tmpfs) spec.mounts.push_back(parse_tmpfs_flag(t));
+    for (auto& m : spec.mounts)
+      if (m.anonymous) m.source = VolumeStore(global.root).create("");
     spec.auto_remove = o->rm;
 
     ContainerStore containers(global.root);

@@ -72,6 +72,12 @@ json Container::to_json() const {
             {"detach", spec.detach},
             {"interactive", spec.interactive},
             {"init", spec.init},
+            {"read_only", spec.read_only},
+            {"mounts", [&] {
+               json m = json::array();
+               for (const auto& x : spec.mounts) m.push_back(x.to_json());
+               return m;
+             }()},
             {"auto_remove", spec.auto_remove},
             {"limits", limits_to_json(spec.limits)},
             {"cgroup_parent", spec.cgroup_parent},
@@ -110,6 +116,9 @@ Container Container::from_json(const json& j) {
   c.spec.detach = s.value("detach", false);
   c.spec.interactive = s.value("interactive", false);
   c.spec.init = s.value("init", false);
+  c.spec.read_only = s.value("read_only", false);
+  if (s.contains("mounts"))
+    for (const auto& m : s["mounts"]) c.spec.mounts.push_back(MountSpec::from_json(m));
   c.spec.auto_remove = s.value("auto_remove", false);
   c.spec.limits = limits_from_json(s.value("limits", json::object()));
   c.spec.cgroup_parent = s.value("cgroup_parent", "");

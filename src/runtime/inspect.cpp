@@ -44,6 +44,8 @@ ordered_json inspect_container(const ImageStore& images, const ContainerStore& c
           {"HostConfig",
            {{"NetworkMode", c.spec.network},
             {"AutoRemove", c.spec.auto_remove},
+            {"ReadonlyRootfs", c.spec.read_only},
+            {"Init", c.spec.init},
             {"CgroupParent", c.spec.cgroup_parent},
             {"CgroupPaths", c.cgroup_paths()},
             {"Memory", l.memory.value_or(0)},
@@ -59,7 +61,19 @@ ordered_json inspect_container(const ImageStore& images, const ContainerStore& c
               {"UpperDir", (d / "upper").string()},
               {"WorkDir", (d / "work").string()}}},
             {"Name", "overlay"}}},
-          {"Mounts", ordered_json::array()},
+          {"Mounts", [&] {
+             ordered_json mounts = ordered_json::array();
+             VolumeStore volumes(containers.dir(c.id).parent_path().parent_path());
+             for (const auto& m : c.spec.mounts) {
+               ordered_json j = {{"Type", m.type}};
+               if (m.type == "volume") j["Name"] = m.source;
+               j["Source"] = m.type == "volume" ? volumes.data_path(m.source).string() : m.source;
+               j["Destination"] = m.target;
+               j["RW"] = !m.readonly;
+               mounts.push_back(j);
+             }
+             return mounts;
+           }()},
           {"Config",
            {{"Hostname", c.spec.hostname},
             {"User", c.spec.user},

@@ -59,7 +59,7 @@ void stop_container(const ContainerStore& store, const Container& c, int timeout
   }
 }
 
-void remove_container(const ContainerStore& store, const Container& c, bool force) {
+void remove_container(const ContainerStore& store, const Container& c, bool force, bool remove_volumes) {
   ContainerState s = ContainerStore::observed_state(c);
   bool owner_alive = process_alive(c.state.monitor_pid, c.state.monitor_start);
   if (s.status == "running" || owner_alive) {
@@ -79,6 +79,11 @@ void remove_container(const ContainerStore& store, const Container& c, bool forc
     remove_empty_cgroup_parents(c.cgroup_paths(), c.spec.cgroup_owned_tops);
   }
   store.remove(c.id);
+  if (remove_volumes) {
+    VolumeStore volumes(store.dir(c.id).parent_path().parent_path());
+    for (const auto& m : c.spec.mounts)
+      if (m.anonymous && volumes.exists(m.source)) volumes.remove(m.source);
+  }
 }
 
 std::string status_text(const ContainerState& s) {

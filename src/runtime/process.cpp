@@ -5,6 +5,7 @@
 #include <linux/close_range.h>
 #include <sched.h>
 #include <signal.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -16,10 +17,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "cppcker/runtime/volume.hpp"
 #include "cppcker/util/error.hpp"
 #include "cppcker/util/humanize.hpp"
 #include "cppcker/util/sha256.hpp"
@@ -107,7 +110,21 @@ ContainerProcess ContainerProcess::start(const ImageStore& images, const Contain
                  {"env", c.spec.env},
                  {"workdir", c.spec.workdir},
                  {"user", c.spec.user},
-                 {"init", c.spec.init}};
+                 {"init", c.spec.init},
+                 {"read_only", c.spec.read_only},
+                 {"mounts", json::array()}};
+  VolumeStore volumes(containers.dir(c.id).parent_path().parent_path());
+  for (const auto& m : c.spec.mounts) {
+    std::string source = m.source;
+    if (m.type == "volume") source = volumes.data_path(volumes.create(m.source)).string();
+    if (m.type == "bind") {
+      std::error_code ec;
+      if (!fs::exists(source, ec)) make_dirs(source);  // Docker creates a missing host directory
+    }
+    config["mounts"].push_back({{"type", m.type}, {"source", source}, {"target", m.target},
+                                {"readonly", m.readonly}, {"options", m.options},
+                                {"directory", m.type != "bind" || fs::is_directory(source)}});
+  }
 
   ContainerProcess proc;
   proc.cgroup_ = make_cgroup(c.cgroup_paths());
@@ -328,6 +345,90 @@ void ensure_file(const fs::path& p) {
   if (fd >= 0) ::close(fd);
 }
 
+// Opens the mount target `target` inside the rootfs `root`, creating what is missing (directories, or an
+// empty file for a file bind). Symlinks on the way are followed as the container will see them, inside
+// the rootfs (an absolute link restarts at the rootfs, ".." stops at it), so an image's links cannot send
+// a mount to the host. Returns an O_PATH descriptor.
+UniqueFd open_target_in_root(const fs::path& root, const std::string& target, bool directory) {
+  UniqueFd rootfd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!rootfd) start_error(125, "open rootfs: " + std::string(std::strerror(errno)));
+  std::deque<std::string> todo;
+  for (const auto& part : fs::path(target).relative_path()) todo.push_back(part.string());
+  std::vector<std::string> resolved;  // symlink-free components from the rootfs down
+  auto joined = [&](const std::string& extra) {
+    std::string p = ".";
+    for (const auto& r : resolved) p += "/" + r;
+    return extra.empty() ? p : p + "/" + extra;
+  };
+  int links = 0;
+  while (!todo.empty()) {
+    std::string c = todo.front();
+    todo.pop_front();
+    if (c.empty() || c == ".") continue;
+    if (c == "..") {
+      if (!resolved.empty()) resolved.pop_back();
+      continue;
+    }
+    std::string path = joined(c);  // every component before it is a real directory: no link is followed here
+    struct stat st{};
+    if (::fstatat(rootfd.get(), path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno != ENOENT) start_error(125, "mount target " + target + ": " + std::strerror(errno));
+      if (todo.empty() && !directory) {
+        int fd = ::openat(rootfd.get(), path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0) start_error(125, "create mount target " + target + ": " + std::strerror(errno));
+        ::close(fd);
+      } else if (::mkdirat(rootfd.get(), path.c_str(), 0755) != 0) {
+        start_error(125, "create mount target " + target + ": " + std::strerror(errno));
+      }
+      resolved.push_back(c);
+      continue;
+    }
+    if (S_ISLNK(st.st_mode)) {
+      if (++links > 40) start_error(125, "mount target " + target + ": too many levels of symbolic links");
+      char buf[4096];
+      ssize_t n = ::readlinkat(rootfd.get(), path.c_str(), buf, sizeof buf - 1);
+      if (n < 0) start_error(125, "mount target " + target + ": " + std::strerror(errno));
+      std::string link(buf, static_cast<std::size_t>(n));
+      if (!link.empty() && link.front() == '/') resolved.clear();
+      std::vector<std::string> parts;
+      for (const auto& part : fs::path(link).relative_path()) parts.push_back(part.string());
+      todo.insert(todo.begin(), parts.begin(), parts.end());
+      continue;
+    }
+    if (!todo.empty() && !S_ISDIR(st.st_mode)) start_error(125, "mount target " + target + ": not a directory");
+    resolved.push_back(c);
+  }
+  struct open_how how{};
+  how.flags = O_PATH | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS;
+  std::string final_path = joined("");
+  UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, rootfd.get(), final_path.c_str(), &how, sizeof how)));
+  if (!fd) start_error(125, "mount target " + target + ": " + std::strerror(errno));
+  return fd;
+}
+
+void mount_volumes(const json& cfg, const fs::path& root) {
+  for (const auto& m : cfg["mounts"]) {
+    std::string type = m["type"], target = m["target"], source = m.value("source", "");
+    UniqueFd fd = open_target_in_root(root, target, m.value("directory", true));
+    std::string where = "/proc/self/fd/" + std::to_string(fd.get());
+    if (type == "tmpfs") {
+      std::string opts = m.value("options", "");
+      check(::mount("tmpfs", where.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, opts.empty() ? "mode=1777" : opts.c_str()),
+            "mount tmpfs on " + target);
+    } else {
+      check(::mount(source.c_str(), where.c_str(), nullptr, MS_BIND | MS_REC, nullptr), "bind " + source + " on " + target);
+    }
+    if (m.value("readonly", false)) {
+      // Read-only is a property of the new mount: reach it through a fresh lookup of the target.
+      UniqueFd mounted = open_target_in_root(root, target, m.value("directory", true));
+      std::string again = "/proc/self/fd/" + std::to_string(mounted.get());
+      check(::mount(nullptr, again.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, nullptr),
+            "make " + target + " read-only");
+    }
+  }
+}
+
 void mount_rootfs(const json& cfg) {
   // Nothing mounted from here on propagates back to the host.
   check(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), "make / private");
@@ -381,6 +482,10 @@ void mount_rootfs(const json& cfg) {
     ensure_file(target);
     check(::mount(source.get<std::string>().c_str(), target.c_str(), nullptr, MS_BIND, nullptr), "bind /etc/" + name);
   }
+
+  mount_volumes(cfg, root);
+  if (cfg.value("read_only", false))
+    check(::mount(nullptr, root.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr), "make the rootfs read-only");
 
   // pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the container's.
   check(::chdir(root.c_str()), "chdir rootfs");

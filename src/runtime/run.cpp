@@ -29,7 +29,11 @@ void record_start_failure(const ContainerStore& containers, Container& c, const 
 }
 
 void finish(const ContainerStore& containers, const Container& c) {
-  if (c.spec.auto_remove) containers.remove(c.id);
+  if (!c.spec.auto_remove) return;
+  containers.remove(c.id);
+  VolumeStore volumes(containers.dir(c.id).parent_path().parent_path());
+  for (const auto& m : c.spec.mounts)  // --rm takes the container's anonymous volumes with it, as in Docker
+    if (m.anonymous && volumes.exists(m.source)) volumes.remove(m.source);
 }
 
 }  // namespace

@@ -74,8 +74,11 @@ TEST_F(RuntimeTest, TwoHundredRunRmCyclesLeaveNoTrace) {
     ASSERT_EQ(r.exit_code, 0) << "cycle " << i << ": " << r.err;
   }
   for (int i = 0; i < 10; ++i) {
-    std::string id = trim(run({"-d", "img", "sleep", "100"}).out);
-    ASSERT_EQ(cpk_({"rm", "-f", id}).exit_code, 0);
+    auto started = run({"-d", "img", "sleep", "100"});
+    ASSERT_EQ(started.exit_code, 0) << "cycle " << i << ": " << started.err;
+    std::string id = trim(started.out);
+    auto removed = cpk_({"rm", "-f", id});
+    ASSERT_EQ(removed.exit_code, 0) << "cycle " << i << ": " << removed.err;
   }
   EXPECT_EQ(count_lines(cppcker::read_file("/proc/self/mountinfo")), mounts_before);
   EXPECT_EQ(cpk_({"ps", "-aq"}).out, "");

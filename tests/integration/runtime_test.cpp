@@ -328,3 +328,70 @@ TEST_F(RuntimeTest, LogsFollowUntilTheContainerEnds) {
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.out, "1\n2\n3\n");
 }
+
+TEST_F(RuntimeTest, VolumesBindNamedAnonymousTmpfsAndReadOnly) {
+  fs::path host = tmp_.path / "hostdir";
+  fs::create_directories(host);
+  std::ofstream(host / "from-host") << "host-data";
+  std::string bind = host.string() + ":/data";
+  EXPECT_EQ(run({"--rm", "-v", bind, "img", "sh", "-c", "cat /data/from-host; echo ctr > /data/from-ctr"}).out, "host-data");
+  EXPECT_EQ(cppcker::read_file(host / "from-ctr"), "ctr\n");
+  auto ro = run({"--rm", "-v", bind + ":ro", "img", "sh", "-c", "echo x > /data/nope"});
+  EXPECT_NE(ro.exit_code, 0);
+  EXPECT_NE(ro.err.find("Read-only file system"), std::string::npos) << ro.err;
+  EXPECT_FALSE(fs::exists(host / "nope"));
+
+  EXPECT_EQ(run({"--rm", "-v", "shared:/vol", "img", "sh", "-c", "echo kept > /vol/f"}).exit_code, 0);
+  EXPECT_EQ(run({"--rm", "-v", "shared:/vol:ro", "img", "cat", "/vol/f"}).out, "kept\n");
+  EXPECT_EQ(cpk_({"volume", "ls", "-q"}).out, "shared\n");
+  auto vinfo = nlohmann::json::parse(cpk_({"volume", "inspect", "shared"}).out);
+  EXPECT_EQ(vinfo[0]["Driver"], "local");
+  std::string user = trim(run({"-d", "-v", "shared:/vol", "img", "sleep", "100"}).out);
+  auto busy = cpk_({"volume", "rm", "shared"});
+  EXPECT_EQ(busy.exit_code, 1);
+  EXPECT_NE(busy.err.find("volume is in use"), std::string::npos) << busy.err;
+  cpk_({"rm", "-f", user});
+  EXPECT_EQ(cpk_({"volume", "rm", "shared"}).out, "shared\n");
+
+  std::string anon = trim(run({"-d", "-v", "/anon", "img", "sh", "-c", "echo a > /anon/x; sleep 100"}).out);
+  auto mounts = inspect(anon)["Mounts"];
+  ASSERT_EQ(mounts.size(), 1u);
+  EXPECT_EQ(mounts[0]["Destination"], "/anon");
+  EXPECT_EQ(cpk_({"volume", "ls", "-q"}).out, mounts[0]["Name"].get<std::string>() + "\n");
+  cpk_({"rm", "-f", "-v", anon});
+  EXPECT_EQ(cpk_({"volume", "ls", "-q"}).out, "") << "rm -v keeps the anonymous volume";
+
+  EXPECT_EQ(run({"--rm", "--tmpfs", "/scratch", "img", "sh", "-c", "mount | grep -c ' /scratch type tmpfs'"}).out, "1\n");
+  auto readonly = run({"--rm", "--read-only", "img", "touch", "/x"});
+  EXPECT_NE(readonly.exit_code, 0);
+  EXPECT_EQ(run({"--rm", "--read-only", "--tmpfs", "/tmp", "img", "touch", "/tmp/x"}).exit_code, 0);
+
+  for (const char* bad : {"relative:dir", "/x:/y:zz", "bad name!:/x", "/a:/"}) {
+    auto r = run({"--rm", "-v", bad, "img", "true"});
+    EXPECT_EQ(r.exit_code, 125) << bad;
+  }
+}
+
+TEST_F(RuntimeTest, MountTargetsResolveInsideTheRootfs) {
+  // An image whose /escape is a symlink to a host directory: a volume at /escape/sub must land inside the
+  // container's rootfs, never in the host directory the link names.
+  fs::path victim = tmp_.path / "victim";
+  fs::create_directories(victim);
+  fs::path layer_dir = tmp_.path / "evil-image";
+  fs::create_directories(layer_dir / "layer");
+  std::string base = busybox_layer();
+  std::string tar = ts::make_tar({ts::symlink("escape", victim.string())});
+  std::ofstream(layer_dir / "layer/base.tar", std::ios::binary) << base;
+  std::ofstream(layer_dir / "layer/evil.tar", std::ios::binary) << tar;
+  nlohmann::json cfg = {{"architecture", cppcker::Platform::host().architecture}, {"os", "linux"},
+                        {"config", {{"Cmd", {"sh"}}}},
+                        {"rootfs", {{"type", "layers"}, {"diff_ids", {cppcker::sha256_digest(base), cppcker::sha256_digest(tar)}}}}};
+  std::ofstream(layer_dir / "config.json") << cfg.dump();
+  std::ofstream(layer_dir / "manifest.json") << nlohmann::json::array(
+      {{{"Config", "config.json"}, {"RepoTags", {"evil:1"}}, {"Layers", {"layer/base.tar", "layer/evil.tar"}}}}).dump();
+  ASSERT_EQ(cpk_({"load", "-i", layer_dir.string()}).exit_code, 0);
+  auto r = run({"--rm", "--tmpfs", "/escape/sub", "-v", "vol:/escape/other", "evil:1", "sh", "-c", "ls -d /escape/sub /escape/other"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::is_empty(victim)) << "a mount target was created on the host";
+  cpk_({"volume", "rm", "vol"});
+}

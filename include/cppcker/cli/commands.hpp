@@ -41,6 +41,7 @@ void register_kill(CLI::App& app, GlobalOptions& global);
 void register_logs(CLI::App& app, GlobalOptions& global);
 void register_exec(CLI::App& app, GlobalOptions& global);
 void register_start(CLI::App& app, GlobalOptions& global);
+void register_volume(CLI::App& app, GlobalOptions& global);
 
 // Shared printing helpers.
 std::string short_id(const std::string& digest);                // 12 hex characters

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cppcker/cgroup/cgroup.hpp"
+#include "cppcker/runtime/volume.hpp"
 #include "cppcker/util/fs.hpp"
 
 namespace cppcker {
@@ -28,6 +29,8 @@ struct ContainerSpec {
   bool detach = false;
   bool interactive = false;  // -i: stdin attached
   bool init = false;         // --init: cppcker's own init as PID 1
+  bool read_only = false;    // --read-only root filesystem
+  std::vector<MountSpec> mounts;  // -v and --tmpfs
   bool auto_remove = false;
   ResourceLimits limits;
   std::string cgroup_parent;     // as given by --cgroup-parent (shown by inspect)

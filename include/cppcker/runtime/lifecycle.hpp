@@ -19,7 +19,7 @@ bool wait_until_stopped(const Container& c, std::chrono::milliseconds timeout);
 void stop_container(const ContainerStore& store, const Container& c, int timeout_seconds);
 // Docker's rm: refuses a running container unless `force` (then kills it), removes its cgroup,
 // files and record.
-void remove_container(const ContainerStore& store, const Container& c, bool force);
+void remove_container(const ContainerStore& store, const Container& c, bool force, bool remove_volumes = false);
 
 // ps STATUS column: "Up 5 minutes", "Exited (0) 3 seconds ago", "Created".
 std::string status_text(const ContainerState& s);

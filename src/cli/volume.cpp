@@ -1,0 +1,84 @@
+// cppcker volume: create, list, inspect and remove volumes.
+#include <iostream>
+
+#include "cppcker/cli/commands.hpp"
+#include "cppcker/runtime/container.hpp"
+#include "cppcker/runtime/volume.hpp"
+#include "cppcker/util/error.hpp"
+
+namespace cppcker::cli {
+
+void register_volume(CLI::App& app, GlobalOptions& global) {
+  auto* cmd = app.add_subcommand("volume", "Manage volumes");
+  cmd->require_subcommand(1);
+
+  auto* create = cmd->add_subcommand("create", "Create a volume");
+  auto name = std::make_shared<std::string>();
+  create->add_option("VOLUME", *name, "Name (a random one if none is given)");
+  set_action(create, [&global, name] {
+    std::cout << VolumeStore(global.root).create(*name) << "\n";
+    return 0;
+  });
+
+  auto* ls = cmd->add_subcommand("ls", "List volumes");
+  auto quiet = std::make_shared<bool>(false);
+  ls->add_flag("-q,--quiet", *quiet, "Only display volume names");
+  set_action(ls, [&global, quiet] {
+    std::vector<std::vector<std::string>> rows = {{"DRIVER", "VOLUME NAME"}};
+    for (const auto& v : VolumeStore(global.root).list()) {
+      if (*quiet) std::cout << v << "\n";
+      else rows.push_back({"local", v});
+    }
+    if (!*quiet) std::cout << format_table(rows);
+    return 0;
+  });
+
+  auto* inspect = cmd->add_subcommand("inspect", "Display detailed information on volumes");
+  auto inspect_names = std::make_shared<std::vector<std::string>>();
+  inspect->add_option("VOLUME", *inspect_names, "Volumes")->required();
+  set_action(inspect, [&global, inspect_names] {
+    VolumeStore store(global.root);
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    int status = 0;
+    std::vector<std::string> errors;
+    for (const auto& n : *inspect_names) {
+      try {
+        out.push_back(store.inspect(n));
+      } catch (const Error& e) {
+        errors.push_back(e.what());
+        status = 1;
+      }
+    }
+    std::cout << out.dump(4) << "\n";
+    std::cout.flush();
+    for (const auto& e : errors) std::cerr << "Error: " << e << "\n";
+    return status;
+  });
+
+  auto* rm = cmd->add_subcommand("rm", "Remove one or more volumes");
+  auto rm_names = std::make_shared<std::vector<std::string>>();
+  rm->add_option("VOLUME", *rm_names, "Volumes")->required();
+  set_action(rm, [&global, rm_names] {
+    VolumeStore store(global.root);
+    ContainerStore containers(global.root);
+    int status = 0;
+    for (const auto& n : *rm_names) {
+      try {
+        std::vector<std::string> users;
+        for (const auto& c : containers.list())
+          for (const auto& m : c.spec.mounts)
+            if (m.type == "volume" && m.source == n) users.push_back(c.id);
+        if (!users.empty()) throw Error("remove " + n + ": volume is in use - [" + users.front() + "]");
+        store.remove(n);
+        std::cout << n << "\n";
+      } catch (const Error& e) {
+        std::cout.flush();
+        std::cerr << "Error: " << e.what() << "\n";
+        status = 1;
+      }
+    }
+    return status;
+  });
+}
+
+}  // namespace cppcker::cli
