@@ -26,7 +26,6 @@ void register_exec(CLI::App& app, GlobalOptions& global) {
   set_action(cmd, [&global, o, cmd] {
     std::vector<std::string> rest = cmd->remaining();
     if (rest.size() < 2) throw Error("\"cppcker exec\" requires at least 2 arguments.\nSee 'cppcker exec --help'.", 125);
-    if (o->tty) throw Error("-t/--tty is not supported yet: exec without it (stdin with -i is)", 125);
     ContainerStore store(global.root);
     Container c = store.resolve(rest.front());
     ExecOptions options;
@@ -35,6 +34,7 @@ void register_exec(CLI::App& app, GlobalOptions& global) {
     options.workdir = o->workdir;
     options.user = o->user;
     options.interactive = o->interactive;
+    options.tty = o->tty;
     options.detach = o->detach;
     return exec_in_container(c, options);
   });

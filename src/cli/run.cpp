@@ -130,7 +130,8 @@ void register_run(CLI::App& app, GlobalOptions& global) {
   set_action(cmd, [&global, o, cmd, ep] {
     std::vector<std::string> rest = cmd->remaining();
     if (rest.empty()) throw Error("\"cppcker run\" requires at least 1 argument.\nSee 'cppcker run --help'.", 125);
-    if (o->tty) throw Error("-t/--tty is not supported yet: run without it (stdin with -i is)", 125);
+    // As the Docker CLI: a terminal is relayed only from a terminal.
+    if (o->tty && o->interactive && !o->detach && !::isatty(0)) throw Error("the input device is not a TTY", 1);
     if (o->network != "none" && o->network != "host")
       throw Error("network " + o->network + " is not supported yet: use --network none or --network host", 125);
     if (o->detach && o->rm) {
@@ -197,6 +198,8 @@ void register_run(CLI::App& app, GlobalOptions& global) {
     spec.network = o->network;
     spec.detach = o->detach;
     spec.interactive = o->interactive;
+    spec.tty = o->tty;
+    if (o->tty) image_env = merge_env({"TERM=xterm"}, image_env);  // as Docker: the image or -e may override it
     spec.init = o->init;
     spec.read_only = o->read_only;
     for (const auto& v : o->volumes) spec.mounts.push_back(parse_volume_flag(v));

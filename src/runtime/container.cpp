@@ -71,6 +71,7 @@ json Container::to_json() const {
             {"network", spec.network},
             {"detach", spec.detach},
             {"interactive", spec.interactive},
+            {"tty", spec.tty},
             {"init", spec.init},
             {"read_only", spec.read_only},
             {"mounts", [&] {
@@ -115,6 +116,7 @@ Container Container::from_json(const json& j) {
   c.spec.network = s.value("network", "none");
   c.spec.detach = s.value("detach", false);
   c.spec.interactive = s.value("interactive", false);
+  c.spec.tty = s.value("tty", false);
   c.spec.init = s.value("init", false);
   c.spec.read_only = s.value("read_only", false);
   if (s.contains("mounts"))
@@ -141,24 +143,41 @@ Container Container::from_json(const json& j) {
   return c;
 }
 
-std::uint64_t process_start_time(pid_t pid) {
-  if (pid <= 0) return 0;
+namespace {
+struct ProcStat {
+  char state = '?';
+  std::uint64_t start_time = 0;
+};
+std::optional<ProcStat> read_proc_stat(pid_t pid) {
+  if (pid <= 0) return std::nullopt;
   auto stat = read_file_if_exists("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat) return 0;
+  if (!stat) return std::nullopt;
   // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
   auto close = stat->rfind(')');
-  if (close == std::string::npos) return 0;
+  if (close == std::string::npos || close + 2 >= stat->size()) return std::nullopt;
+  ProcStat st;
+  st.state = (*stat)[close + 2];
   std::size_t pos = close + 2;
   for (int field = 3; field < 22; ++field) {
     pos = stat->find(' ', pos);
-    if (pos == std::string::npos) return 0;
+    if (pos == std::string::npos) return std::nullopt;
     ++pos;
   }
-  return std::strtoull(stat->c_str() + pos, nullptr, 10);
+  st.start_time = std::strtoull(stat->c_str() + pos, nullptr, 10);
+  return st;
+}
+}  // namespace
+
+std::uint64_t process_start_time(pid_t pid) {
+  auto st = read_proc_stat(pid);
+  return st ? st->start_time : 0;
 }
 
 bool process_alive(pid_t pid, std::uint64_t start_time) {
-  return pid > 0 && start_time != 0 && process_start_time(pid) == start_time;
+  if (pid <= 0 || start_time == 0) return false;
+  auto st = read_proc_stat(pid);
+  // A zombie has ended; whoever adopted it may reap it late (this machine's PID 1 takes over a second).
+  return st && st->start_time == start_time && st->state != 'Z' && st->state != 'X';
 }
 
 ContainerStore::ContainerStore(fs::path root) : root_(std::move(root)) { make_dirs(root_ / "containers"); }

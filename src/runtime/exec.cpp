@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,16 +15,10 @@
 #include "cppcker/cgroup/cgroup.hpp"
 #include "cppcker/runtime/process.hpp"
 #include "cppcker/runtime/run.hpp"
+#include "cppcker/runtime/tty.hpp"
 #include "cppcker/util/error.hpp"
 
 namespace cppcker {
-
-namespace {
-volatile sig_atomic_t g_exec_child = 0;
-void forward(int sig) {
-  if (g_exec_child > 0) ::kill(g_exec_child, sig);
-}
-}  // namespace
 
 int exec_in_container(const Container& c, const ExecOptions& o) {
   if (o.argv.empty()) throw Error("exec needs a command", 125);
@@ -39,16 +34,24 @@ int exec_in_container(const Container& c, const ExecOptions& o) {
   }
   if (!process_alive(c.state.pid, c.state.pid_start)) throw Error("Container " + c.id + " is not running");
 
+  // A detached exec has nobody to hand a terminal to.
+  const bool tty = o.tty && !o.detach;
+  if (tty && o.interactive && !::isatty(0)) throw Error("the input device is not a TTY", 1);
+  const int size_from = ::isatty(0) ? 0 : 1;
+  std::optional<winsize> tty_size = tty ? terminal_size(size_from) : std::nullopt;
+  std::optional<RawTerminal> raw;
+  if (tty && o.interactive) raw.emplace(0);
+
+  // Failures (as JSON) and the terminal's master come back over this socket; EOF means "exec'd".
   int report[2];
-  if (::pipe2(report, O_CLOEXEC) != 0) throw_errno("pipe");
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) != 0) throw_errno("socketpair");
   pid_t child = ::fork();
   if (child < 0) throw_errno("fork");
   if (child == 0) {
     ::close(report[0]);
     auto fail = [&](int code, const std::string& msg) {
       std::string reply = nlohmann::json{{"code", code}, {"error", msg}}.dump();
-      if (::write(report[1], reply.data(), reply.size()) < 0) {
-      }
+      ::send(report[1], reply.data(), reply.size(), MSG_NOSIGNAL);
       ::_exit(code);
     };
     try {
@@ -70,10 +73,7 @@ int exec_in_container(const Container& c, const ExecOptions& o) {
       if (inner < 0) fail(125, std::string("fork: ") + std::strerror(errno));
       if (inner > 0) {
         ::close(report[1]);
-        g_exec_child = inner;
-        struct sigaction sa{};
-        sa.sa_handler = forward;
-        for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) ::sigaction(s, &sa, nullptr);
+        SignalForwarder forward_signals(inner, /*include_winch=*/false);
         int status = 0;
         while (::waitpid(inner, &status, 0) < 0 && errno == EINTR) {
         }
@@ -83,6 +83,7 @@ int exec_in_container(const Container& c, const ExecOptions& o) {
       for (int fd : cgroup_procs)
         if (::write(fd, "0", 1) != 1) fail(125, std::string("join the container's cgroup: ") + std::strerror(errno));
       std::vector<std::string> env = c.spec.env;
+      if (tty && env_value(env, "TERM").empty()) env.push_back("TERM=xterm");
       for (const auto& e : o.env) {
         std::string key = e.substr(0, e.find('='));
         std::erase_if(env, [&](const std::string& x) { return x.substr(0, x.find('=')) == key; });
@@ -93,6 +94,10 @@ int exec_in_container(const Container& c, const ExecOptions& o) {
       std::string workdir = !o.workdir.empty() ? o.workdir : (c.spec.workdir.empty() ? "/" : c.spec.workdir);
       if (::chdir(workdir.c_str()) != 0)
         fail(126, "chdir to cwd (\"" + workdir + "\") set in config.json failed: " + std::strerror(errno));
+      if (tty) {
+        UniqueFd master = open_container_tty(tty_size, ids.uid);
+        send_message(report[1], kTtyReady, master.get());
+      }
       if (::setgroups(ids.groups.size(), ids.groups.data()) != 0 || ::setgid(ids.gid) != 0 || ::setuid(ids.uid) != 0)
         fail(125, std::string("set user: ") + std::strerror(errno));
       std::string program = find_executable(o.argv[0], env_value(env, "PATH"));
@@ -112,28 +117,22 @@ int exec_in_container(const Container& c, const ExecOptions& o) {
     }
   }
   ::close(report[1]);
-  g_exec_child = child;
-  struct sigaction sa{}, old[6];
-  const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-  sa.sa_handler = forward;
-  for (int i = 0; i < 6; ++i) ::sigaction(sigs[i], &sa, &old[i]);
+  UniqueFd reports(report[0]);
+  SignalForwarder forward_signals(child, /*include_winch=*/!tty);
+  UniqueFd master;
   std::string reply;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(report[0], buf, sizeof buf)) != 0) {
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    reply.append(buf, static_cast<std::size_t>(n));
+  try {
+    reply = receive_message(reports.get(), &master);
+    if (tty && reply == kTtyReady) reply = receive_message(reports.get());
+  } catch (const SystemError& e) {
+    reply = nlohmann::json{{"code", 126}, {"error", std::string("exec failed: ") + e.what()}}.dump();
   }
-  ::close(report[0]);
+  reports.reset();
+  if (reply.empty() && master) relay_tty(master.get(), o.interactive ? 0 : -1, 1, size_from, child);
   int status = 0;
   if (!o.detach || !reply.empty())
     while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
     }
-  g_exec_child = 0;
-  for (int i = 0; i < 6; ++i) ::sigaction(sigs[i], &old[i], nullptr);
   if (!reply.empty()) {
     auto j = nlohmann::json::parse(reply, nullptr, false);
     throw Error(j.is_discarded() ? "exec failed" : j.value("error", "exec failed"), j.is_discarded() ? 126 : j.value("code", 126));

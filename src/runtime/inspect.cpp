@@ -77,6 +77,8 @@ ordered_json inspect_container(const ImageStore& images, const ContainerStore& c
           {"Config",
            {{"Hostname", c.spec.hostname},
             {"User", c.spec.user},
+            {"Tty", c.spec.tty},
+            {"OpenStdin", c.spec.interactive},
             {"Env", c.spec.env},
             {"Cmd", c.spec.cmd},
             {"Image", c.spec.image},

@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cppcker/runtime/tty.hpp"
 #include "cppcker/runtime/volume.hpp"
 #include "cppcker/util/error.hpp"
 #include "cppcker/util/humanize.hpp"
@@ -57,28 +58,26 @@ std::string host_resolv_conf(bool keep_loopback) {
   return out;
 }
 
-void send_message(int fd, const std::string& msg) {
-  if (::send(fd, msg.data(), msg.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(msg.size())) throw_errno("send to container");
-}
-
-// One whole SOCK_SEQPACKET message; empty on EOF.
-std::string receive_message(int fd) {
-  std::string buf(1 << 20, '\0');
-  for (;;) {
-    ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw_errno("receive from container");
-    buf.resize(static_cast<std::size_t>(n));
-    return buf;
-  }
-}
-
 volatile sig_atomic_t g_forward_pid = 0;
 void forward_signal(int sig) {
   if (g_forward_pid > 0) ::kill(g_forward_pid, sig);
 }
 
 }  // namespace
+
+SignalForwarder::SignalForwarder(pid_t pid, bool include_winch) : count_(include_winch ? 7 : 6) {
+  g_forward_pid = pid;
+  struct sigaction sa{};
+  sa.sa_handler = forward_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  for (int i = 0; i < count_; ++i) ::sigaction(kSignals[i], &sa, &old_[i]);
+}
+
+SignalForwarder::~SignalForwarder() {
+  g_forward_pid = 0;
+  for (int i = 0; i < count_; ++i) ::sigaction(kSignals[i], &old_[i], nullptr);
+}
 
 void prepare_container_dir(const ContainerStore& containers, const Container& c) {
   fs::path d = containers.dir(c.id);
@@ -113,6 +112,10 @@ ContainerProcess ContainerProcess::start(const ImageStore& images, const Contain
                  {"init", c.spec.init},
                  {"read_only", c.spec.read_only},
                  {"mounts", json::array()}};
+  if (stdio.tty) {
+    config["tty"] = json::object();
+    if (stdio.tty_size) config["tty"] = {{"rows", stdio.tty_size->ws_row}, {"cols", stdio.tty_size->ws_col}};
+  }
   VolumeStore volumes(containers.dir(c.id).parent_path().parent_path());
   for (const auto& m : c.spec.mounts) {
     std::string source = m.source;
@@ -171,7 +174,11 @@ ContainerProcess ContainerProcess::start(const ImageStore& images, const Contain
     // In its cgroup before it runs anything of the user's.
     proc.cgroup_->add_process(pid);
     send_message(parent_end.get(), config.dump());
-    std::string reply = receive_message(parent_end.get());
+    std::string reply = receive_message(parent_end.get(), &proc.tty_master_);
+    if (stdio.tty && reply == kTtyReady) {
+      if (!proc.tty_master_) fail("container start failed: no terminal received", 125);
+      reply = receive_message(parent_end.get());
+    }
     if (!reply.empty()) {
       json r = json::parse(reply, nullptr, false);
       if (r.is_discarded()) fail("container start failed", 125);
@@ -191,24 +198,11 @@ ContainerProcess ContainerProcess::start(const ImageStore& images, const Contain
   return proc;
 }
 
-int ContainerProcess::wait(const ContainerStore& containers, Container& c, bool forward_signals) {
-  struct sigaction old[7];
-  const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
-  if (forward_signals) {
-    g_forward_pid = pid_;
-    struct sigaction sa{};
-    sa.sa_handler = forward_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    for (int i = 0; i < 7; ++i) ::sigaction(sigs[i], &sa, &old[i]);
-  }
+int ContainerProcess::wait(const ContainerStore& containers, Container& c) {
   int status = 0;
   while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
-  if (forward_signals) {
-    g_forward_pid = 0;
-    for (int i = 0; i < 7; ++i) ::sigaction(sigs[i], &old[i], nullptr);
-  }
+  tty_master_.reset();
   int code = exit_status(status);
   c.state.oom_killed = cgroup_->oom_killed();
   cgroup_->destroy();
@@ -543,6 +537,13 @@ void mount_rootfs(const json& cfg) {
   fs::create_directories(workdir, ec);
   if (::chdir(workdir.c_str()) != 0)
     start_error(126, "chdir to cwd (\"" + workdir + "\") set in config.json failed: " + std::strerror(errno));
+  if (cfg.contains("tty")) {
+    std::optional<winsize> size;
+    if (cfg["tty"].contains("rows"))
+      size = winsize{cfg["tty"]["rows"].get<unsigned short>(), cfg["tty"]["cols"].get<unsigned short>(), 0, 0};
+    UniqueFd master = open_container_tty(size, ids.uid);
+    send_message(sync_fd, kTtyReady, master.get());
+  }
   if (::setgroups(ids.groups.size(), ids.groups.data()) != 0 || ::setgid(ids.gid) != 0 || ::setuid(ids.uid) != 0)
     start_error(125, std::string("set user ") + cfg["user"].get<std::string>() + ": " + std::strerror(errno));
   std::string program = find_executable(argv[0], env_value(env, "PATH"));

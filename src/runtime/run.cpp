@@ -10,6 +10,7 @@
 
 #include "cppcker/runtime/lifecycle.hpp"
 #include "cppcker/runtime/process.hpp"
+#include "cppcker/runtime/tty.hpp"
 #include "cppcker/util/error.hpp"
 
 namespace cppcker {
@@ -57,6 +58,13 @@ int run_foreground(const ImageStore& images, const ContainerStore& containers, C
   UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   StdioFds stdio;
   if (!c.spec.interactive) stdio.in = devnull.get();
+  // With -t the container gets a terminal of its own, sized as ours; with -i too, our terminal goes raw
+  // so that every key (Ctrl-C, Ctrl-D included) reaches the container's terminal, as in Docker.
+  const int size_from = ::isatty(0) ? 0 : 1;
+  stdio.tty = c.spec.tty;
+  if (c.spec.tty) stdio.tty_size = terminal_size(size_from);
+  std::optional<RawTerminal> raw;
+  if (c.spec.tty && c.spec.interactive) raw.emplace(0);
   std::optional<ContainerProcess> proc;
   try {
     proc.emplace(ContainerProcess::start(images, containers, c, stdio));
@@ -64,7 +72,13 @@ int run_foreground(const ImageStore& images, const ContainerStore& containers, C
     record_start_failure(containers, c, e);
     throw;
   }
-  int code = proc->wait(containers, c, true);
+  int code;
+  {
+    SignalForwarder forward(proc->pid(), /*include_winch=*/!c.spec.tty);
+    if (c.spec.tty) relay_tty(proc->tty_master(), c.spec.interactive ? 0 : -1, 1, size_from, proc->pid());
+    code = proc->wait(containers, c);
+  }
+  raw.reset();
   finish(containers, c);
   return code;
 }
@@ -94,7 +108,7 @@ void run_detached(const ImageStore& images, const ContainerStore& containers, Co
       LogWriter log(containers.dir(c.id) / "container.log");
       std::optional<ContainerProcess> proc;
       try {
-        proc.emplace(ContainerProcess::start(images, containers, c, {devnull, out[1], err[1]}));
+        proc.emplace(ContainerProcess::start(images, containers, c, {devnull, out[1], err[1], c.spec.tty, {}}));
       } catch (const Error& e) {
         record_start_failure(containers, c, e);
         std::string msg = nlohmann::json{{"code", e.exit_code()}, {"error", e.what()}}.dump();
@@ -105,8 +119,15 @@ void run_detached(const ImageStore& images, const ContainerStore& containers, Co
       ::close(out[1]);
       ::close(err[1]);
       ::close(report[1]);  // EOF: started
+      // With -t everything the container writes comes through its terminal, logged as stdout.
+      if (c.spec.tty) {
+        ::close(out[0]);
+        ::close(err[0]);
+        out[0] = ::fcntl(proc->tty_master(), F_DUPFD_CLOEXEC, 3);  // closed below at its end, as the pipes are
+        err[0] = -1;
+      }
       pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-      int open_streams = 2;
+      int open_streams = c.spec.tty ? 1 : 2;
       char buf[65536];
       while (open_streams > 0) {
         if (::poll(fds, 2, -1) < 0) {
@@ -126,7 +147,7 @@ void run_detached(const ImageStore& images, const ContainerStore& containers, Co
         }
       }
       log.flush();
-      code = proc->wait(containers, c, false);
+      code = proc->wait(containers, c);
       finish(containers, c);
     } catch (...) {
       ::_exit(125);

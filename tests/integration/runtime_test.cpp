@@ -1,6 +1,7 @@
 // run, ps, exec, logs, stop, kill, rm, inspect and limits on the real kernel.
 #include <signal.h>
 #include <sys/wait.h>
+#include <termios.h>
 
 #include "runtime_fixture.hpp"
 
@@ -394,4 +395,74 @@ TEST_F(RuntimeTest, MountTargetsResolveInsideTheRootfs) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(fs::is_empty(victim)) << "a mount target was created on the host";
   cpk_({"volume", "rm", "vol"});
+}
+
+// -t: a terminal inside the container, driven here as a user at a keyboard would drive it.
+TEST_F(RuntimeTest, TtyWithoutStdinShowsTheTerminalAndItsSize) {
+  ts::PtySession s(run_argv({"--rm", "-t", "img", "sh", "-c", "tty; stty size; echo TERM=$TERM; exit 3"}), 33, 101);
+  EXPECT_TRUE(s.expect("/dev/pts/0")) << s.output();
+  EXPECT_TRUE(s.expect("33 101")) << s.output();
+  EXPECT_TRUE(s.expect("TERM=xterm")) << s.output();
+  EXPECT_EQ(s.wait(), 3) << s.output();
+}
+
+TEST_F(RuntimeTest, InteractiveTtyPassesKeysResizesAndRestoresTheTerminal) {
+  ts::PtySession s(run_argv({"--rm", "-it", "img", "sh"}), 24, 80);
+  // busybox's line editor asks for the cursor position after each prompt and takes the keys that come
+  // before the answer for it: type only once it has asked.
+  auto ready = [&] { return s.expect("/ # ") && s.expect("\x1b[6n"); };
+  ASSERT_TRUE(ready()) << s.output();
+  // Raw while it runs: our echo and line editing are off, the container's terminal does them.
+  EXPECT_FALSE(s.local_modes() & ICANON);
+  EXPECT_FALSE(s.local_modes() & ECHO);
+  s.send("echo $((6*7))\r");
+  EXPECT_TRUE(s.expect("42")) << s.output();
+  ASSERT_TRUE(ready()) << s.output();
+  // Ctrl-C reaches the container's foreground job through its terminal, not cppcker.
+  s.send("sleep 100\r");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  s.send("\x03");
+  EXPECT_TRUE(s.expect("^C")) << s.output();
+  ASSERT_TRUE(ready()) << s.output();
+  s.send("echo after-$((1+1))\r");
+  EXPECT_TRUE(s.expect("after-2", 3000)) << "Ctrl-C did not interrupt the foreground job: " << s.output();
+  ASSERT_TRUE(ready()) << s.output();
+  // A resize of our terminal reaches the container's.
+  s.resize(40, 120);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  s.send("stty size\r");
+  EXPECT_TRUE(s.expect("40 120")) << s.output();
+  ASSERT_TRUE(ready()) << s.output();
+  // Ctrl-D ends the shell; cppcker leaves our terminal as it found it.
+  s.send("\x04");
+  EXPECT_EQ(s.wait(), 0) << s.output();
+  EXPECT_TRUE(s.local_modes() & ICANON) << "terminal left in raw mode";
+  EXPECT_TRUE(s.local_modes() & ECHO) << "terminal left without echo";
+}
+
+TEST_F(RuntimeTest, ExecWithTtyAndDetachedTtyLogs) {
+  std::string id = trim(run({"-d", "-t", "img", "sh", "-c", "tty; echo started; sleep 100"}).out);
+  ASSERT_EQ(id.size(), 64u);
+  EXPECT_TRUE(eventually([&] { return cpk_({"logs", id}).out.find("started\r\n") != std::string::npos; }))
+      << "a detached terminal's output is logged as written by the terminal: " << cpk_({"logs", id}).out;
+  EXPECT_NE(cpk_({"logs", id}).out.find("/dev/pts/0"), std::string::npos);
+  EXPECT_EQ(inspect(id)["Config"]["Tty"], true);
+
+  ts::PtySession e(cpk_.argv({"exec", "-it", "-u", "app", id, "sh"}), 20, 60);
+  ASSERT_TRUE(e.expect("$ ") && e.expect("\x1b[6n")) << e.output();  // prompted and asked for the cursor
+  e.send("tty; stty size; echo uid=$(id -u) owner=$(stat -c %u $(tty))\r");
+  EXPECT_TRUE(e.expect("/dev/pts/1")) << e.output();
+  EXPECT_TRUE(e.expect("20 60")) << e.output();
+  EXPECT_TRUE(e.expect("uid=1000 owner=1000")) << "the user's terminal is the user's: " << e.output();
+  ASSERT_TRUE(e.expect("$ ") && e.expect("\x1b[6n")) << e.output();
+  e.send("exit 5\r");
+  EXPECT_EQ(e.wait(), 5) << e.output();
+
+  // -i -t wants a terminal to read from, as in Docker.
+  auto r = cpk_({"exec", "-it", id, "true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("the input device is not a TTY"), std::string::npos) << r.err;
+  auto r2 = run({"--rm", "-it", "img", "true"});
+  EXPECT_EQ(r2.exit_code, 1);
+  EXPECT_NE(r2.err.find("the input device is not a TTY"), std::string::npos) << r2.err;
 }

@@ -50,6 +50,32 @@ struct Cppcker {
 
 int free_port();
 
+// A program running on a pseudo-terminal of its own (the test holds the master), as a user's shell
+// would run it: it is the session leader and the terminal is its controlling terminal.
+class PtySession {
+ public:
+  PtySession(const std::vector<std::string>& argv, unsigned short rows, unsigned short cols);
+  ~PtySession();  // kills the program if it is still running
+  PtySession(const PtySession&) = delete;
+  PtySession& operator=(const PtySession&) = delete;
+  void send(std::string_view keys);
+  void resize(unsigned short rows, unsigned short cols);
+  // Reads until `text` has appeared in the output since the last expect (true) or `timeout_ms` passed.
+  bool expect(const std::string& text, int timeout_ms = 10000);
+  // Waits for the program's end (up to `timeout_ms`, then kills it); returns its exit status.
+  int wait(int timeout_ms = 10000);
+  const std::string& output() const { return output_; }
+  // The terminal's local modes (ICANON, ECHO, ...) as the program left them.
+  unsigned local_modes() const;
+
+ private:
+  void pump(int timeout_ms);
+  int master_ = -1, slave_ = -1;
+  pid_t pid_ = -1;
+  std::string output_;
+  std::size_t seen_ = 0;
+};
+
 // A TCP server on 127.0.0.1 that handles each connection on a thread with `handler(fd)`.
 class TcpServer {
  public:

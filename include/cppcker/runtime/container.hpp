@@ -28,6 +28,7 @@ struct ContainerSpec {
   std::string network = "none";  // none | host
   bool detach = false;
   bool interactive = false;  // -i: stdin attached
+  bool tty = false;          // -t: a pseudo-terminal inside the container
   bool init = false;         // --init: cppcker's own init as PID 1
   bool read_only = false;    // --read-only root filesystem
   std::vector<MountSpec> mounts;  // -v and --tmpfs

@@ -14,6 +14,7 @@ struct ExecOptions {
   std::string workdir;           // default: the container's
   std::string user;              // default: the container's
   bool interactive = false;
+  bool tty = false;  // a terminal inside the container, relayed to ours
   bool detach = false;
 };
 

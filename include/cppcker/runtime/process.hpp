@@ -4,8 +4,11 @@
 // /proc/self/exe as the hidden stage `child-mode`, which waits for its configuration over a socket
 // (sent once the parent has put it into its cgroup), builds the rootfs, pivots into it and execs the
 // command. Failures before the exec come back over the socket as data, with Docker's exit codes.
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,7 +18,27 @@
 namespace cppcker {
 
 struct StdioFds {
-  int in = 0, out = 1, err = 2;
+  int in = 0, out = 1, err = 2;  // ignored with `tty`: the container's stdio is then its terminal
+  bool tty = false;
+  std::optional<winsize> tty_size;
+};
+
+// The child's message that its terminal is ready, sent with the pty's master attached.
+inline constexpr const char* kTtyReady = R"({"tty":"ready"})";
+
+// While alive, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 (and SIGWINCH when asked) sent to
+// this process are passed on to `pid`, as `docker run` proxies signals.
+class SignalForwarder {
+ public:
+  SignalForwarder(pid_t pid, bool include_winch);
+  ~SignalForwarder();
+  SignalForwarder(const SignalForwarder&) = delete;
+  SignalForwarder& operator=(const SignalForwarder&) = delete;
+
+ private:
+  static constexpr int kSignals[7] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+  int count_;
+  struct sigaction old_[7]{};
 };
 
 // Writes hostname, hosts and resolv.conf for the container and creates its upper/work/merged dirs.
@@ -29,13 +52,15 @@ class ContainerProcess {
   static ContainerProcess start(const ImageStore& images, const ContainerStore& containers, Container& c,
                                 const StdioFds& stdio);
   pid_t pid() const { return pid_; }
-  // Waits for the command to end, forwarding SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 meanwhile when
-  // `forward_signals`. Records exit code, OOM and finish time; removes the cgroup. Returns the exit code
-  // (128+N for signal N).
-  int wait(const ContainerStore& containers, Container& c, bool forward_signals);
+  // The master of the container's terminal (with StdioFds::tty), else -1.
+  int tty_master() const { return tty_master_.get(); }
+  // Waits for the command to end. Records exit code, OOM and finish time; removes the cgroup. Returns
+  // the exit code (128+N for signal N).
+  int wait(const ContainerStore& containers, Container& c);
 
  private:
   pid_t pid_ = -1;
+  UniqueFd tty_master_;
   std::unique_ptr<Cgroup> cgroup_;
 };
 
