@@ -32,12 +32,14 @@ struct LayerJob {
   std::string diff_id;
   std::string chain_id;
   LayerRecord record;
-  std::optional<FileLock> lock;  // held until the image record is committed, so GC cannot take the layer
 };
 
 void fetch_layer(const ImageStore& store, RegistryClient& client, LayerJob& job, PullObserver& observer,
                  const std::atomic<bool>& cancelled) {
-  job.lock.emplace(store.lock_layer(job.chain_id));
+  // Held only while this layer is ingested: the layers of a pull are locked in parallel in any order, so
+  // holding them until the end would deadlock two pulls that share layers. The pull's shared gc.lock
+  // (ingest_guard) is what keeps garbage collection from the finished layers until the image is recorded.
+  FileLock lock = store.lock_layer(job.chain_id);
   bool have_layer = store.has_layer(job.chain_id);
   if (have_layer && store.has_blob(job.blob.digest)) {
     auto meta = store.layer_meta(job.chain_id);

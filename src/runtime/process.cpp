@@ -82,11 +82,14 @@ SignalForwarder::~SignalForwarder() {
 void prepare_container_dir(const ContainerStore& containers, const Container& c) {
   fs::path d = containers.dir(c.id);
   for (const char* sub : {"upper", "work", "merged"}) make_dirs(d / sub);
-  write_file_atomic(d / "hostname", c.spec.hostname + "\n");
+  // Derived files, written again at every start: no fsync on the start path.
+  constexpr auto rebuilt = Durability::unsynced;
+  write_file_atomic(d / "hostname", c.spec.hostname + "\n", 0644, rebuilt);
   std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
   if (c.spec.network != "host") hosts += "127.0.1.1\t" + c.spec.hostname + "\n";
-  write_file_atomic(d / "hosts", c.spec.network == "host" ? read_file_if_exists("/etc/hosts").value_or(hosts) : hosts);
-  write_file_atomic(d / "resolv.conf", host_resolv_conf(c.spec.network == "host"));
+  write_file_atomic(d / "hosts", c.spec.network == "host" ? read_file_if_exists("/etc/hosts").value_or(hosts) : hosts,
+                    0644, rebuilt);
+  write_file_atomic(d / "resolv.conf", host_resolv_conf(c.spec.network == "host"), 0644, rebuilt);
 }
 
 ContainerProcess ContainerProcess::start(const ImageStore& images, const ContainerStore& containers, Container& c,

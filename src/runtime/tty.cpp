@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include "cppcker/util/error.hpp"
 
@@ -37,8 +38,9 @@ void send_message(int sock, const std::string& msg, int fd_to_pass) {
 }
 
 std::string receive_message(int sock, UniqueFd* passed) {
-  std::string buf(1 << 20, '\0');
-  iovec iov{buf.data(), buf.size()};
+  constexpr std::size_t kMax = 1 << 20;
+  auto buf = std::make_unique_for_overwrite<char[]>(kMax);  // untouched pages cost nothing
+  iovec iov{buf.get(), kMax};
   msghdr mh{};
   mh.msg_iov = &iov;
   mh.msg_iovlen = 1;
@@ -56,8 +58,7 @@ std::string receive_message(int sock, UniqueFd* passed) {
     if (passed) passed->reset(fd);
     else ::close(fd);
   }
-  buf.resize(static_cast<std::size_t>(n));
-  return buf;
+  return std::string(buf.get(), static_cast<std::size_t>(n));
 }
 
 std::optional<winsize> terminal_size(int fd) {

@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "cppcker/util/error.hpp"
@@ -24,15 +25,17 @@ std::string read_file(const fs::path& path) {
 }
 
 void read_chunks(int fd, const std::string& what, const std::function<void(std::string_view)>& chunk) {
-  std::string buf(1u << 20, '\0');
+  // Uninitialised: a small file touches one page of it, not a megabyte of zeroes.
+  constexpr std::size_t kChunk = 1u << 20;
+  auto buf = std::make_unique_for_overwrite<char[]>(kChunk);
   for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
+    ssize_t n = ::read(fd, buf.get(), kChunk);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw_errno("read " + what);
     }
     if (n == 0) return;
-    chunk(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+    chunk(std::string_view(buf.get(), static_cast<std::size_t>(n)));
   }
 }
 
@@ -62,14 +65,14 @@ static void write_all(int fd, std::string_view data, const fs::path& path) {
   }
 }
 
-void write_file_atomic(const fs::path& path, std::string_view data, mode_t mode) {
+void write_file_atomic(const fs::path& path, std::string_view data, mode_t mode, Durability durability) {
   fs::path tmp = path;
   tmp += ".tmp-" + random_hex(6);
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (!fd) throw_errno("create " + tmp.string());
   try {
     write_all(fd.get(), data, tmp);
-    if (::fsync(fd.get()) != 0) throw_errno("fsync " + tmp.string());
+    if (durability == Durability::synced && ::fsync(fd.get()) != 0) throw_errno("fsync " + tmp.string());
     fd.reset();
     if (::rename(tmp.c_str(), path.c_str()) != 0) throw_errno("rename " + tmp.string());
   } catch (...) {

@@ -20,8 +20,11 @@ std::string read_all(int fd, const std::string& what);
 std::optional<std::string> read_file_if_exists(const fs::path& path);
 
 // Writes to a temporary file beside `path`, fsyncs it, then renames it over `path`, so that
-// readers see either the old or the new content, never a torn one.
-void write_file_atomic(const fs::path& path, std::string_view data, mode_t mode = 0644);
+// readers see either the old or the new content, never a torn one. `unsynced` skips the fsync for files
+// that are rebuilt whenever they are needed (a crash of the machine may lose them, never tear them).
+enum class Durability { synced, unsynced };
+void write_file_atomic(const fs::path& path, std::string_view data, mode_t mode = 0644,
+                       Durability durability = Durability::synced);
 
 // mkdir -p with errors that name the path.
 void make_dirs(const fs::path& path);
