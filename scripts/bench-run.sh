@@ -61,10 +61,8 @@ sed -i -e 's/"terminal": true/"terminal": false/' -e 's/"sh"$/"\/bin\/true"/' \
        -e 's/"linux": {/"linux": {\n\t\t"cgroupsPath": "cppcker-bench-runc",/' "$work/bundle/config.json"
 
 run_cppcker() { "$cppcker" --root "$work/cppcker" run --rm --network none --cgroup-parent cppcker-bench-cppcker busybox true; }
-run_minimal() {
-  rm -rf "$work/minimal/state"; mkdir -p "$work/minimal/state"
-  "$work/minimal-run" "$work/bundle/rootfs" "$work/minimal/state" cppcker-bench-minimal 1 /bin/true
-}
+# minimal-run makes and removes its run directory below this one itself.
+run_minimal() { "$work/minimal-run" "$work/bundle/rootfs" "$work/minimal" cppcker-bench-minimal 1 /bin/true; }
 run_runc() { runc --root "$work/runc-state" run --bundle "$work/bundle" "bench-$RANDOM$RANDOM" </dev/null; }
 run_podman() {
   "${podman[@]}" run --rm --runtime runc --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 \

@@ -230,7 +230,9 @@ Container ContainerStore::create(ContainerSpec spec, const std::string& requeste
   return c;
 }
 
-void ContainerStore::save(const Container& c) const { write_file_atomic(dir(c.id) / "container.json", c.to_json().dump(2)); }
+void ContainerStore::save(const Container& c, Durability durability) const {
+  write_file_atomic(dir(c.id) / "container.json", c.to_json().dump(2), 0644, durability);
+}
 
 std::optional<Container> ContainerStore::load(const std::string& id) const {
   auto text = read_file_if_exists(dir(id) / "container.json");

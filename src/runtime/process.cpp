@@ -197,7 +197,7 @@ ContainerProcess ContainerProcess::start(const ImageStore& images, const Contain
   c.state.pid = pid;
   c.state.pid_start = process_start_time(pid);
   c.state.started = format_rfc3339(now());
-  containers.save(c);
+  containers.save(c, Durability::unsynced);
   return proc;
 }
 
@@ -213,7 +213,7 @@ int ContainerProcess::wait(const ContainerStore& containers, Container& c) {
   c.state.status = "exited";
   c.state.exit_code = code;
   c.state.finished = format_rfc3339(now());
-  containers.save(c);
+  containers.save(c, Durability::unsynced);
   return code;
 }
 

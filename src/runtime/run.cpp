@@ -46,7 +46,7 @@ FileLock become_owner(const ContainerStore& containers, Container& c) {
   FileLock lock = containers.owner_lock(c.id);
   c.state.monitor_pid = ::getpid();
   c.state.monitor_start = process_start_time(c.state.monitor_pid);
-  containers.save(c);
+  containers.save(c, Durability::unsynced);
   return lock;
 }
 }  // namespace

@@ -80,7 +80,10 @@ class ContainerStore {
   FileLock owner_lock(const std::string& id) const;
   // Creates the record with a fresh ID and a unique name (Docker-style random one if `name` is empty).
   Container create(ContainerSpec spec, const std::string& name) const;
-  void save(const Container& c) const;  // atomic
+  // Atomic (temp + rename) under the caller's lock. State transitions (owner, running, exited) may be
+  // `unsynced`: after a machine crash an older state is read, and observed_state() corrects it from the
+  // pids, which are gone then; the record itself (spec) is always synced.
+  void save(const Container& c, Durability durability = Durability::synced) const;
   std::optional<Container> load(const std::string& id) const;
   std::vector<Container> list() const;
   // Full ID, unique ID prefix or name, as Docker resolves them. Throws Error("No such container: x").
