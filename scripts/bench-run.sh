@@ -64,10 +64,9 @@ run_cppcker() { "$cppcker" --root "$work/cppcker" run --rm --network none --cgro
 # minimal-run makes and removes its run directory below this one itself.
 run_minimal() { "$work/minimal-run" "$work/bundle/rootfs" "$work/minimal" cppcker-bench-minimal 1 /bin/true; }
 run_runc() { runc --root "$work/runc-state" run --bundle "$work/bundle" "bench-$RANDOM$RANDOM" </dev/null; }
-run_podman() {
-  "${podman[@]}" run --rm --runtime runc --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 \
-    busybox:latest true
-}
+podman_run=(run --runtime runc --network none --cgroup-parent /cppcker-bench-podman
+            --ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
+run_podman() { "${podman[@]}" "${podman_run[@]}" --rm busybox:latest true; }
 tools=(minimal cppcker runc podman)
 
 # Each once first: warm caches, and fail early if a tool does not work here.
@@ -105,8 +104,7 @@ awk -v c="${med[cppcker]}" -v m="${med[minimal]}" -v p="${med[podman]}" -v r="${
 id=$("$cppcker" --root "$work/cppcker" run -d --network none --cgroup-parent cppcker-bench-cppcker busybox sleep 1000)
 sleep 0.5
 monitor=$(grep -o '"monitor_pid": *[0-9]*' "$work/cppcker/containers/$id/container.json" | grep -o '[0-9]*$')
-pid_of_podman=$("${podman[@]}" run -d --runtime runc --network none --ulimit nofile=20000:20000 \
-                --ulimit nproc=32768:32768 busybox:latest sleep 1000)
+pid_of_podman=$("${podman[@]}" "${podman_run[@]}" -d busybox:latest sleep 1000)
 sleep 0.5
 conmon=$("${podman[@]}" inspect --format '{{.State.ConmonPid}}' "$pid_of_podman")
 memory() { printf 'RSS %5d kB  PSS %5d kB' "$(awk '/^VmRSS/ {print $2}' "/proc/$1/status")" \
