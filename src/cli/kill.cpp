@@ -16,19 +16,11 @@ void register_kill(CLI::App& app, GlobalOptions& global) {
   set_action(cmd, [&global, names, signal] {
     ContainerStore store(global.root);
     int sig = parse_signal(*signal);
-    int status = 0;
-    for (const auto& name : *names) {
-      try {
-        Container c = store.resolve(name);
-        if (!signal_container(c, sig)) throw Error("Cannot kill container: " + name + ": container " + c.id + " is not running");
-        std::cout << name << "\n";
-      } catch (const Error& e) {
-        std::cout.flush();
-        std::cerr << "Error: " << e.what() << "\n";
-        status = 1;
-      }
-    }
-    return status;
+    return for_each_argument(*names, [&](const std::string& name) {
+      Container c = store.resolve(name);
+      if (!signal_container(c, sig)) throw Error("Cannot kill container: " + name + ": container " + c.id + " is not running");
+      std::cout << name << "\n";
+    });
   });
 }
 

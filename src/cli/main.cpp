@@ -20,6 +20,20 @@ void set_action(CLI::App* command, Action action) {
   command->callback([action = std::move(action)] { g_action = action; });
 }
 
+int for_each_argument(const std::vector<std::string>& arguments, const std::function<void(const std::string&)>& each) {
+  int status = 0;
+  for (const auto& argument : arguments) {
+    try {
+      each(argument);
+    } catch (const Error& e) {
+      std::cout.flush();
+      std::cerr << "Error: " << e.what() << "\n";
+      status = 1;
+    }
+  }
+  return status;
+}
+
 std::string short_id(const std::string& digest) {
   std::string hex = digest.rfind("sha256:", 0) == 0 ? digest.substr(7) : digest;
   return hex.substr(0, 12);

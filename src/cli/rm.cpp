@@ -17,18 +17,10 @@ void register_rm(CLI::App& app, GlobalOptions& global) {
   cmd->add_flag("-v,--volumes", *volumes, "Remove anonymous volumes associated with the container");
   set_action(cmd, [&global, names, force, volumes] {
     ContainerStore store(global.root);
-    int status = 0;
-    for (const auto& name : *names) {
-      try {
-        remove_container(store, store.resolve(name), *force, *volumes);
-        std::cout << name << "\n";
-      } catch (const Error& e) {
-        std::cout.flush();
-        std::cerr << "Error: " << e.what() << "\n";
-        status = 1;
-      }
-    }
-    return status;
+    return for_each_argument(*names, [&](const std::string& name) {
+      remove_container(store, store.resolve(name), *force, *volumes);
+      std::cout << name << "\n";
+    });
   });
 }
 

@@ -24,19 +24,10 @@ void register_rmi(CLI::App& app, GlobalOptions& global) {
           out.push_back({c.id, ContainerStore::observed_state(c).status == "running"});
       return out;
     };
-    int status = 0;
-    // Docker goes on with the next argument after a failure and exits 1 at the end.
-    for (const auto& name : *images) {
-      try {
-        for (const auto& ev : remove_image(store, name, *force, users))
-          std::cout << (ev.kind == RemovalEvent::Kind::untagged ? "Untagged: " : "Deleted: ") << ev.what << "\n";
-      } catch (const Error& e) {
-        std::cout.flush();
-        std::cerr << "Error: " << e.what() << "\n";
-        status = 1;
-      }
-    }
-    return status;
+    return for_each_argument(*images, [&](const std::string& name) {
+      for (const auto& ev : remove_image(store, name, *force, users))
+        std::cout << (ev.kind == RemovalEvent::Kind::untagged ? "Untagged: " : "Deleted: ") << ev.what << "\n";
+    });
   });
 }
 

@@ -14,23 +14,15 @@ void register_start(CLI::App& app, GlobalOptions& global) {
   set_action(cmd, [&global, names] {
     ContainerStore containers(global.root);
     ImageStore images = global.store();
-    int status = 0;
-    for (const auto& name : *names) {
-      try {
-        Container c = containers.resolve(name);
-        if (ContainerStore::observed_state(c).status != "running") {
-          c.state = ContainerState{.created = c.state.created};
-          c.spec.detach = true;
-          run_detached(images, containers, c);
-        }
-        std::cout << name << "\n";
-      } catch (const Error& e) {
-        std::cout.flush();
-        std::cerr << "Error: " << e.what() << "\n";
-        status = 1;
+    return for_each_argument(*names, [&](const std::string& name) {
+      Container c = containers.resolve(name);
+      if (ContainerStore::observed_state(c).status != "running") {
+        c.state = ContainerState{.created = c.state.created};
+        c.spec.detach = true;
+        run_detached(images, containers, c);
       }
-    }
-    return status;
+      std::cout << name << "\n";
+    });
   });
 }
 

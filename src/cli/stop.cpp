@@ -15,19 +15,11 @@ void register_stop(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("-t,--time", *timeout, "Seconds to wait before killing the container");
   set_action(cmd, [&global, names, timeout] {
     ContainerStore store(global.root);
-    int status = 0;
-    for (const auto& name : *names) {
-      try {
-        Container c = store.resolve(name);
-        stop_container(store, c, *timeout >= 0 ? *timeout : c.spec.stop_timeout);
-        std::cout << name << "\n";
-      } catch (const Error& e) {
-        std::cout.flush();
-        std::cerr << "Error: " << e.what() << "\n";
-        status = 1;
-      }
-    }
-    return status;
+    return for_each_argument(*names, [&](const std::string& name) {
+      Container c = store.resolve(name);
+      stop_container(store, c, *timeout >= 0 ? *timeout : c.spec.stop_timeout);
+      std::cout << name << "\n";
+    });
   });
 }
 

@@ -61,23 +61,15 @@ void register_volume(CLI::App& app, GlobalOptions& global) {
   set_action(rm, [&global, rm_names] {
     VolumeStore store(global.root);
     ContainerStore containers(global.root);
-    int status = 0;
-    for (const auto& n : *rm_names) {
-      try {
-        std::vector<std::string> users;
-        for (const auto& c : containers.list())
-          for (const auto& m : c.spec.mounts)
-            if (m.type == "volume" && m.source == n) users.push_back(c.id);
-        if (!users.empty()) throw Error("remove " + n + ": volume is in use - [" + users.front() + "]");
-        store.remove(n);
-        std::cout << n << "\n";
-      } catch (const Error& e) {
-        std::cout.flush();
-        std::cerr << "Error: " << e.what() << "\n";
-        status = 1;
-      }
-    }
-    return status;
+    return for_each_argument(*rm_names, [&](const std::string& n) {
+      std::vector<std::string> users;
+      for (const auto& c : containers.list())
+        for (const auto& m : c.spec.mounts)
+          if (m.type == "volume" && m.source == n) users.push_back(c.id);
+      if (!users.empty()) throw Error("remove " + n + ": volume is in use - [" + users.front() + "]");
+      store.remove(n);
+      std::cout << n << "\n";
+    });
   });
 }
 

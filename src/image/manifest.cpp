@@ -3,6 +3,7 @@
 #include <sys/utsname.h>
 
 #include "cppcker/util/error.hpp"
+#include "cppcker/util/humanize.hpp"
 #include "cppcker/util/sha256.hpp"
 
 namespace cppcker {
@@ -49,14 +50,7 @@ Platform normalize(Platform p) {
 }
 
 Platform Platform::parse(std::string_view text) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  for (;;) {
-    auto slash = text.find('/', start);
-    parts.emplace_back(text.substr(start, slash - start));
-    if (slash == std::string_view::npos) break;
-    start = slash + 1;
-  }
+  std::vector<std::string> parts = split(text, '/');
   for (auto& p : parts)
     if (p.empty()) throw Error("invalid platform \"" + std::string(text) + "\": empty component");
   Platform out;

@@ -227,17 +227,7 @@ static std::vector<std::vector<std::string>> read_colon_file(const char* path) {
   std::vector<std::vector<std::string>> rows;
   std::istringstream in(read_file_if_exists(path).value_or(""));
   std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> f;
-    std::size_t start = 0;
-    for (;;) {
-      auto colon = line.find(':', start);
-      f.push_back(line.substr(start, colon - start));
-      if (colon == std::string::npos) break;
-      start = colon + 1;
-    }
-    rows.push_back(f);
-  }
+  while (std::getline(in, line)) rows.push_back(split(line, ':'));
   return rows;
 }
 

@@ -33,14 +33,7 @@ static void check_target(const std::string& target, const std::string& text) {
 }
 
 MountSpec parse_volume_flag(const std::string& text) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  for (;;) {
-    auto colon = text.find(':', start);
-    parts.push_back(text.substr(start, colon - start));
-    if (colon == std::string::npos) break;
-    start = colon + 1;
-  }
+  std::vector<std::string> parts = split(text, ':');
   MountSpec m;
   if (parts.size() == 1) {
     m.type = "volume";

@@ -104,4 +104,15 @@ std::optional<TimePoint> parse_rfc3339(std::string_view s) {
 
 TimePoint now() { return std::chrono::time_point_cast<std::chrono::nanoseconds>(Clock::now()); }
 
+std::vector<std::string> split(std::string_view text, char separator) {
+  std::vector<std::string> fields;
+  std::size_t start = 0;
+  for (;;) {
+    auto at = text.find(separator, start);
+    fields.emplace_back(text.substr(start, at - start));
+    if (at == std::string_view::npos) return fields;
+    start = at + 1;
+  }
+}
+
 }  // namespace cppcker

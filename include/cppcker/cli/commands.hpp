@@ -43,6 +43,10 @@ void register_exec(CLI::App& app, GlobalOptions& global);
 void register_start(CLI::App& app, GlobalOptions& global);
 void register_volume(CLI::App& app, GlobalOptions& global);
 
+// Docker's way with several arguments: `each` for every one in turn; a failure prints "Error: ..." and
+// the next one is tried. Returns the exit code: 1 if any failed.
+int for_each_argument(const std::vector<std::string>& arguments, const std::function<void(const std::string&)>& each);
+
 // Shared printing helpers.
 std::string short_id(const std::string& digest);                // 12 hex characters
 std::string format_table(const std::vector<std::vector<std::string>>& rows);  // Docker's tabwriter layout

@@ -1,10 +1,12 @@
 #pragma once
-// What a person reads, in Docker's wording: sizes in decimal units, "3 days ago", RFC 3339 times.
+// What a person reads and writes, in Docker's wording: sizes in decimal units, "3 days ago", RFC 3339
+// times, and the splitting of flag and file fields.
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cppcker {
 
@@ -20,5 +22,8 @@ std::string format_rfc3339(TimePoint t);
 // Parses RFC 3339 with optional fraction and a Z or ±hh:mm offset.
 std::optional<TimePoint> parse_rfc3339(std::string_view s);
 TimePoint now();
+
+// Every field between separators, empty ones included: "a::b" -> {"a", "", "b"}, "" -> {""}.
+std::vector<std::string> split(std::string_view text, char separator);
 
 }  // namespace cppcker
