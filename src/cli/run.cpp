@@ -209,15 +209,15 @@ void register_run(CLI::App& app, GlobalOptions& global) {
     spec.auto_remove = o->rm;
 
     ContainerStore containers(global.root);
-    Container c = containers.create(spec, o->name);
-    c.spec.hostname = !o->hostname.empty() ? o->hostname : (c.spec.network == "host" ? "" : c.id.substr(0, 12));
-    if (c.spec.hostname.empty()) {
-      char host[256] = {0};
-      ::gethostname(host, sizeof host - 1);
-      c.spec.hostname = host;
-    }
-    c.spec.env = merge_env(merge_env(image_env, {"HOSTNAME=" + c.spec.hostname}), merge_env(file_env, env));
-    containers.save(c);
+    Container c = containers.create(spec, o->name, [&](Container& r) {
+      r.spec.hostname = !o->hostname.empty() ? o->hostname : (r.spec.network == "host" ? "" : r.id.substr(0, 12));
+      if (r.spec.hostname.empty()) {
+        char host[256] = {0};
+        ::gethostname(host, sizeof host - 1);
+        r.spec.hostname = host;
+      }
+      r.spec.env = merge_env(merge_env(image_env, {"HOSTNAME=" + r.spec.hostname}), merge_env(file_env, env));
+    });
 
     if (o->detach) {
       run_detached(images, containers, c);

@@ -183,7 +183,45 @@ bool process_alive(pid_t pid, std::uint64_t start_time) {
 ContainerStore::ContainerStore(fs::path root) : root_(std::move(root)) { make_dirs(root_ / "containers"); }
 
 FileLock ContainerStore::lock() const { return FileLock(root_ / "containers" / ".lock"); }
-FileLock ContainerStore::owner_lock(const std::string& id) const { return FileLock(dir(id) / "owner.lock"); }
+namespace {
+// Records being built or torn down live under these names, which list() never shows.
+constexpr std::string_view kCreatingPrefix = ".creating-";
+constexpr std::string_view kRemovingPrefix = ".removing-";
+}  // namespace
+
+std::optional<FileLock> ContainerStore::try_owner_lock(const std::string& id) const {
+  try {
+    return FileLock::try_lock(dir(id) / "owner.lock");
+  } catch (const SystemError& e) {
+    if (e.sys_errno() == ENOENT) throw Error("No such container: " + id);
+    throw;
+  }
+}
+
+FileLock ContainerStore::take_ownership(Container& c) const {
+  auto owner = try_owner_lock(c.id);
+  if (!owner) throw Error("container " + c.id + " is in use: it is being started or removed", 125);
+  // An `rm` renames the record away while it holds this lock: if it came first, the record is gone now.
+  if (!fs::exists(dir(c.id) / "container.json")) throw Error("No such container: " + c.id, 125);
+  c.state.monitor_pid = ::getpid();
+  c.state.monitor_start = process_start_time(c.state.monitor_pid);
+  save(c, Durability::unsynced);
+  return std::move(*owner);
+}
+
+void ContainerStore::sweep_interrupted() const {
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(root_ / "containers", ec)) {
+    std::string name = e.path().filename();
+    if (!name.starts_with(kCreatingPrefix) && !name.starts_with(kRemovingPrefix)) continue;
+    try {
+      // A `.removing-` tree may still be deleted by its own `rm` at this moment: both sides tolerate that.
+      remove_tree(e.path());
+    } catch (const Error&) {
+      // Left for the next sweep; it is invisible to list() and harms nothing meanwhile.
+    }
+  }
+}
 
 bool valid_container_name(const std::string& name) {
   static const std::regex re("^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$");
@@ -199,7 +237,8 @@ std::string generate_name() {
   return std::string(adjectives[rd() % 16]) + "_" + names[rd() % 16];
 }
 
-Container ContainerStore::create(ContainerSpec spec, const std::string& requested) const {
+Container ContainerStore::create(ContainerSpec spec, const std::string& requested,
+                                 const std::function<void(Container&)>& complete) const {
   auto guard = lock();
   auto existing = list();
   std::string name = requested;
@@ -225,8 +264,12 @@ Container ContainerStore::create(ContainerSpec spec, const std::string& requeste
   c.name = name;
   c.spec = std::move(spec);
   c.state.created = format_rfc3339(now());
-  make_dirs(dir(c.id));
-  save(c);
+  if (complete) complete(c);
+  sweep_interrupted();
+  fs::path staging = root_ / "containers" / (std::string(kCreatingPrefix) + c.id);
+  make_dirs(staging);
+  write_file_atomic(staging / "container.json", c.to_json().dump(2), 0644, Durability::synced);
+  if (::rename(staging.c_str(), dir(c.id).c_str()) != 0) throw_errno("create container " + c.id);
   return c;
 }
 
@@ -246,7 +289,7 @@ std::vector<Container> ContainerStore::list() const {
   std::vector<Container> out;
   std::error_code ec;
   for (auto& e : fs::directory_iterator(root_ / "containers", ec)) {
-    if (!e.is_directory()) continue;
+    if (!e.is_directory() || e.path().filename().string().starts_with(".")) continue;
     try {
       if (auto c = load(e.path().filename())) out.push_back(*c);
     } catch (const Error&) {
@@ -274,9 +317,11 @@ Container ContainerStore::resolve(const std::string& text) const {
 
 void ContainerStore::remove(const std::string& id) const {
   // Renamed away first, so that a crash mid-removal leaves no half record under the real name.
-  fs::path doomed = root_ / "containers" / (".removing-" + id);
+  fs::path doomed = root_ / "containers" / (std::string(kRemovingPrefix) + id);
   if (::rename(dir(id).c_str(), doomed.c_str()) != 0 && errno != ENOENT) throw_errno("remove container " + id);
   remove_tree(doomed);
+  // Opportunistic: a create holding the store lock sweeps for itself.
+  if (auto guard = FileLock::try_lock(root_ / "containers" / ".lock")) sweep_interrupted();
 }
 
 ContainerState ContainerStore::observed_state(const Container& c) {

@@ -60,28 +60,37 @@ void stop_container(const ContainerStore& store, const Container& c, int timeout
 }
 
 void remove_container(const ContainerStore& store, const Container& c, bool force, bool remove_volumes) {
-  ContainerState s = ContainerStore::observed_state(c);
-  bool owner_alive = process_alive(c.state.monitor_pid, c.state.monitor_start);
-  if (s.status == "running" || owner_alive) {
-    if (!force)
-      throw Error("You cannot remove a running container " + c.id +
-                  ". Stop the container before attempting removal or force remove");
-    // The owner first: a container still starting has no pid on record yet, but dies with its owner.
-    if (owner_alive) ::kill(c.state.monitor_pid, SIGKILL);
-    signal_container(c, SIGKILL);
+  // Holding the owner lock means nobody runs the container or is starting it. A start may have taken
+  // the lock before recording its pid, so a busy lock sends us back to the record until the owner shows.
+  Container current = c;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::optional<FileLock> owner;
+  for (;;) {
+    bool owner_alive = process_alive(current.state.monitor_pid, current.state.monitor_start);
+    if (ContainerStore::observed_state(current).status == "running" || owner_alive) {
+      if (!force)
+        throw Error("You cannot remove a running container " + c.id +
+                    ". Stop the container before attempting removal or force remove");
+      // The owner first: a container still starting has no pid on record yet, but dies with its owner.
+      if (owner_alive) ::kill(current.state.monitor_pid, SIGKILL);
+      signal_container(current, SIGKILL);
+    }
+    if ((owner = store.try_owner_lock(c.id))) break;
+    if (std::chrono::steady_clock::now() >= deadline) throw Error("container " + c.id + " did not stop");
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    auto reread = store.load(c.id);
+    if (!reread) throw Error("No such container: " + c.id);
+    current = *reread;
   }
-  {
-    // Taking the owner's lock waits until the owner is really gone.
-    FileLock owner = store.owner_lock(c.id);
-    if (!wait_until_stopped(c, std::chrono::seconds(10))) throw Error("container " + c.id + " did not stop");
-    // Normally its owner removed the cgroup; after a crash it may still be there.
-    make_cgroup(c.cgroup_paths())->destroy();
-    remove_empty_cgroup_parents(c.cgroup_paths(), c.spec.cgroup_owned_tops);
-  }
+  if (!wait_until_stopped(current, std::chrono::seconds(10))) throw Error("container " + c.id + " did not stop");
+  // Normally its owner removed the cgroup; after a crash it may still be there.
+  make_cgroup(current.cgroup_paths())->destroy();
+  remove_empty_cgroup_parents(current.cgroup_paths(), current.spec.cgroup_owned_tops);
+  // Still under the owner lock: a start waiting for it finds no record afterwards.
   store.remove(c.id);
   if (remove_volumes) {
     VolumeStore volumes(store.dir(c.id).parent_path().parent_path());
-    for (const auto& m : c.spec.mounts)
+    for (const auto& m : current.spec.mounts)
       if (m.anonymous && volumes.exists(m.source)) volumes.remove(m.source);
   }
 }

@@ -39,21 +39,10 @@ void finish(const ContainerStore& containers, const Container& c) {
 
 }  // namespace
 
-namespace {
-// The owner of a container records itself before anything starts, so that `rm -f` can always find
-// and stop whoever is (or is about to be) running it.
-FileLock become_owner(const ContainerStore& containers, Container& c) {
-  FileLock lock = containers.owner_lock(c.id);
-  c.state.monitor_pid = ::getpid();
-  c.state.monitor_start = process_start_time(c.state.monitor_pid);
-  containers.save(c, Durability::unsynced);
-  return lock;
-}
-}  // namespace
-
 int run_foreground(const ImageStore& images, const ContainerStore& containers, Container& c) {
+  // Owner first, so that `rm -f` can always find and stop whoever is (or is about to be) running it.
+  FileLock owner = containers.take_ownership(c);
   prepare_container_dir(containers, c);
-  FileLock owner = become_owner(containers, c);
   // Without -i the container's stdin is /dev/null, as in Docker.
   UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   StdioFds stdio;
@@ -84,7 +73,6 @@ int run_foreground(const ImageStore& images, const ContainerStore& containers, C
 }
 
 void run_detached(const ImageStore& images, const ContainerStore& containers, Container& c) {
-  prepare_container_dir(containers, c);
   int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0) throw_errno("pipe");
   pid_t monitor = ::fork();
@@ -104,13 +92,20 @@ void run_detached(const ImageStore& images, const ContainerStore& containers, Co
     try {
       int out[2], err[2];
       if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) throw_errno("pipe");
-      FileLock owner = become_owner(containers, c);
-      LogWriter log(containers.dir(c.id) / "container.log");
+      std::optional<FileLock> owner;
+      std::optional<LogWriter> log;
       std::optional<ContainerProcess> proc;
       try {
+        owner.emplace(containers.take_ownership(c));
+        prepare_container_dir(containers, c);
+        log.emplace(containers.dir(c.id) / "container.log");
         proc.emplace(ContainerProcess::start(images, containers, c, {devnull, out[1], err[1], c.spec.tty, {}}));
       } catch (const Error& e) {
-        record_start_failure(containers, c, e);
+        try {
+          if (owner) record_start_failure(containers, c, e);
+        } catch (const Error&) {
+          // The caller still learns why the start failed; the record keeps its last state.
+        }
         std::string msg = nlohmann::json{{"code", e.exit_code()}, {"error", e.what()}}.dump();
         if (::write(report[1], msg.data(), msg.size()) < 0) {
         }
@@ -138,7 +133,7 @@ void run_detached(const ImageStore& images, const ContainerStore& containers, Co
           if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
           ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
           if (n > 0) {
-            log.write(i ? "stderr" : "stdout", std::string_view(buf, static_cast<std::size_t>(n)));
+            log->write(i ? "stderr" : "stdout", std::string_view(buf, static_cast<std::size_t>(n)));
           } else if (n == 0 || errno != EINTR) {
             ::close(fds[i].fd);
             fds[i].fd = -1;
@@ -146,7 +141,7 @@ void run_detached(const ImageStore& images, const ContainerStore& containers, Co
           }
         }
       }
-      log.flush();
+      log->flush();
       code = proc->wait(containers, c);
       finish(containers, c);
     } catch (...) {

@@ -141,6 +141,7 @@ static void remove_children(int dirfd, const std::string& where) {
   for (auto& [name, is_dir] : entries) {
     if (is_dir) {
       UniqueFd child(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!child && errno == ENOENT) continue;  // someone else removing the same tree got there first
       if (!child) throw_errno("open " + where + "/" + name);
       remove_children(child.get(), where + "/" + name);
       if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
@@ -170,6 +171,7 @@ void remove_tree(const fs::path& path) {
   }
   if (S_ISDIR(st.st_mode)) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd && errno == ENOENT) return;
     if (!fd) throw_errno("open " + path.string());
     remove_children(fd.get(), path.string());
     if (::rmdir(path.c_str()) != 0 && errno != ENOENT) throw_errno("remove " + path.string());

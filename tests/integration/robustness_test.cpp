@@ -67,6 +67,39 @@ TEST_F(RuntimeTest, KillNineAtRandomMomentsOfStartThenRmForceLeavesNothing) {
   EXPECT_TRUE(survivors.empty()) << survivors.size() << " processes of this store survive";
 }
 
+TEST_F(RuntimeTest, RmForceDuringTheStartOfADetachedRunLeavesNothing) {
+  // `rm -f` lands between the record's creation and the container's start, at varying moments: the
+  // starting side must neither run a container nobody can see nor bring the removed directory back.
+  fs::path containers = cpk_.root / "containers";
+  auto records = [&] {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (auto& e : fs::directory_iterator(containers, ec))
+      if (e.path().filename().string().front() != '.') out.push_back(e.path().filename());
+    return out;
+  };
+  for (int i = 0; i < 12; ++i) {
+    std::string name = "race" + std::to_string(i);
+    pid_t cli = ts::spawn(run_argv({"-d", "--name", name, "img", "sleep", "100"}), tmp_.path / "race.log");
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (records().empty() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    ASSERT_FALSE(records().empty()) << "run -d never created its record";
+    // Holding the CLI still makes the window as wide as rm needs, wherever it falls in the start.
+    std::this_thread::sleep_for(std::chrono::milliseconds(i % 4 * 2));
+    ::kill(cli, SIGSTOP);
+    auto removed = cpk_({"rm", "-f", name});
+    ::kill(cli, SIGCONT);
+    EXPECT_EQ(removed.exit_code, 0) << name << ": " << removed.err;
+    ::waitpid(cli, nullptr, 0);
+    EXPECT_TRUE(records().empty()) << name << ": a record came back after rm -f";
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(cpk_({"ps", "-aq"}).out, "");
+  EXPECT_TRUE(records().empty());
+  for (const auto& dir : cgroup_dirs()) EXPECT_FALSE(fs::exists(dir)) << "a container of the race runs on: " << dir;
+}
+
 TEST_F(RuntimeTest, TwoHundredRunRmCyclesLeaveNoTrace) {
   auto mounts_before = count_lines(cppcker::read_file("/proc/self/mountinfo"));
   for (int i = 0; i < 200; ++i) {

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -75,11 +76,19 @@ class ContainerStore {
   fs::path dir(const std::string& id) const { return root_ / "containers" / id; }
 
   FileLock lock() const;
-  // Held by the process that owns a started container (its monitor, or a foreground `run`) for as long
-  // as it lives; taking it means that owner is gone.
-  FileLock owner_lock(const std::string& id) const;
+  // The owner lock is held by the process that runs a container (its monitor, or a foreground `run`)
+  // for as long as it lives, and by `rm` while it removes the record; taking it means no owner is left.
+  // Nullopt when someone holds it; Error("No such container") when the record is gone.
+  std::optional<FileLock> try_owner_lock(const std::string& id) const;
+  // Makes the calling process the owner of `c` before anything of it starts: takes the owner lock,
+  // checks that the record still exists (an `rm` may have won the race) and records this pid in it.
+  FileLock take_ownership(Container& c) const;
   // Creates the record with a fresh ID and a unique name (Docker-style random one if `name` is empty).
-  Container create(ContainerSpec spec, const std::string& name) const;
+  // The record is complete before it appears under its ID (built aside, then renamed into place), and
+  // what a crash left half made or half removed is swept away here and in remove().
+  // `complete` fills in what depends on the ID (hostname, ...) before the record is first written.
+  Container create(ContainerSpec spec, const std::string& name,
+                   const std::function<void(Container&)>& complete = {}) const;
   // Atomic (temp + rename) under the caller's lock. State transitions (owner, running, exited) may be
   // `unsynced`: after a machine crash an older state is read, and observed_state() corrects it from the
   // pids, which are gone then; the record itself (spec) is always synced.
@@ -88,11 +97,14 @@ class ContainerStore {
   std::vector<Container> list() const;
   // Full ID, unique ID prefix or name, as Docker resolves them. Throws Error("No such container: x").
   Container resolve(const std::string& text) const;
+  // Renames the record away, then deletes it. Callers hold the owner lock, so no start can be under way.
   void remove(const std::string& id) const;
   // The state as the world sees it: a "running" record whose process is gone is reported exited.
   static ContainerState observed_state(const Container& c);
 
  private:
+  // Under the store lock: leftovers of a create or remove that was killed part-way.
+  void sweep_interrupted() const;
   fs::path root_;
 };
 
