@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cppcker/cli/commands.hpp"
+#include "cppcker/runtime/networking.hpp"
 #include "cppcker/runtime/process.hpp"
 #include "cppcker/util/error.hpp"
 
@@ -73,6 +74,8 @@ int main(int argc, char** argv) {
   using namespace cppcker;
   // Hidden stages that cppcker re-executes itself into through /proc/self/exe.
   if (argc == 3 && std::string_view(argv[1]) == "child-mode") return child_mode_main(std::atoi(argv[2]));
+  if (argc == 3 && std::string_view(argv[1]) == "setup-netns") return setup_netns_stage(argv[2]);
+  if (argc == 3 && std::string_view(argv[1]) == "setup-veth") return setup_veth_stage(argv[2]);
   std::setlocale(LC_CTYPE, "C.UTF-8");  // file names in layers are UTF-8
   auto logger = spdlog::stderr_color_st("cppcker");
   spdlog::set_default_logger(logger);
@@ -90,7 +93,7 @@ int main(int argc, char** argv) {
   app.add_option("--root", global.root, "Root of the state directory (env CPPCKER_ROOT)")
       ->capture_default_str();
   auto* config_opt =
-      app.add_option("--config", global.config_path, "Configuration file (registry mirrors, insecure registries, credentials)")
+      app.add_option("--config", global.config_path, "Configuration file (registries, credentials, default bridge and address pools)")
           ->capture_default_str();
   app.add_option("-l,--log-level", global.log_level, "Log level (debug, info, warn, error)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
@@ -112,6 +115,8 @@ int main(int argc, char** argv) {
   cli::register_exec(app, global);
   cli::register_start(app, global);
   cli::register_volume(app, global);
+  cli::register_network(app, global);
+  cli::register_port(app, global);
 
   try {
     app.parse(argc, argv);

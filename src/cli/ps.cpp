@@ -47,12 +47,12 @@ void register_ps(CLI::App& app, GlobalOptions& global) {
       if (o->format == "json") {
         std::cout << nlohmann::json{{"ID", id}, {"Image", c.spec.image}, {"Command", command_column(c, o->no_trunc)},
                                     {"CreatedAt", c.state.created}, {"RunningFor", since}, {"Status", status_text(s)},
-                                    {"State", s.status}, {"Ports", ""}, {"Names", c.name}}
+                                    {"State", s.status}, {"Ports", ports_text(s)}, {"Names", c.name}}
                          .dump()
                   << "\n";
         continue;
       }
-      table.push_back({id, c.spec.image, command_column(c, o->no_trunc), since, status_text(s), "", c.name});
+      table.push_back({id, c.spec.image, command_column(c, o->no_trunc), since, status_text(s), ports_text(s), c.name});
     }
     if (!o->quiet && o->format != "json") std::cout << format_table(table);
     return 0;

@@ -17,8 +17,9 @@ void register_rm(CLI::App& app, GlobalOptions& global) {
   cmd->add_flag("-v,--volumes", *volumes, "Remove anonymous volumes associated with the container");
   set_action(cmd, [&global, names, force, volumes] {
     ContainerStore store(global.root);
+    NetworkStore networks = global.networks();
     return for_each_argument(*names, [&](const std::string& name) {
-      remove_container(store, store.resolve(name), *force, *volumes);
+      remove_container(store, networks, store.resolve(name), *force, *volumes);
       std::cout << name << "\n";
     });
   });

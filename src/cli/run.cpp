@@ -9,6 +9,7 @@
 #include "cppcker/image/pull.hpp"
 #include "cppcker/runtime/lifecycle.hpp"
 #include "cppcker/runtime/options.hpp"
+#include "cppcker/runtime/networking.hpp"
 #include "cppcker/runtime/run.hpp"
 #include "cppcker/runtime/volume.hpp"
 #include "cppcker/util/error.hpp"
@@ -18,8 +19,10 @@ namespace cppcker::cli {
 namespace {
 
 struct RunOptions {
-  std::string name, entrypoint, workdir, user, hostname, network = "none", cgroup_parent, stop_signal;
+  std::string name, entrypoint, workdir, user, hostname, network = "bridge", cgroup_parent, stop_signal;
   std::vector<std::string> env, env_files, volumes, tmpfs;
+  std::vector<std::string> publish, expose, dns, dns_search, dns_options, add_hosts;
+  bool publish_all = false;
   bool read_only = false;
   bool detach = false, rm = false, interactive = false, tty = false, init = false;
   std::string memory, memory_swap, cpus, cpuset_cpus;
@@ -113,7 +116,16 @@ void register_run(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("-w,--workdir", o->workdir, "Working directory inside the container");
   cmd->add_option("-u,--user", o->user, "Username or UID (format: <name|uid>[:<group|gid>])");
   cmd->add_option("-h,--hostname", o->hostname, "Container host name");
-  cmd->add_option("--network,--net", o->network, "Connect a container to a network (none, host)");
+  cmd->add_option("--network,--net", o->network,
+                  "Connect a container to a network: bridge (default), none, host, container:<name|id>, or a user network");
+  cmd->add_option("-p,--publish", o->publish, "Publish a container's port(s) to the host: [ip:][hostPort:]containerPort[/proto]")
+      ->allow_extra_args(false);
+  cmd->add_flag("-P,--publish-all", o->publish_all, "Publish all exposed ports to random ports");
+  cmd->add_option("--expose", o->expose, "Expose a port or a range of ports")->allow_extra_args(false);
+  cmd->add_option("--dns", o->dns, "Set custom DNS servers")->allow_extra_args(false);
+  cmd->add_option("--dns-search", o->dns_search, "Set custom DNS search domains")->allow_extra_args(false);
+  cmd->add_option("--dns-option", o->dns_options, "Set DNS options")->allow_extra_args(false);
+  cmd->add_option("--add-host", o->add_hosts, "Add a custom host-to-IP mapping (host:ip)")->allow_extra_args(false);
   cmd->add_option("-m,--memory", o->memory, "Memory limit (e.g. 128m, 1g)");
   cmd->add_option("--mem", o->mem_mb, "Memory limit in MB (Gocker's flag)");
   cmd->add_option("--memory-swap", o->memory_swap, "Swap limit equal to memory plus swap: '-1' to enable unlimited swap");
@@ -132,8 +144,34 @@ void register_run(CLI::App& app, GlobalOptions& global) {
     if (rest.empty()) throw Error("\"cppcker run\" requires at least 1 argument.\nSee 'cppcker run --help'.", 125);
     // As the Docker CLI: a terminal is relayed only from a terminal.
     if (o->tty && o->interactive && !o->detach && !::isatty(0)) throw Error("the input device is not a TTY", 1);
-    if (o->network != "none" && o->network != "host")
-      throw Error("network " + o->network + " is not supported yet: use --network none or --network host", 125);
+    const NetworkMode mode = network_mode(o->network);
+    if (mode == NetworkMode::container && (!o->publish.empty() || o->publish_all))
+      throw Error("conflicting options: port publishing and the container type network mode", 125);
+    if (mode == NetworkMode::host && (!o->publish.empty() || o->publish_all))
+      std::cerr << "WARNING: Published ports are discarded when using host network mode\n";
+    if (mode == NetworkMode::container && !o->hostname.empty())
+      throw Error("conflicting options: hostname and the network mode", 125);
+    for (const auto& ip : o->dns) {
+      try {
+        parse_ipv4(ip);
+      } catch (const Error&) {
+        throw Error(ip + " is not an ip address", 125);
+      }
+    }
+    for (const auto& h : o->add_hosts) {
+      auto colon = h.find(':');
+      if (colon == std::string::npos || colon == 0) throw Error("bad format for add-host: \"" + h + "\"", 125);
+      try {
+        parse_ipv4(h.substr(colon + 1));
+      } catch (const Error&) {
+        throw Error("invalid IP address in add-host: \"" + h.substr(colon + 1) + "\"", 125);
+      }
+    }
+    std::vector<PortBinding> ports;
+    for (const auto& p : o->publish) {
+      auto more = parse_publish(p);
+      ports.insert(ports.end(), more.begin(), more.end());
+    }
     if (o->detach && o->rm) {
       // Docker allows it: the monitor removes the container when it exits.
     }
@@ -196,6 +234,25 @@ void register_run(CLI::App& app, GlobalOptions& global) {
       spec.stop_signal = parse_signal(cfg["StopSignal"].get<std::string>());
     if (o->stop_timeout >= 0) spec.stop_timeout = o->stop_timeout;
     spec.network = o->network;
+    if (mode == NetworkMode::bridge) {
+      if (o->publish_all) {
+        // Every port the image exposes (and --expose), each on a free host port, unless -p named it.
+        std::vector<std::string> exposed = o->expose;
+        if (cfg.contains("ExposedPorts") && cfg["ExposedPorts"].is_object())
+          for (auto& [key, value] : cfg["ExposedPorts"].items()) exposed.push_back(key);
+        for (const auto& e : exposed) {
+          PortBinding b = parse_exposed_port(e);
+          bool named = false;
+          for (const auto& p : ports) named |= p.container_key() == b.container_key();
+          if (!named) ports.push_back(b);
+        }
+      }
+      spec.ports = ports;
+    }
+    spec.dns = o->dns;
+    spec.dns_search = o->dns_search;
+    spec.dns_options = o->dns_options;
+    spec.extra_hosts = o->add_hosts;
     spec.detach = o->detach;
     spec.interactive = o->interactive;
     spec.tty = o->tty;
@@ -209,8 +266,15 @@ void register_run(CLI::App& app, GlobalOptions& global) {
     spec.auto_remove = o->rm;
 
     ContainerStore containers(global.root);
+    NetworkStore networks = global.networks();
+    validate_network(networks, containers, spec.network);
+    std::string shared_hostname;  // --network container:x: x's host name, as Docker shows it
+    if (mode == NetworkMode::container) shared_hostname = containers.resolve(spec.network.substr(10)).spec.hostname;
     Container c = containers.create(spec, o->name, [&](Container& r) {
-      r.spec.hostname = !o->hostname.empty() ? o->hostname : (r.spec.network == "host" ? "" : r.id.substr(0, 12));
+      r.spec.hostname = !o->hostname.empty()       ? o->hostname
+                        : !shared_hostname.empty() ? shared_hostname
+                        : r.spec.network == "host" ? ""
+                                                   : r.id.substr(0, 12);
       if (r.spec.hostname.empty()) {
         char host[256] = {0};
         ::gethostname(host, sizeof host - 1);
@@ -220,11 +284,11 @@ void register_run(CLI::App& app, GlobalOptions& global) {
     });
 
     if (o->detach) {
-      run_detached(images, containers, c);
+      run_detached(images, containers, networks, c);
       std::cout << c.id << "\n";
       return 0;
     }
-    return run_foreground(images, containers, c);
+    return run_foreground(images, containers, networks, c);
   });
 }
 

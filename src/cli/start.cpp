@@ -14,12 +14,13 @@ void register_start(CLI::App& app, GlobalOptions& global) {
   set_action(cmd, [&global, names] {
     ContainerStore containers(global.root);
     ImageStore images = global.store();
+    NetworkStore networks = global.networks();
     return for_each_argument(*names, [&](const std::string& name) {
       Container c = containers.resolve(name);
       if (ContainerStore::observed_state(c).status != "running") {
         c.state = ContainerState{.created = c.state.created};
         c.spec.detach = true;
-        run_detached(images, containers, c);
+        run_detached(images, containers, networks, c);
       }
       std::cout << name << "\n";
     });

@@ -69,6 +69,15 @@ json Container::to_json() const {
             {"user", spec.user},
             {"hostname", spec.hostname},
             {"network", spec.network},
+            {"ports", [&] {
+               json p = json::array();
+               for (const auto& b : spec.ports) p.push_back(b.to_json());
+               return p;
+             }()},
+            {"dns", spec.dns},
+            {"dns_search", spec.dns_search},
+            {"dns_options", spec.dns_options},
+            {"extra_hosts", spec.extra_hosts},
             {"detach", spec.detach},
             {"interactive", spec.interactive},
             {"tty", spec.tty},
@@ -97,7 +106,8 @@ json Container::to_json() const {
             {"error", state.error},
             {"created", state.created},
             {"started", state.started},
-            {"finished", state.finished}}}};
+            {"finished", state.finished},
+            {"net", state.net ? state.net->to_json() : json(nullptr)}}}};
 }
 
 Container Container::from_json(const json& j) {
@@ -114,6 +124,11 @@ Container Container::from_json(const json& j) {
   c.spec.user = s.value("user", "");
   c.spec.hostname = s.value("hostname", "");
   c.spec.network = s.value("network", "none");
+  for (const auto& p : s.value("ports", json::array())) c.spec.ports.push_back(PortBinding::from_json(p));
+  c.spec.dns = s.value("dns", std::vector<std::string>{});
+  c.spec.dns_search = s.value("dns_search", std::vector<std::string>{});
+  c.spec.dns_options = s.value("dns_options", std::vector<std::string>{});
+  c.spec.extra_hosts = s.value("extra_hosts", std::vector<std::string>{});
   c.spec.detach = s.value("detach", false);
   c.spec.interactive = s.value("interactive", false);
   c.spec.tty = s.value("tty", false);
@@ -140,6 +155,7 @@ Container Container::from_json(const json& j) {
   c.state.created = st.value("created", "");
   c.state.started = st.value("started", "");
   c.state.finished = st.value("finished", "");
+  if (st.contains("net") && st["net"].is_object()) c.state.net = Endpoint::from_json(st["net"]);
   return c;
 }
 
@@ -319,6 +335,8 @@ void ContainerStore::remove(const std::string& id) const {
   // Renamed away first, so that a crash mid-removal leaves no half record under the real name.
   fs::path doomed = root_ / "containers" / (std::string(kRemovingPrefix) + id);
   if (::rename(dir(id).c_str(), doomed.c_str()) != 0 && errno != ENOENT) throw_errno("remove container " + id);
+  // The network namespace's mount, if a setup stage made it after the teardown (a killed start).
+  unmount_below(doomed);
   remove_tree(doomed);
   // Opportunistic: a create holding the store lock sweeps for itself.
   if (auto guard = FileLock::try_lock(root_ / "containers" / ".lock")) sweep_interrupted();

@@ -7,6 +7,34 @@ namespace cppcker {
 
 using nlohmann::ordered_json;
 
+namespace {
+// Docker's NetworkSettings: filled while the container is attached to a bridge network.
+ordered_json network_settings(const Container& c) {
+  const auto& e = c.state.net;
+  ordered_json ports = ordered_json::object();
+  if (e)
+    for (const auto& p : e->ports)
+      ports[p.container_key()].push_back({{"HostIp", p.shown_host_ip()}, {"HostPort", std::to_string(p.host_port)}});
+  const bool default_bridge = e && e->network == "bridge";
+  ordered_json networks = ordered_json::object();
+  if (e)
+    networks[e->network] = {{"NetworkID", e->network_id},
+                            {"Gateway", format_ipv4(e->gateway)},
+                            {"IPAddress", format_ipv4(e->address.address)},
+                            {"IPPrefixLen", e->address.prefix},
+                            {"MacAddress", e->mac},
+                            {"Aliases", c.spec.network == "bridge" ? ordered_json(nullptr) : ordered_json({c.id.substr(0, 12)})}};
+  return {{"Bridge", ""},
+          {"SandboxKey", e ? e->netns : ""},
+          {"Ports", ports},
+          {"Gateway", default_bridge ? format_ipv4(e->gateway) : ""},
+          {"IPAddress", default_bridge ? format_ipv4(e->address.address) : ""},
+          {"IPPrefixLen", default_bridge ? e->address.prefix : 0},
+          {"MacAddress", default_bridge ? e->mac : ""},
+          {"Networks", networks}};
+}
+}  // namespace
+
 ordered_json inspect_container(const ImageStore& images, const ContainerStore& containers, const Container& c) {
   ContainerState s = ContainerStore::observed_state(c);
   bool running = s.status == "running";
@@ -53,7 +81,18 @@ ordered_json inspect_container(const ImageStore& images, const ContainerStore& c
             {"NanoCpus", l.cpus ? static_cast<std::int64_t>(*l.cpus * 1e9) : 0},
             {"CpuShares", l.cpu_shares.value_or(0)},
             {"CpusetCpus", l.cpuset_cpus.value_or("")},
-            {"PidsLimit", l.pids ? ordered_json(*l.pids) : ordered_json(nullptr)}}},
+            {"PidsLimit", l.pids ? ordered_json(*l.pids) : ordered_json(nullptr)},
+            {"PortBindings", [&] {
+               ordered_json b = ordered_json::object();
+               for (const auto& p : c.spec.ports)
+                 b[p.container_key()].push_back(
+                     {{"HostIp", p.host_ip}, {"HostPort", p.host_port ? std::to_string(p.host_port) : ""}});
+               return b;
+             }()},
+            {"Dns", c.spec.dns},
+            {"DnsSearch", c.spec.dns_search},
+            {"DnsOptions", c.spec.dns_options},
+            {"ExtraHosts", c.spec.extra_hosts}}},
           {"GraphDriver",
            {{"Data",
              {{"LowerDir", lower},
@@ -74,6 +113,7 @@ ordered_json inspect_container(const ImageStore& images, const ContainerStore& c
              }
              return mounts;
            }()},
+          {"NetworkSettings", network_settings(c)},
           {"Config",
            {{"Hostname", c.spec.hostname},
             {"User", c.spec.user},

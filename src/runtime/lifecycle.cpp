@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cppcker/runtime/networking.hpp"
 #include "cppcker/util/error.hpp"
 #include "cppcker/util/humanize.hpp"
 
@@ -59,7 +60,8 @@ void stop_container(const ContainerStore& store, const Container& c, int timeout
   }
 }
 
-void remove_container(const ContainerStore& store, const Container& c, bool force, bool remove_volumes) {
+void remove_container(const ContainerStore& store, const NetworkStore& networks, const Container& c, bool force,
+                      bool remove_volumes) {
   // Holding the owner lock means nobody runs the container or is starting it. A start may have taken
   // the lock before recording its pid, so a busy lock sends us back to the record until the owner shows.
   Container current = c;
@@ -86,6 +88,7 @@ void remove_container(const ContainerStore& store, const Container& c, bool forc
   // Normally its owner removed the cgroup; after a crash it may still be there.
   make_cgroup(current.cgroup_paths())->destroy();
   remove_empty_cgroup_parents(current.cgroup_paths(), current.spec.cgroup_owned_tops);
+  teardown_network(networks, store, current);
   // Still under the owner lock: a start waiting for it finds no record afterwards.
   store.remove(c.id);
   if (remove_volumes) {
@@ -103,6 +106,14 @@ std::string status_text(const ContainerState& s) {
   if (s.status == "running") return "Up " + since(s.started);
   if (s.status == "exited") return "Exited (" + std::to_string(s.exit_code) + ") " + since(s.finished) + " ago";
   return "Created";
+}
+
+std::string ports_text(const ContainerState& s) {
+  std::string out;
+  if (s.status != "running" || !s.net) return out;
+  for (const auto& p : s.net->ports)
+    out += (out.empty() ? "" : ", ") + p.shown_host_ip() + ":" + std::to_string(p.host_port) + "->" + p.container_key();
+  return out;
 }
 
 LogWriter::LogWriter(const fs::path& path) {

@@ -22,6 +22,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cppcker/network/netlink.hpp"
+#include "cppcker/runtime/networking.hpp"
 #include "cppcker/runtime/tty.hpp"
 #include "cppcker/runtime/volume.hpp"
 #include "cppcker/util/error.hpp"
@@ -42,21 +44,6 @@ int exit_status(int status) {
 
 namespace {
 
-std::string host_resolv_conf(bool keep_loopback) {
-  std::string text = read_file_if_exists("/etc/resolv.conf").value_or("");
-  if (keep_loopback) return text;
-  // A loopback nameserver of the host means nothing inside the container: drop it, as Docker does.
-  std::istringstream in(text);
-  std::string line, out;
-  while (std::getline(in, line)) {
-    std::istringstream words(line);
-    std::string key, addr;
-    words >> key >> addr;
-    if (key == "nameserver" && (addr.rfind("127.", 0) == 0 || addr == "::1")) continue;
-    out += line + "\n";
-  }
-  return out;
-}
 
 volatile sig_atomic_t g_forward_pid = 0;
 void forward_signal(int sig) {
@@ -79,23 +66,37 @@ SignalForwarder::~SignalForwarder() {
   for (int i = 0; i < count_; ++i) ::sigaction(kSignals[i], &old_[i], nullptr);
 }
 
-void prepare_container_dir(const ContainerStore& containers, const Container& c) {
+void prepare_container_dir(const NetworkStore& networks, const ContainerStore& containers, const Container& c) {
   fs::path d = containers.dir(c.id);
   for (const char* sub : {"upper", "work", "merged"}) make_dirs(d / sub);
   // Derived files, written again at every start: no fsync on the start path.
   constexpr auto rebuilt = Durability::unsynced;
   write_file_atomic(d / "hostname", c.spec.hostname + "\n", 0644, rebuilt);
-  std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
-  if (c.spec.network != "host") hosts += "127.0.1.1\t" + c.spec.hostname + "\n";
-  write_file_atomic(d / "hosts", c.spec.network == "host" ? read_file_if_exists("/etc/hosts").value_or(hosts) : hosts,
-                    0644, rebuilt);
-  write_file_atomic(d / "resolv.conf", host_resolv_conf(c.spec.network == "host"), 0644, rebuilt);
+  std::string hosts;
+  switch (network_mode(c.spec.network)) {
+    case NetworkMode::host:
+      hosts = read_file_if_exists("/etc/hosts").value_or(hosts_file(c, {}));
+      break;
+    case NetworkMode::container: {
+      // The namespace's owner's view, as Docker shares it.
+      Container other = containers.resolve(c.spec.network.substr(10));
+      hosts = read_file_if_exists(containers.dir(other.id) / "hosts").value_or(hosts_file(c, {}));
+      break;
+    }
+    default:
+      hosts = hosts_file(c, network_peers(networks, containers, c));
+  }
+  write_file_atomic(d / "hosts", hosts, 0644, rebuilt);
+  write_file_atomic(d / "resolv.conf", resolv_conf(c.spec), 0644, rebuilt);
 }
 
-ContainerProcess ContainerProcess::start(const ImageStore& images, const ContainerStore& containers, Container& c,
-                                         const StdioFds& stdio) {
+ContainerProcess ContainerProcess::start(const ImageStore& images, const ContainerStore& containers,
+                                         const NetworkStore& networks, Container& c, const StdioFds& stdio) {
   auto record = images.get_image(c.spec.image_id);
   if (!record) throw Error("No such image: " + c.spec.image, 125);
+  NetworkSetup network(networks, containers, c);
+  network.begin();
+  prepare_container_dir(networks, containers, c);
   json lowers = json::array();
   for (auto it = record->layers.rbegin(); it != record->layers.rend(); ++it)
     lowers.push_back(digest_hex(it->chain_id) + "/diff");  // relative to layers/: short mount options
@@ -114,7 +115,8 @@ ContainerProcess ContainerProcess::start(const ImageStore& images, const Contain
                  {"user", c.spec.user},
                  {"init", c.spec.init},
                  {"read_only", c.spec.read_only},
-                 {"mounts", json::array()}};
+                 {"mounts", json::array()},
+                 {"loopback_up", network_mode(c.spec.network) == NetworkMode::none}};
   if (stdio.tty) {
     config["tty"] = json::object();
     if (stdio.tty_size) config["tty"] = {{"rows", stdio.tty_size->ws_row}, {"cols", stdio.tty_size->ws_col}};
@@ -146,7 +148,9 @@ ContainerProcess ContainerProcess::start(const ImageStore& images, const Contain
   UniqueFd parent_end(sv[0]), child_end(sv[1]);
 
   unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
-  if (c.spec.network != "host") flags |= CLONE_NEWNET;
+  // A bridged container joins the namespace setup-netns made; container:<x> joins x's.
+  const int netns = network.netns();
+  if (c.spec.network != "host" && netns < 0) flags |= CLONE_NEWNET;
   // fork semantics with new namespaces; the child only prepares its stdio and execs.
   pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, 0));
   if (pid < 0) {
@@ -156,6 +160,7 @@ ContainerProcess ContainerProcess::start(const ImageStore& images, const Contain
   }
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the container never outlives the process that started it
+    if (netns >= 0 && ::setns(netns, CLONE_NEWNET) != 0) ::_exit(125);
     if (stdio.in != 0) ::dup2(stdio.in, 0);
     if (stdio.out != 1) ::dup2(stdio.out, 1);
     if (stdio.err != 2) ::dup2(stdio.err, 2);
@@ -176,6 +181,12 @@ ContainerProcess ContainerProcess::start(const ImageStore& images, const Contain
   try {
     // In its cgroup before it runs anything of the user's.
     proc.cgroup_->add_process(pid);
+    // setup-veth has run meanwhile; the command must not start before its network is there.
+    try {
+      network.finish();
+    } catch (const Error& e) {
+      fail(e.what(), 125);
+    }
     send_message(parent_end.get(), config.dump());
     std::string reply = receive_message(parent_end.get(), &proc.tty_master_);
     if (stdio.tty && reply == kTtyReady) {
@@ -193,6 +204,7 @@ ContainerProcess ContainerProcess::start(const ImageStore& images, const Contain
   } catch (const SystemError& e) {
     fail(std::string("container start failed: ") + e.what(), 125);
   }
+  network.commit();
   c.state.status = "running";
   c.state.pid = pid;
   c.state.pid_start = process_start_time(pid);
@@ -201,7 +213,7 @@ ContainerProcess ContainerProcess::start(const ImageStore& images, const Contain
   return proc;
 }
 
-int ContainerProcess::wait(const ContainerStore& containers, Container& c) {
+int ContainerProcess::wait(const ContainerStore& containers, const NetworkStore& networks, Container& c) {
   int status = 0;
   while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
@@ -210,6 +222,11 @@ int ContainerProcess::wait(const ContainerStore& containers, Container& c) {
   c.state.oom_killed = cgroup_->oom_killed();
   cgroup_->destroy();
   remove_empty_cgroup_parents(c.cgroup_paths(), c.spec.cgroup_owned_tops);
+  try {
+    teardown_network(networks, containers, c);
+  } catch (const Error&) {
+    // Left for `rm`, which tears down again; the exit is what must be recorded now.
+  }
   c.state.status = "exited";
   c.state.exit_code = code;
   c.state.finished = format_rfc3339(now());
@@ -564,6 +581,7 @@ int child_mode_main(int sync_fd) {
     json cfg = json::parse(msg);
     // Now in its cgroup: a cgroup namespace rooted there hides the host's hierarchy.
     check(::unshare(CLONE_NEWCGROUP), "unshare cgroup namespace");
+    if (cfg.value("loopback_up", false)) set_link_up_ioctl("lo");  // --network none: lo only, but up
     mount_rootfs(cfg);
     std::string hostname = cfg["hostname"];
     check(::sethostname(hostname.data(), hostname.size()), "sethostname");

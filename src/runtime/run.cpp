@@ -39,10 +39,10 @@ void finish(const ContainerStore& containers, const Container& c) {
 
 }  // namespace
 
-int run_foreground(const ImageStore& images, const ContainerStore& containers, Container& c) {
+int run_foreground(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
+                   Container& c) {
   // Owner first, so that `rm -f` can always find and stop whoever is (or is about to be) running it.
   FileLock owner = containers.take_ownership(c);
-  prepare_container_dir(containers, c);
   // Without -i the container's stdin is /dev/null, as in Docker.
   UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   StdioFds stdio;
@@ -56,7 +56,7 @@ int run_foreground(const ImageStore& images, const ContainerStore& containers, C
   if (c.spec.tty && c.spec.interactive) raw.emplace(0);
   std::optional<ContainerProcess> proc;
   try {
-    proc.emplace(ContainerProcess::start(images, containers, c, stdio));
+    proc.emplace(ContainerProcess::start(images, containers, networks, c, stdio));
   } catch (const Error& e) {
     record_start_failure(containers, c, e);
     throw;
@@ -65,14 +65,15 @@ int run_foreground(const ImageStore& images, const ContainerStore& containers, C
   {
     SignalForwarder forward(proc->pid(), /*include_winch=*/!c.spec.tty);
     if (c.spec.tty) relay_tty(proc->tty_master(), c.spec.interactive ? 0 : -1, 1, size_from, proc->pid());
-    code = proc->wait(containers, c);
+    code = proc->wait(containers, networks, c);
   }
   raw.reset();
   finish(containers, c);
   return code;
 }
 
-void run_detached(const ImageStore& images, const ContainerStore& containers, Container& c) {
+void run_detached(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
+                  Container& c) {
   int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0) throw_errno("pipe");
   pid_t monitor = ::fork();
@@ -97,9 +98,8 @@ void run_detached(const ImageStore& images, const ContainerStore& containers, Co
       std::optional<ContainerProcess> proc;
       try {
         owner.emplace(containers.take_ownership(c));
-        prepare_container_dir(containers, c);
         log.emplace(containers.dir(c.id) / "container.log");
-        proc.emplace(ContainerProcess::start(images, containers, c, {devnull, out[1], err[1], c.spec.tty, {}}));
+        proc.emplace(ContainerProcess::start(images, containers, networks, c, {devnull, out[1], err[1], c.spec.tty, {}}));
       } catch (const Error& e) {
         try {
           if (owner) record_start_failure(containers, c, e);
@@ -142,7 +142,7 @@ void run_detached(const ImageStore& images, const ContainerStore& containers, Co
         }
       }
       log->flush();
-      code = proc->wait(containers, c);
+      code = proc->wait(containers, networks, c);
       finish(containers, c);
     } catch (...) {
       ::_exit(125);

@@ -5,13 +5,16 @@
 #include <sys/syscall.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <sstream>
 #include <vector>
 
 #include "cppcker/util/error.hpp"
@@ -178,6 +181,38 @@ void remove_tree(const fs::path& path) {
   } else if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     throw_errno("remove " + path.string());
   }
+}
+
+namespace {
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+std::string unescape_mount_path(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size()) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8));
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+}  // namespace
+
+void unmount_below(const fs::path& path) {
+  std::string prefix = path.string();
+  std::vector<std::string> targets;
+  std::istringstream in(read_file("/proc/self/mountinfo"));
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, mount_point;
+    fields >> id >> parent >> dev >> root >> mount_point;
+    std::string target = unescape_mount_path(mount_point);
+    if (target == prefix || target.starts_with(prefix + "/")) targets.push_back(target);
+  }
+  std::sort(targets.begin(), targets.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  for (const auto& t : targets)
+    if (::umount2(t.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) throw_errno("unmount " + t);
 }
 
 std::string random_hex(std::size_t bytes) {

@@ -1,4 +1,4 @@
-// libcurl, libarchive and libcrypto, loaded on first use instead of at every start.
+// libcurl, libarchive, libcrypto and libnftables, loaded on first use instead of at every start.
 //
 // Why: the runtime paths (run, the child-mode stage, exec, ps, stop, rm) need none of them, yet linking
 // them makes the dynamic loader map and relocate about 35 libraries (libcurl alone brings gnutls,
@@ -9,6 +9,7 @@
 #include <archive_entry.h>
 #include <curl/curl.h>
 #include <dlfcn.h>
+#include <nftables/libnftables.h>
 #include <openssl/evp.h>
 
 #include <cstdarg>
@@ -39,6 +40,10 @@ void* curl_library() {
 }
 void* archive_library() {
   static void* handle = open_library(CPPCKER_LIBARCHIVE_SONAME);
+  return handle;
+}
+void* nftables_library() {
+  static void* handle = open_library(CPPCKER_LIBNFTABLES_SONAME);
   return handle;
 }
 void* crypto_library() {
@@ -144,3 +149,12 @@ CPPCKER_FORWARD(crypto_library, EVP_DigestInit_ex, (EVP_MD_CTX * ctx, const EVP_
 CPPCKER_FORWARD(crypto_library, EVP_DigestUpdate, (EVP_MD_CTX * ctx, const void* data, size_t size), (ctx, data, size))
 CPPCKER_FORWARD(crypto_library, EVP_DigestFinal_ex, (EVP_MD_CTX * ctx, unsigned char* md, unsigned int* size),
                 (ctx, md, size))
+
+// ---- libnftables (published ports and masquerade; brings libnftnl, libmnl, libjansson, libgmp, ...)
+CPPCKER_FORWARD(nftables_library, nft_ctx_new, (uint32_t flags), (flags))
+CPPCKER_FORWARD(nftables_library, nft_ctx_free, (nft_ctx * ctx), (ctx))
+CPPCKER_FORWARD(nftables_library, nft_ctx_buffer_output, (nft_ctx * ctx), (ctx))
+CPPCKER_FORWARD(nftables_library, nft_ctx_buffer_error, (nft_ctx * ctx), (ctx))
+CPPCKER_FORWARD(nftables_library, nft_ctx_get_output_buffer, (nft_ctx * ctx), (ctx))
+CPPCKER_FORWARD(nftables_library, nft_ctx_get_error_buffer, (nft_ctx * ctx), (ctx))
+CPPCKER_FORWARD(nftables_library, nft_run_cmd_from_buffer, (nft_ctx * ctx, const char* buf), (ctx, buf))

@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cppcker/cgroup/cgroup.hpp"
+#include "cppcker/network/nat.hpp"
+#include "cppcker/network/netlink.hpp"
 #include "cppcker/util/fs.hpp"
 #include "cppcker/util/sha256.hpp"
 #include "test_support.hpp"
@@ -42,7 +44,16 @@ class RuntimeTest : public ::testing::Test {
     ASSERT_EQ(::geteuid(), 0u) << "runtime tests need root";
     cpk_.root = tmp_.path / "root";
     cpk_.config = tmp_.path / "config.json";
-    std::ofstream(cpk_.config) << "{}";
+    // A bridge, subnet and NAT table of this test's own; the machine's forwarding setting is put back.
+    bridge_ = "cpkt" + cppcker::random_hex(4);
+    nft_table_ = "cpkt_" + cppcker::random_hex(4);
+    subnet_third_octet_ = static_cast<int>(std::stoul(cppcker::random_hex(1), nullptr, 16));
+    std::ofstream(cpk_.config) << nlohmann::json{{"bridge", bridge_},
+                                                 {"bip", "10.213." + std::to_string(subnet_third_octet_) + ".1/24"},
+                                                 {"nft-table", nft_table_},
+                                                 {"default-address-pools", {{{"base", "10.214.0.0/16"}, {"size", 24}}}}}
+                                      .dump();
+    ip_forward_ = cppcker::read_file("/proc/sys/net/ipv4/ip_forward");
     parent_ = "cppcker-test-" + cppcker::random_hex(4);
     load_image("img:latest", nlohmann::json{{"Cmd", {"sh"}}, {"Env", {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}}});
   }
@@ -54,6 +65,13 @@ class RuntimeTest : public ::testing::Test {
     std::string id;
     while (in >> id) cpk_({"rm", "-f", id});
     for (const auto& dir : cgroup_dirs()) EXPECT_FALSE(fs::exists(dir)) << "cgroup left behind: " << dir;
+    // Networks: what `network prune` removes, and by force whatever a failed test kept from it.
+    cpk_({"network", "prune", "-f"});
+    EXPECT_FALSE(link_exists(bridge_)) << "bridge left behind after network prune: " << bridge_;
+    EXPECT_FALSE(cppcker::NatTable(nft_table_).exists()) << "nft table left behind: " << nft_table_;
+    cppcker::Netlink().delete_link(bridge_);
+    cppcker::NatTable(nft_table_).drop();
+    std::ofstream("/proc/sys/net/ipv4/ip_forward") << ip_forward_;
     std::string mounts = cppcker::read_file("/proc/self/mountinfo");
     EXPECT_EQ(mounts.find(cpk_.root.string()), std::string::npos) << "a mount of the test is still there";
   }
@@ -124,7 +142,12 @@ class RuntimeTest : public ::testing::Test {
     return f();
   }
 
+  static bool link_exists(const std::string& name) { return fs::exists("/sys/class/net/" + name); }
+  std::string subnet_prefix() const { return "10.213." + std::to_string(subnet_third_octet_) + "."; }
+
   ts::TempDir tmp_;
   ts::Cppcker cpk_;
   std::string parent_;
+  std::string bridge_, nft_table_, ip_forward_;
+  int subnet_third_octet_ = 0;
 };

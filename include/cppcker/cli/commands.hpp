@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cppcker/network/network.hpp"
 #include "cppcker/registry/config.hpp"
 #include "cppcker/storage/store.hpp"
 
@@ -19,6 +20,7 @@ struct GlobalOptions {
 
   ImageStore store() const { return ImageStore(root); }
   RegistryConfig registry_config() const { return RegistryConfig::load(config_path, config_given); }
+  NetworkStore networks() const { return NetworkStore(root, NetworkConfig::load(config_path, config_given)); }
 };
 
 // A command's work; its return value is the process exit code.
@@ -42,6 +44,8 @@ void register_logs(CLI::App& app, GlobalOptions& global);
 void register_exec(CLI::App& app, GlobalOptions& global);
 void register_start(CLI::App& app, GlobalOptions& global);
 void register_volume(CLI::App& app, GlobalOptions& global);
+void register_network(CLI::App& app, GlobalOptions& global);
+void register_port(CLI::App& app, GlobalOptions& global);
 
 // Docker's way with several arguments: `each` for every one in turn; a failure prints "Error: ..." and
 // the next one is tried. Returns the exit code: 1 if any failed.

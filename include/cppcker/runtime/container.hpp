@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cppcker/cgroup/cgroup.hpp"
+#include "cppcker/network/network.hpp"
 #include "cppcker/runtime/volume.hpp"
 #include "cppcker/util/fs.hpp"
 
@@ -26,7 +27,10 @@ struct ContainerSpec {
   std::string workdir;
   std::string user;
   std::string hostname;
-  std::string network = "none";  // none | host
+  std::string network = "bridge";  // bridge | none | host | container:<id> | a user network's name
+  std::vector<PortBinding> ports;       // -p (and -P, resolved against the image's ExposedPorts)
+  std::vector<std::string> dns, dns_search, dns_options;
+  std::vector<std::string> extra_hosts;  // --add-host "name:ip"
   bool detach = false;
   bool interactive = false;  // -i: stdin attached
   bool tty = false;          // -t: a pseudo-terminal inside the container
@@ -52,6 +56,7 @@ struct ContainerState {
   bool oom_killed = false;
   std::string error;
   std::string created, started, finished;
+  std::optional<Endpoint> net;  // while attached to a bridge network
 };
 
 struct Container {

@@ -19,10 +19,13 @@ bool wait_until_stopped(const Container& c, std::chrono::milliseconds timeout);
 void stop_container(const ContainerStore& store, const Container& c, int timeout_seconds);
 // Docker's rm: refuses a running container unless `force` (then kills it), removes its cgroup,
 // files and record.
-void remove_container(const ContainerStore& store, const Container& c, bool force, bool remove_volumes = false);
+void remove_container(const ContainerStore& store, const NetworkStore& networks, const Container& c, bool force,
+                      bool remove_volumes = false);
 
 // ps STATUS column: "Up 5 minutes", "Exited (0) 3 seconds ago", "Created".
 std::string status_text(const ContainerState& s);
+// ps PORTS column: "0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp" while attached.
+std::string ports_text(const ContainerState& s);
 
 // The json-file log: one {"log","stream","time"} object per line, as Docker writes it.
 class LogWriter {

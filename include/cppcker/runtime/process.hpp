@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cppcker/runtime/container.hpp"
+#include "cppcker/network/network.hpp"
 #include "cppcker/storage/store.hpp"
 
 namespace cppcker {
@@ -42,21 +43,21 @@ class SignalForwarder {
 };
 
 // Writes hostname, hosts and resolv.conf for the container and creates its upper/work/merged dirs.
-void prepare_container_dir(const ContainerStore& containers, const Container& c);
+void prepare_container_dir(const NetworkStore& networks, const ContainerStore& containers, const Container& c);
 
 class ContainerProcess {
  public:
-  // Creates the cgroup, starts the child and returns once the command has been exec'd. Records
-  // "running" with pid and start time. Throws Error (exit code 125/126/127) if the start fails; the
-  // cgroup is removed again then.
-  static ContainerProcess start(const ImageStore& images, const ContainerStore& containers, Container& c,
-                                const StdioFds& stdio);
+  // Sets up the network, creates the cgroup, starts the child and returns once the command has been
+  // exec'd. Records "running" with pid and start time. Throws Error (exit code 125/126/127) if the
+  // start fails; the cgroup and the network are removed again then.
+  static ContainerProcess start(const ImageStore& images, const ContainerStore& containers,
+                                const NetworkStore& networks, Container& c, const StdioFds& stdio);
   pid_t pid() const { return pid_; }
   // The master of the container's terminal (with StdioFds::tty), else -1.
   int tty_master() const { return tty_master_.get(); }
-  // Waits for the command to end. Records exit code, OOM and finish time; removes the cgroup. Returns
-  // the exit code (128+N for signal N).
-  int wait(const ContainerStore& containers, Container& c);
+  // Waits for the command to end. Records exit code, OOM and finish time; removes the cgroup and the
+  // network. Returns the exit code (128+N for signal N).
+  int wait(const ContainerStore& containers, const NetworkStore& networks, Container& c);
 
  private:
   pid_t pid_ = -1;

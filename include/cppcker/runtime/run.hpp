@@ -7,8 +7,10 @@
 namespace cppcker {
 
 // Starts and waits; returns the container's exit status. Removes it afterwards with spec.auto_remove.
-int run_foreground(const ImageStore& images, const ContainerStore& containers, Container& c);
+int run_foreground(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
+                   Container& c);
 // Forks the monitor and returns once the container runs; throws the start error otherwise.
-void run_detached(const ImageStore& images, const ContainerStore& containers, Container& c);
+void run_detached(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
+                  Container& c);
 
 }  // namespace cppcker

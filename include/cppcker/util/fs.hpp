@@ -35,6 +35,10 @@ void remove_tree(const fs::path& path);
 // a symlink; `where` names it in errors.
 void remove_tree_at(int dirfd, const std::string& name, const std::string& where);
 
+// Detaches every mount at or below `path` (deepest first), as /proc/self/mountinfo lists them: a
+// directory about to be removed may still hold one that a killed process made.
+void unmount_below(const fs::path& path);
+
 // Opens `rel` for reading with every component resolved inside `root` (symlinks included), so that
 // content from an untrusted archive cannot reach outside it. Throws SystemError naming `rel`.
 UniqueFd open_beneath(const fs::path& root, const std::string& rel);

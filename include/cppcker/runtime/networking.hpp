@@ -1,0 +1,60 @@
+#pragma once
+// A container's network, from the runtime's side: which namespace it joins, the stages that build a
+// bridged one (setup-netns, setup-veth), its /etc/hosts and /etc/resolv.conf, and the teardown.
+#include <optional>
+#include <string>
+
+#include "cppcker/network/network.hpp"
+#include "cppcker/runtime/container.hpp"
+#include "cppcker/util/fd.hpp"
+
+namespace cppcker {
+
+enum class NetworkMode { bridge, none, host, container };
+NetworkMode network_mode(const std::string& network);  // "bridge" and user network names: bridge
+// Checks a --network value against the store (user networks must exist). Throws Error (125).
+void validate_network(const NetworkStore& networks, const ContainerStore& containers, const std::string& network);
+
+// The network side of a start. begin() reserves the address and ports, runs the setup-netns stage and
+// starts setup-veth in the background (it runs while the container's child starts); netns() is the
+// namespace the child joins (-1: a new empty one, or the host's for --network host); finish() waits for
+// setup-veth. If the start fails, the destructor tears down what was made.
+class NetworkSetup {
+ public:
+  NetworkSetup(const NetworkStore& networks, const ContainerStore& containers, Container& c);
+  ~NetworkSetup();
+  NetworkSetup(const NetworkSetup&) = delete;
+  NetworkSetup& operator=(const NetworkSetup&) = delete;
+
+  void begin();
+  int netns() const { return netns_.get(); }
+  void finish();
+  void commit() { committed_ = true; }  // the container runs: teardown is its owner's job now
+
+ private:
+  const NetworkStore& networks_;
+  const ContainerStore& containers_;
+  Container& c_;
+  UniqueFd netns_;
+  pid_t veth_stage_ = -1;
+  UniqueFd veth_stage_err_;
+  bool committed_ = false;
+};
+
+// Removes the container's veth, namespace mount, port rules and address (whatever of them exists, also
+// after a crash) and updates the /etc/hosts of its peers on a user network. Clears c.state.net.
+void teardown_network(const NetworkStore& networks, const ContainerStore& containers, Container& c);
+
+// The container's /etc/hosts and /etc/resolv.conf, as Docker writes them.
+std::string hosts_file(const Container& c, const std::vector<Container>& peers);
+// The other containers on c's user network (none on the default bridge: no name resolution there).
+std::vector<Container> network_peers(const NetworkStore& networks, const ContainerStore& containers, const Container& c);
+std::string resolv_conf(const ContainerSpec& spec);
+
+// Hidden stages (main dispatches to them). setup-netns <path>: a new network namespace with lo up, bind
+// mounted on <path>. setup-veth <json>: the bridge (once), the veth pair, eth0's address and route, and
+// the published ports' DNAT. Both print one error line and exit 125 on failure.
+int setup_netns_stage(const std::string& path);
+int setup_veth_stage(const std::string& request_json);
+
+}  // namespace cppcker

@@ -1,0 +1,130 @@
+// cppcker network: create, list, inspect, remove and prune networks.
+#include <iostream>
+
+#include "cppcker/cli/commands.hpp"
+#include "cppcker/runtime/container.hpp"
+#include "cppcker/util/error.hpp"
+
+namespace cppcker::cli {
+
+namespace {
+
+nlohmann::ordered_json inspect_network(const NetworkStore& networks, const ContainerStore& containers,
+                                       const NetworkRecord& n) {
+  nlohmann::ordered_json members = nlohmann::ordered_json::object();
+  for (const auto& [ip, id] : networks.members(n.name)) {
+    auto c = containers.load(id);
+    if (!c || !c->state.net) continue;
+    members[id] = {{"Name", c->name},
+                   {"MacAddress", c->state.net->mac},
+                   {"IPv4Address", c->state.net->address.str()},
+                   {"IPv6Address", ""}};
+  }
+  return {{"Name", n.name},
+          {"Id", n.id},
+          {"Created", n.created},
+          {"Scope", "local"},
+          {"Driver", "bridge"},
+          {"EnableIPv6", false},
+          {"IPAM",
+           {{"Driver", "default"},
+            {"Options", nullptr},
+            {"Config", {{{"Subnet", n.gateway.network_str()}, {"Gateway", format_ipv4(n.gateway.address)}}}}}},
+          {"Internal", false},
+          {"Attachable", false},
+          {"Containers", members},
+          {"Options", {{"com.docker.network.bridge.name", n.bridge}}},
+          {"Labels", nlohmann::ordered_json::object()}};
+}
+
+}  // namespace
+
+void register_network(CLI::App& app, GlobalOptions& global) {
+  auto* cmd = app.add_subcommand("network", "Manage networks");
+  cmd->require_subcommand(1);
+
+  auto* create = cmd->add_subcommand("create", "Create a network");
+  struct CreateOpts {
+    std::string name, subnet, gateway, driver = "bridge";
+  };
+  auto co = std::make_shared<CreateOpts>();
+  create->add_option("NETWORK", co->name, "Name")->required();
+  create->add_option("--subnet", co->subnet, "Subnet in CIDR format that represents a network segment");
+  create->add_option("--gateway", co->gateway, "IPv4 gateway for the subnet");
+  create->add_option("-d,--driver", co->driver, "Driver to manage the network (bridge)");
+  set_action(create, [&global, co] {
+    if (co->driver != "bridge") throw Error("plugin \"" + co->driver + "\" not found");
+    std::cout << global.networks().create(co->name, co->subnet, co->gateway).id << "\n";
+    return 0;
+  });
+
+  auto* ls = cmd->add_subcommand("ls", "List networks");
+  auto quiet = std::make_shared<bool>(false);
+  auto no_trunc = std::make_shared<bool>(false);
+  ls->add_flag("-q,--quiet", *quiet, "Only display network IDs");
+  ls->add_flag("--no-trunc", *no_trunc, "Do not truncate the output");
+  set_action(ls, [&global, quiet, no_trunc] {
+    std::vector<std::vector<std::string>> rows = {{"NETWORK ID", "NAME", "DRIVER", "SCOPE"}};
+    for (const auto& n : global.networks().list()) {
+      std::string id = *no_trunc ? n.id : n.id.substr(0, 12);
+      if (*quiet) std::cout << id << "\n";
+      else rows.push_back({id, n.name, "bridge", "local"});
+    }
+    if (!*quiet) std::cout << format_table(rows);
+    return 0;
+  });
+
+  auto* inspect = cmd->add_subcommand("inspect", "Display detailed information on one or more networks");
+  auto inspect_names = std::make_shared<std::vector<std::string>>();
+  inspect->add_option("NETWORK", *inspect_names, "Networks")->required();
+  set_action(inspect, [&global, inspect_names] {
+    NetworkStore networks = global.networks();
+    ContainerStore containers(global.root);
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    std::vector<std::string> errors;
+    for (const auto& n : *inspect_names) {
+      try {
+        out.push_back(inspect_network(networks, containers, networks.get(n)));
+      } catch (const Error& e) {
+        errors.push_back(e.what());
+      }
+    }
+    std::cout << out.dump(4) << "\n";
+    std::cout.flush();
+    for (const auto& e : errors) std::cerr << "Error: " << e << "\n";
+    return errors.empty() ? 0 : 1;
+  });
+
+  auto* rm = cmd->add_subcommand("rm", "Remove one or more networks");
+  auto rm_names = std::make_shared<std::vector<std::string>>();
+  rm->add_option("NETWORK", *rm_names, "Networks")->required();
+  set_action(rm, [&global, rm_names] {
+    NetworkStore networks = global.networks();
+    return for_each_argument(*rm_names, [&](const std::string& n) {
+      networks.remove(n);
+      std::cout << n << "\n";
+    });
+  });
+
+  auto* prune = cmd->add_subcommand("prune", "Remove all unused networks (and the default bridge's device and NAT table when unused)");
+  auto force = std::make_shared<bool>(false);
+  prune->add_flag("-f,--force", *force, "Do not prompt for confirmation");
+  set_action(prune, [&global, force] {
+    if (!*force) {
+      std::cout << "WARNING! This will remove all custom networks not used by at least one container.\n"
+                   "Are you sure you want to continue? [y/N] "
+                << std::flush;
+      std::string answer;
+      std::getline(std::cin, answer);
+      if (answer != "y" && answer != "Y") return 0;
+    }
+    auto removed = global.networks().prune();
+    if (!removed.empty()) {
+      std::cout << "Deleted Networks:\n";
+      for (const auto& n : removed) std::cout << n << "\n";
+    }
+    return 0;
+  });
+}
+
+}  // namespace cppcker::cli

@@ -1,0 +1,91 @@
+#include "cppcker/network/nat.hpp"
+
+#include <nftables/libnftables.h>
+
+#include "cppcker/util/error.hpp"
+
+namespace cppcker {
+
+namespace {
+const char* const kMissing = "No such file or directory";
+}  // namespace
+
+NatTable::NatTable(std::string table) : table_(std::move(table)) {
+  ctx_ = ::nft_ctx_new(NFT_CTX_DEFAULT);
+  if (!ctx_) throw Error("nftables: cannot create a context", 125);
+  ::nft_ctx_buffer_output(ctx_);
+  ::nft_ctx_buffer_error(ctx_);
+}
+
+NatTable::~NatTable() { ::nft_ctx_free(ctx_); }
+
+bool NatTable::run(const std::string& commands, const char* tolerate) {
+  int rc = ::nft_run_cmd_from_buffer(ctx_, commands.c_str());
+  std::string err = ::nft_ctx_get_error_buffer(ctx_);
+  if (rc == 0) return true;
+  if (tolerate && err.find(tolerate) != std::string::npos) return false;
+  // A missing object is reported either way, depending on the object and the nft version.
+  if (tolerate == kMissing && err.find("does not exist") != std::string::npos) return false;
+  auto line_end = err.find('\n');
+  throw Error("nftables: " + err.substr(0, line_end), 125);
+}
+
+bool NatTable::exists() {
+  return run("list table ip " + table_, kMissing);
+}
+
+void NatTable::ensure(const Ipv4Net& subnet) {
+  if (!exists()) {
+    const std::string lookups =
+        "    fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @ports_addr\n"
+        "    fib daddr type local dnat ip to meta l4proto . th dport map @ports_any\n";
+    run("table ip " + table_ + " {\n"
+        "  set networks { type ipv4_addr; flags interval; }\n"
+        "  map ports_any { type inet_proto . inet_service : ipv4_addr . inet_service; }\n"
+        "  map ports_addr { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }\n"
+        "  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n" + lookups + "  }\n"
+        "  chain output {\n    type nat hook output priority -100; policy accept;\n" + lookups + "  }\n"
+        "  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n"
+        "    ip saddr @networks ip daddr != @networks masquerade\n"
+        "    ip saddr 127.0.0.0/8 ip daddr @networks masquerade\n"
+        "  }\n"
+        "}\n");
+  }
+  run("add element ip " + table_ + " networks { " + subnet.network_str() + " }", "File exists");
+}
+
+void NatTable::remove_network(const Ipv4Net& subnet) {
+  run("delete element ip " + table_ + " networks { " + subnet.network_str() + " }", kMissing);
+}
+
+namespace {
+std::string port_key(const PortBinding& b) {
+  std::string key = b.proto + " . " + std::to_string(b.host_port);
+  return b.host_ip.empty() ? key : b.host_ip + " . " + key;
+}
+}  // namespace
+
+void NatTable::add_port(const PortBinding& b, Ipv4 container_ip) {
+  std::string map = b.host_ip.empty() ? "ports_any" : "ports_addr";
+  bool added = run("add element ip " + table_ + " " + map + " { " + port_key(b) + " : " + format_ipv4(container_ip) +
+                       " . " + std::to_string(b.container_port) + " }",
+                   "File exists");
+  if (!added)
+    throw Error("Bind for " + b.shown_host_ip() + ":" + std::to_string(b.host_port) +
+                    " failed: port is already allocated",
+                125);
+}
+
+void NatTable::remove_port(const PortBinding& b) {
+  std::string map = b.host_ip.empty() ? "ports_any" : "ports_addr";
+  run("delete element ip " + table_ + " " + map + " { " + port_key(b) + " }", kMissing);
+}
+
+void NatTable::drop() { run("delete table ip " + table_, kMissing); }
+
+std::string NatTable::list() {
+  run("list table ip " + table_);
+  return ::nft_ctx_get_output_buffer(ctx_);
+}
+
+}  // namespace cppcker

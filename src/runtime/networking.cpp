@@ -1,0 +1,335 @@
+#include "cppcker/runtime/networking.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <sstream>
+
+#include "cppcker/network/nat.hpp"
+#include "cppcker/network/netlink.hpp"
+#include "cppcker/util/error.hpp"
+
+extern char** environ;
+
+namespace cppcker {
+
+using nlohmann::json;
+
+NetworkMode network_mode(const std::string& network) {
+  if (network == "none") return NetworkMode::none;
+  if (network == "host") return NetworkMode::host;
+  if (network.rfind("container:", 0) == 0) return NetworkMode::container;
+  return NetworkMode::bridge;
+}
+
+void validate_network(const NetworkStore& networks, const ContainerStore& containers, const std::string& network) {
+  switch (network_mode(network)) {
+    case NetworkMode::none:
+    case NetworkMode::host:
+      return;
+    case NetworkMode::container:
+      try {
+        containers.resolve(network.substr(10));
+      } catch (const Error& e) {
+        throw Error(e.what(), 125);
+      }
+      return;
+    case NetworkMode::bridge:
+      try {
+        networks.get(network);
+      } catch (const Error&) {
+        throw Error("network " + network + " not found", 125);
+      }
+  }
+}
+
+namespace {
+
+constexpr const char* kStageParentEnv = "CPPCKER_STAGE_PARENT";
+
+// A stage whose owner is killed must not go on building a network nobody will tear down.
+void stage_dies_with_parent() {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  const char* parent = std::getenv(kStageParentEnv);
+  if (parent && std::atoi(parent) != ::getppid()) throw Error("the container's owner is gone");
+}
+
+// Starts `cppcker <stage> <arg>` (this very binary) with its stderr on a pipe.
+pid_t spawn_stage(const char* stage, const std::string& arg, UniqueFd& err_read) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("pipe");
+  err_read.reset(p[0]);
+  UniqueFd err_write(p[1]);
+  posix_spawn_file_actions_t actions;
+  ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawn_file_actions_adddup2(&actions, err_write.get(), 2);
+  const char* argv[] = {"cppcker", stage, arg.c_str(), nullptr};
+  // The stage dies with its parent (see stage_dies_with_parent); it learns the parent's pid from here.
+  std::vector<std::string> env_strings = {std::string(kStageParentEnv) + "=" + std::to_string(::getpid())};
+  for (char** e = environ; *e; ++e)
+    if (std::string_view(*e).rfind(kStageParentEnv, 0) != 0) env_strings.emplace_back(*e);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, const_cast<char* const*>(argv), envp.data());
+  ::posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw SystemError(std::string("start stage ") + stage, rc);
+  return pid;
+}
+
+// Waits for a stage; its one error line becomes the Error.
+void wait_stage(pid_t pid, UniqueFd& err_read, const char* stage) {
+  std::string err = read_all(err_read.get(), stage);
+  err_read.reset();
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+  while (!err.empty() && err.back() == '\n') err.pop_back();
+  if (err.rfind("Error: ", 0) == 0) err.erase(0, 7);
+  throw Error(err.empty() ? std::string(stage) + " failed" : err, 125);
+}
+
+std::vector<Container> peers_on(const NetworkStore& networks, const ContainerStore& containers,
+                                const std::string& network, const std::string& except) {
+  std::vector<Container> out;
+  for (const auto& [ip, id] : networks.members(network)) {
+    if (id == except) continue;
+    auto peer = containers.load(id);
+    if (peer && peer->state.net && peer->state.net->network == network) out.push_back(*peer);
+  }
+  return out;
+}
+
+bool is_user_network(const Container& c) {
+  return c.state.net && c.state.net->network != "bridge";
+}
+
+// Rewrites the /etc/hosts of every container on `network` in place (a bind-mounted file keeps its inode).
+void refresh_peer_hosts(const NetworkStore& networks, const ContainerStore& containers, const std::string& network) {
+  auto guard = networks.lock();
+  auto all = peers_on(networks, containers, network, "");
+  for (const auto& p : all) {
+    std::vector<Container> others;
+    for (const auto& o : all)
+      if (o.id != p.id) others.push_back(o);
+    std::string text = hosts_file(p, others);
+    UniqueFd fd(::open((containers.dir(p.id) / "hosts").c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW));
+    if (fd && ::write(fd.get(), text.data(), text.size()) < 0) {
+      // A peer that is going away at this moment; its own teardown refreshes the rest.
+    }
+  }
+}
+
+}  // namespace
+
+NetworkSetup::NetworkSetup(const NetworkStore& networks, const ContainerStore& containers, Container& c)
+    : networks_(networks), containers_(containers), c_(c) {}
+
+NetworkSetup::~NetworkSetup() {
+  if (veth_stage_ > 0) {
+    ::kill(veth_stage_, SIGKILL);
+    ::waitpid(veth_stage_, nullptr, 0);
+  }
+  if (committed_) return;
+  try {
+    if (network_mode(c_.spec.network) == NetworkMode::bridge) teardown_network(networks_, containers_, c_);
+  } catch (const Error&) {
+    // The start's own error is what the user needs; `rm` retries the teardown.
+  }
+}
+
+void NetworkSetup::begin() {
+  switch (network_mode(c_.spec.network)) {
+    case NetworkMode::none:
+    case NetworkMode::host:
+      return;
+    case NetworkMode::container: {
+      Container other = containers_.resolve(c_.spec.network.substr(10));
+      ContainerState s = ContainerStore::observed_state(other);
+      if (s.status != "running") throw Error("cannot join network of a non running container: " + other.id, 125);
+      std::string path = other.state.net ? other.state.net->netns : "/proc/" + std::to_string(other.state.pid) + "/ns/net";
+      netns_.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!netns_) throw Error("cannot join network of container " + other.id + ": " + std::strerror(errno), 125);
+      return;
+    }
+    case NetworkMode::bridge:
+      break;
+  }
+  teardown_network(networks_, containers_, c_);  // what a crashed earlier start of it may have left
+  NetworkRecord network = networks_.get(c_.spec.network);
+  c_.state.net = networks_.reserve(network, c_.id, c_.spec.ports);
+  containers_.save(c_, Durability::unsynced);  // from here on, rm -f finds what to tear down
+  UniqueFd err;
+  pid_t stage = spawn_stage("setup-netns", c_.state.net->netns, err);
+  wait_stage(stage, err, "setup-netns");
+  netns_.reset(::open(c_.state.net->netns.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!netns_) throw_errno("open " + c_.state.net->netns);
+  json request = {{"root", networks_.root().string()}, {"network", network.to_json()}, {"endpoint", c_.state.net->to_json()}};
+  veth_stage_ = spawn_stage("setup-veth", request.dump(), veth_stage_err_);
+}
+
+void NetworkSetup::finish() {
+  if (veth_stage_ <= 0) return;
+  pid_t stage = veth_stage_;
+  veth_stage_ = -1;
+  wait_stage(stage, veth_stage_err_, "setup-veth");
+  if (is_user_network(c_)) refresh_peer_hosts(networks_, containers_, c_.state.net->network);
+}
+
+void teardown_network(const NetworkStore& networks, const ContainerStore& containers, Container& c) {
+  if (network_mode(c.spec.network) != NetworkMode::bridge) return;
+  std::optional<Endpoint> e = c.state.net;
+  if (e && !e->ports.empty()) {
+    NatTable nat(e->nft_table);
+    for (const auto& p : e->ports) nat.remove_port(p);
+  }
+  fs::path netns = containers.dir(c.id) / "netns";
+  bool mounted = ::umount2(netns.c_str(), MNT_DETACH) == 0;
+  if (!mounted && errno != EINVAL && errno != ENOENT) throw_errno("unmount " + netns.string());
+  if (::unlink(netns.c_str()) != 0 && errno != ENOENT) throw_errno("remove " + netns.string());
+  // With its last process gone and the mount released, the namespace dies and the kernel deletes the
+  // veth pair with it, in the background. Deleting it here would wait ~20 ms for RCU; that is only
+  // worth it when no dying namespace will do it (by name, so that it works without a record).
+  if (!mounted) Netlink().delete_link(host_veth_name(c.id));
+  if (e) {
+    networks.release(e->network, c.id);
+    c.state.net.reset();
+    if (e->network != "bridge") refresh_peer_hosts(networks, containers, e->network);
+  }
+}
+
+std::string hosts_file(const Container& c, const std::vector<Container>& peers) {
+  std::string out = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+  for (const auto& h : c.spec.extra_hosts) {
+    auto colon = h.find(':');
+    out += h.substr(colon + 1) + "\t" + h.substr(0, colon) + "\n";
+  }
+  const std::string short_id = c.id.substr(0, 12);
+  if (c.state.net) {
+    out += format_ipv4(c.state.net->address.address) + "\t" + c.spec.hostname;
+    if (c.state.net->network != "bridge") out += " " + c.name + (c.spec.hostname != short_id ? " " + short_id : "");
+    out += "\n";
+  } else {
+    out += "127.0.1.1\t" + c.spec.hostname + "\n";
+  }
+  // On a user network its members find each other by name (Docker does this with a DNS server; a
+  // file kept current is enough here and sends no query anywhere).
+  for (const auto& p : peers) {
+    if (!p.state.net) continue;
+    out += format_ipv4(p.state.net->address.address) + "\t" + p.name + " " + p.id.substr(0, 12);
+    if (p.spec.hostname != p.id.substr(0, 12)) out += " " + p.spec.hostname;
+    out += "\n";
+  }
+  return out;
+}
+
+std::string resolv_conf(const ContainerSpec& spec) {
+  std::string host = read_file_if_exists("/etc/resolv.conf").value_or("");
+  if (network_mode(spec.network) == NetworkMode::host && spec.dns.empty() && spec.dns_search.empty() &&
+      spec.dns_options.empty())
+    return host;
+  std::vector<std::string> nameservers, search, options;
+  std::istringstream in(host);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string key, value;
+    words >> key;
+    if (key == "nameserver" && words >> value) {
+      // A loopback nameserver of the host means nothing inside the container: dropped, as Docker does.
+      if (value.rfind("127.", 0) != 0 && value != "::1") nameservers.push_back(value);
+    } else if (key == "search" || key == "domain") {
+      search.clear();
+      while (words >> value) search.push_back(value);
+    } else if (key == "options") {
+      while (words >> value) options.push_back(value);
+    }
+  }
+  if (!spec.dns.empty()) nameservers = spec.dns;
+  if (!spec.dns_search.empty()) search = spec.dns_search;
+  if (!spec.dns_options.empty()) options = spec.dns_options;
+  if (nameservers.empty()) nameservers = {"8.8.8.8", "8.8.4.4"};  // Docker's fallback
+  std::string out;
+  for (const auto& n : nameservers) out += "nameserver " + n + "\n";
+  if (!search.empty() && search != std::vector<std::string>{"."}) {
+    out += "search";
+    for (const auto& s : search) out += " " + s;
+    out += "\n";
+  }
+  if (!options.empty()) {
+    out += "options";
+    for (const auto& o : options) out += " " + o;
+    out += "\n";
+  }
+  return out;
+}
+
+std::vector<Container> network_peers(const NetworkStore& networks, const ContainerStore& containers,
+                                     const Container& c) {
+  if (!c.state.net || c.state.net->network == "bridge") return {};
+  return peers_on(networks, containers, c.state.net->network, c.id);
+}
+
+// ---------------------------------------------------------------- stages
+
+namespace {
+int stage_failed(const std::exception& e) {
+  std::cerr << "Error: " << e.what() << std::endl;
+  return 125;
+}
+}  // namespace
+
+int setup_netns_stage(const std::string& path) {
+  try {
+    stage_dies_with_parent();
+    if (::unshare(CLONE_NEWNET) != 0) throw_errno("new network namespace");
+    UniqueFd target(::open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444));
+    if (!target) throw_errno("create " + path);
+    if (::mount("/proc/self/ns/net", path.c_str(), nullptr, MS_BIND, nullptr) != 0)
+      throw_errno("keep the network namespace at " + path);
+    set_link_up_ioctl("lo");
+    return 0;
+  } catch (const std::exception& e) {
+    return stage_failed(e);
+  }
+}
+
+int setup_veth_stage(const std::string& request_json) {
+  try {
+    stage_dies_with_parent();
+    json request = json::parse(request_json);
+    NetworkRecord network = NetworkRecord::from_json(request.at("network"));
+    Endpoint e = Endpoint::from_json(request.at("endpoint"));
+    NetworkStore(request.at("root").get<std::string>(), NetworkConfig{}).ensure_infrastructure(network);
+    UniqueFd netns(::open(e.netns.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!netns) throw_errno("open " + e.netns);
+    {
+      Netlink host;
+      host.create_veth(e.host_veth, e.bridge, "eth0", netns.get(), e.mac);
+      if (!e.ports.empty()) {
+        NatTable nat(e.nft_table);
+        for (const auto& p : e.ports) nat.add_port(p, e.address.address);
+      }
+    }
+    if (::setns(netns.get(), CLONE_NEWNET) != 0) throw_errno("enter the container's network namespace");
+    Netlink inside;
+    inside.add_address("eth0", e.address);
+    inside.set_up("eth0");
+    inside.add_default_route("eth0", e.gateway);
+    return 0;
+  } catch (const std::exception& e) {
+    return stage_failed(e);
+  }
+}
+
+}  // namespace cppcker
