@@ -5,6 +5,10 @@
 // removes the cgroups and the upper/work dirs.
 //   minimal-run LOWERDIR STATEDIR CGROUP_PARENT RUNS [COMMAND...]
 // CGROUP_PARENT is relative to this process's own cgroup in each hierarchy. Prints nothing; exits 0.
+// With MINIMAL_BRIDGE=<existing bridge> and MINIMAL_NET=<a.b.c.d/len>,<gateway> it also does what a bridged
+// start needs, over raw netlink: a veth pair (host end up on the bridge, peer created as eth0 in the
+// child's network namespace); the child gives eth0 its address, brings it and lo up and adds the
+// default route. The veth goes with the namespace when the child ends.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -20,10 +24,118 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/magic.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <sys/socket.h>
 
 static void die(const char* what) {
   fprintf(stderr, "minimal-run: %s: %s\n", what, strerror(errno));
   exit(1);
+}
+
+// ---- raw rtnetlink: one request, one ack
+union nlreq {
+  struct nlmsghdr h;
+  char buf[1024];
+};
+static struct rtattr* add_attr(struct nlmsghdr* h, int type, const void* data, int len) {
+  struct rtattr* a = (struct rtattr*)((char*)h + NLMSG_ALIGN(h->nlmsg_len));
+  a->rta_type = type;
+  a->rta_len = RTA_LENGTH(len);
+  if (len) {
+    if (data) memcpy(RTA_DATA(a), data, len);
+    else memset(RTA_DATA(a), 0, len);
+  }
+  h->nlmsg_len = NLMSG_ALIGN(h->nlmsg_len) + RTA_ALIGN(a->rta_len);
+  return a;
+}
+static void end_nest(struct nlmsghdr* h, struct rtattr* nest) { nest->rta_len = (char*)h + h->nlmsg_len - (char*)nest; }
+static void nl_talk(int fd, struct nlmsghdr* h, const char* what) {
+  h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+  if (send(fd, h, h->nlmsg_len, 0) < 0) die(what);
+  char reply[4096];
+  ssize_t n = recv(fd, reply, sizeof reply, 0);
+  struct nlmsghdr* r = (struct nlmsghdr*)reply;
+  if (n < 0 || r->nlmsg_type != NLMSG_ERROR) die(what);
+  int err = ((struct nlmsgerr*)NLMSG_DATA(r))->error;
+  if (err) {
+    errno = -err;
+    die(what);
+  }
+}
+static int nl_open(void) {
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) die("netlink socket");
+  return fd;
+}
+static void link_up(int fd, int index) {
+  union nlreq req = {.h = {.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)), .nlmsg_type = RTM_NEWLINK}};
+  struct ifinfomsg* ifi = NLMSG_DATA(&req.h);
+  ifi->ifi_index = index;
+  ifi->ifi_flags = ifi->ifi_change = IFF_UP;
+  nl_talk(fd, &req.h, "link up");
+}
+// Host side: veth <name> on <bridge>, its peer eth0 straight into the namespace of <pid>.
+static void make_veth(const char* name, const char* bridge, pid_t pid) {
+  int fd = nl_open();
+  union nlreq req = {.h = {.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)), .nlmsg_type = RTM_NEWLINK,
+                            .nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL}};
+  struct ifinfomsg* ifi = NLMSG_DATA(&req.h);
+  ifi->ifi_flags = ifi->ifi_change = IFF_UP;
+  add_attr(&req.h, IFLA_IFNAME, name, strlen(name) + 1);
+  int master = if_nametoindex(bridge);
+  if (!master) die("bridge");
+  add_attr(&req.h, IFLA_MASTER, &master, sizeof master);
+  struct rtattr* info = add_attr(&req.h, IFLA_LINKINFO, NULL, 0);
+  add_attr(&req.h, IFLA_INFO_KIND, "veth", 4);
+  struct rtattr* data = add_attr(&req.h, IFLA_INFO_DATA, NULL, 0);
+  struct rtattr* peer = add_attr(&req.h, VETH_INFO_PEER, NULL, sizeof(struct ifinfomsg));
+  add_attr(&req.h, IFLA_IFNAME, "eth0", 5);
+  uint32_t ns_pid = (uint32_t)pid;
+  add_attr(&req.h, IFLA_NET_NS_PID, &ns_pid, sizeof ns_pid);
+  end_nest(&req.h, peer);
+  end_nest(&req.h, data);
+  end_nest(&req.h, info);
+  nl_talk(fd, &req.h, "create veth");
+  close(fd);
+}
+// Container side: address on eth0, eth0 and lo up, default route.
+static void configure_eth0(const char* cidr, const char* gateway) {
+  int fd = nl_open();
+  int eth0 = if_nametoindex("eth0"), lo = if_nametoindex("lo");
+  char addr[64];
+  snprintf(addr, sizeof addr, "%s", cidr);
+  char* slash = strchr(addr, '/');
+  *slash = 0;
+  struct in_addr a, gw;
+  inet_pton(AF_INET, addr, &a);
+  inet_pton(AF_INET, gateway, &gw);
+  union nlreq req = {.h = {.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg)), .nlmsg_type = RTM_NEWADDR,
+                            .nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL}};
+  struct ifaddrmsg* ifa = NLMSG_DATA(&req.h);
+  ifa->ifa_family = AF_INET;
+  ifa->ifa_prefixlen = atoi(slash + 1);
+  ifa->ifa_index = eth0;
+  add_attr(&req.h, IFA_LOCAL, &a, 4);
+  add_attr(&req.h, IFA_ADDRESS, &a, 4);
+  nl_talk(fd, &req.h, "add address");
+  link_up(fd, eth0);
+  link_up(fd, lo);
+  union nlreq route = {.h = {.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg)), .nlmsg_type = RTM_NEWROUTE,
+                              .nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL}};
+  struct rtmsg* rt = NLMSG_DATA(&route.h);
+  rt->rtm_family = AF_INET;
+  rt->rtm_table = RT_TABLE_MAIN;
+  rt->rtm_protocol = RTPROT_BOOT;
+  rt->rtm_scope = RT_SCOPE_UNIVERSE;
+  rt->rtm_type = RTN_UNICAST;
+  add_attr(&route.h, RTA_GATEWAY, &gw, 4);
+  add_attr(&route.h, RTA_OIF, &eth0, sizeof eth0);
+  nl_talk(fd, &route.h, "add route");
+  close(fd);
 }
 
 static char cgroup_dirs[4][4096];
@@ -110,6 +222,13 @@ int main(int argc, char** argv) {
   int runs = atoi(argv[4]);
   char* default_cmd[] = {"/bin/true", NULL};
   char** cmd = argc > 5 ? argv + 5 : default_cmd;
+  const char* bridge = getenv("MINIMAL_BRIDGE");
+  char net[128] = "", *gateway = NULL;
+  if (bridge && getenv("MINIMAL_NET")) {
+    snprintf(net, sizeof net, "%s", getenv("MINIMAL_NET"));
+    gateway = strchr(net, ',');
+    if (gateway) *gateway++ = 0;
+  }
 
   for (int run = 0; run < runs; ++run) {
     char dir[4096], upper[4200], work[4200], merged[4200], opts[16384];
@@ -129,7 +248,8 @@ int main(int argc, char** argv) {
     if (pid == 0) {
       char go;
       close(sync_pipe[1]);
-      if (read(sync_pipe[0], &go, 1) != 1) _exit(125);  // in its cgroup now
+      if (read(sync_pipe[0], &go, 1) != 1) _exit(125);  // in its cgroup now (and its veth is there)
+      if (gateway) configure_eth0(net, gateway);
       if (unshare(CLONE_NEWCGROUP) != 0) die("unshare cgroup");
       if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) die("make / private");
       if (mount("overlay", merged, "overlay", 0, opts) != 0) die("mount overlay");
@@ -147,6 +267,11 @@ int main(int argc, char** argv) {
     }
     close(sync_pipe[0]);
     join_cgroups(pid);
+    if (gateway) {
+      char veth[IFNAMSIZ];
+      snprintf(veth, sizeof veth, "vm%d.%d", (int)getpid(), run % 1000);  // unique: the last one may still be dying
+      make_veth(veth, bridge, pid);
+    }
     if (write(sync_pipe[1], "g", 1) != 1) die("sync");
     close(sync_pipe[1]);
     int status;
