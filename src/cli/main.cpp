@@ -35,6 +35,23 @@ int for_each_argument(const std::vector<std::string>& arguments, const std::func
   return status;
 }
 
+int print_inspected(const std::vector<std::string>& names,
+                    const std::function<nlohmann::ordered_json(const std::string&)>& describe) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  std::vector<std::string> errors;
+  for (const auto& n : names) {
+    try {
+      out.push_back(describe(n));
+    } catch (const Error& e) {
+      errors.push_back(e.what());
+    }
+  }
+  std::cout << out.dump(4) << "\n";
+  std::cout.flush();
+  for (const auto& e : errors) std::cerr << "Error: " << e << "\n";
+  return errors.empty() ? 0 : 1;
+}
+
 std::string short_id(const std::string& digest) {
   std::string hex = digest.rfind("sha256:", 0) == 0 ? digest.substr(7) : digest;
   return hex.substr(0, 12);

@@ -80,19 +80,9 @@ void register_network(CLI::App& app, GlobalOptions& global) {
   set_action(inspect, [&global, inspect_names] {
     NetworkStore networks = global.networks();
     ContainerStore containers(global.root);
-    nlohmann::ordered_json out = nlohmann::ordered_json::array();
-    std::vector<std::string> errors;
-    for (const auto& n : *inspect_names) {
-      try {
-        out.push_back(inspect_network(networks, containers, networks.get(n)));
-      } catch (const Error& e) {
-        errors.push_back(e.what());
-      }
-    }
-    std::cout << out.dump(4) << "\n";
-    std::cout.flush();
-    for (const auto& e : errors) std::cerr << "Error: " << e << "\n";
-    return errors.empty() ? 0 : 1;
+    return print_inspected(*inspect_names, [&](const std::string& n) {
+      return inspect_network(networks, containers, networks.get(n));
+    });
   });
 
   auto* rm = cmd->add_subcommand("rm", "Remove one or more networks");

@@ -38,21 +38,7 @@ void register_volume(CLI::App& app, GlobalOptions& global) {
   inspect->add_option("VOLUME", *inspect_names, "Volumes")->required();
   set_action(inspect, [&global, inspect_names] {
     VolumeStore store(global.root);
-    nlohmann::ordered_json out = nlohmann::ordered_json::array();
-    int status = 0;
-    std::vector<std::string> errors;
-    for (const auto& n : *inspect_names) {
-      try {
-        out.push_back(store.inspect(n));
-      } catch (const Error& e) {
-        errors.push_back(e.what());
-        status = 1;
-      }
-    }
-    std::cout << out.dump(4) << "\n";
-    std::cout.flush();
-    for (const auto& e : errors) std::cerr << "Error: " << e << "\n";
-    return status;
+    return print_inspected(*inspect_names, [&](const std::string& n) { return store.inspect(n); });
   });
 
   auto* rm = cmd->add_subcommand("rm", "Remove one or more volumes");

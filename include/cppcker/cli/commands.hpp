@@ -5,6 +5,7 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "cppcker/network/network.hpp"
 #include "cppcker/registry/config.hpp"
@@ -50,6 +51,11 @@ void register_port(CLI::App& app, GlobalOptions& global);
 // Docker's way with several arguments: `each` for every one in turn; a failure prints "Error: ..." and
 // the next one is tried. Returns the exit code: 1 if any failed.
 int for_each_argument(const std::vector<std::string>& arguments, const std::function<void(const std::string&)>& each);
+
+// Docker's `... inspect A B`: one JSON array of what `describe` returns for each name, then an
+// "Error: ..." line for each name it failed on. Returns the exit code: 1 if any failed.
+int print_inspected(const std::vector<std::string>& names,
+                    const std::function<nlohmann::ordered_json(const std::string&)>& describe);
 
 // Shared printing helpers.
 std::string short_id(const std::string& digest);                // 12 hex characters
