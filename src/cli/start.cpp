@@ -18,7 +18,8 @@ void register_start(CLI::App& app, GlobalOptions& global) {
     return for_each_argument(*names, [&](const std::string& name) {
       Container c = containers.resolve(name);
       if (ContainerStore::observed_state(c).status != "running") {
-        c.state = ContainerState{.created = c.state.created};
+        // A fresh state, but the network of a run whose owner crashed stays known until it is torn down.
+        c.state = ContainerState{.created = c.state.created, .net = c.state.net};
         c.spec.detach = true;
         run_detached(images, containers, networks, c);
       }
