@@ -10,7 +10,7 @@ packages=(
   libnl-3-dev libnl-route-3-dev libnftables-dev   # netlink for veth/bridge, nftables for NAT and ports
   busybox-static ca-certificates tar openssl
   docker-registry skopeo apache2-utils   # for the integration tests: a real registry, a second client, htpasswd
-  iproute2                               # for the network tests: `ip netns` for a second network namespace
+  iproute2 util-linux                    # for the network tests: `ip` and `nsenter` for a second namespace
 )
 
 missing=()

@@ -2,9 +2,12 @@
 // ports, user networks, namespaces shared between containers. Traffic stays on this machine: loopback,
 // the test's bridge and a network namespace the test makes; containers resolve no names over DNS.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sched.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -38,28 +41,46 @@ std::string http_get(const std::string& ip, int port, const std::string& path) {
 }
 
 // A network namespace of the test's own, linked to the host by a veth pair (10.215.N.1 host side,
-// 10.215.N.2 inside): "another host" that reaches the host's published ports. Removed even on failure.
+// 10.215.N.2 inside): "another host" that reaches the host's published ports. It is held by a child
+// process (no `ip netns`, which would leave a /run/netns mount behind) and goes with it; removed even
+// on failure.
 struct TestNamespace {
-  std::string name = "cpkt-ns-" + cppcker::random_hex(3);
+  pid_t holder = -1;
   std::string host_if = "cpkth" + cppcker::random_hex(3);
   std::string host_ip, inner_ip;
   explicit TestNamespace(int n) : host_ip("10.215." + std::to_string(n) + ".1"), inner_ip("10.215." + std::to_string(n) + ".2") {
-    sh({"ip", "netns", "add", name});
-    sh({"ip", "link", "add", host_if, "type", "veth", "peer", "name", "eth0", "netns", name});
+    int ready[2];
+    if (::pipe2(ready, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    holder = ::fork();
+    if (holder == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      char ok = ::unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
+      if (::write(ready[1], &ok, 1) != 1) ::_exit(1);
+      for (;;) ::pause();
+    }
+    ::close(ready[1]);
+    char ok = 'n';
+    if (::read(ready[0], &ok, 1) != 1 || ok != 'y') ADD_FAILURE() << "no network namespace for the test";
+    ::close(ready[0]);
+    sh({"ip", "link", "add", host_if, "type", "veth", "peer", "name", "eth0", "netns", std::to_string(holder)});
     sh({"ip", "addr", "add", host_ip + "/30", "dev", host_if});
     sh({"ip", "link", "set", host_if, "up"});
-    sh({"ip", "-n", name, "addr", "add", inner_ip + "/30", "dev", "eth0"});
-    sh({"ip", "-n", name, "link", "set", "eth0", "up"});
-    sh({"ip", "-n", name, "link", "set", "lo", "up"});
+    sh(inside({"ip", "addr", "add", inner_ip + "/30", "dev", "eth0"}));
+    sh(inside({"ip", "link", "set", "eth0", "up"}));
+    sh(inside({"ip", "link", "set", "lo", "up"}));
   }
   ~TestNamespace() {
     ts::run({"ip", "link", "del", host_if});
-    ts::run({"ip", "netns", "del", name});
+    if (holder > 0) {
+      ::kill(holder, SIGKILL);
+      ::waitpid(holder, nullptr, 0);
+    }
   }
-  ts::CommandResult exec(std::vector<std::string> argv) const {
-    argv.insert(argv.begin(), {"ip", "netns", "exec", name});
-    return ts::run(argv);
+  std::vector<std::string> inside(std::vector<std::string> argv) const {
+    argv.insert(argv.begin(), {"nsenter", "--net=/proc/" + std::to_string(holder) + "/ns/net", "--"});
+    return argv;
   }
+  ts::CommandResult exec(const std::vector<std::string>& argv) const { return ts::run(inside(argv)); }
   static void sh(const std::vector<std::string>& argv) {
     auto r = ts::run(argv);
     if (r.exit_code != 0) ADD_FAILURE() << argv[0] << " " << argv[1] << ": " << r.err;
