@@ -6,10 +6,6 @@
 
 namespace cppcker {
 
-namespace {
-const char* const kMissing = "No such file or directory";
-}  // namespace
-
 NatTable::NatTable(std::string table) : table_(std::move(table)) {
   ctx_ = ::nft_ctx_new(NFT_CTX_DEFAULT);
   if (!ctx_) throw Error("nftables: cannot create a context", 125);
@@ -19,19 +15,19 @@ NatTable::NatTable(std::string table) : table_(std::move(table)) {
 
 NatTable::~NatTable() { ::nft_ctx_free(ctx_); }
 
-bool NatTable::run(const std::string& commands, const char* tolerate) {
-  int rc = ::nft_run_cmd_from_buffer(ctx_, commands.c_str());
+bool NatTable::run(const std::string& commands, Tolerate tolerate) {
+  if (::nft_run_cmd_from_buffer(ctx_, commands.c_str()) == 0) return true;
   std::string err = ::nft_ctx_get_error_buffer(ctx_);
-  if (rc == 0) return true;
-  if (tolerate && err.find(tolerate) != std::string::npos) return false;
-  // A missing object is reported either way, depending on the object and the nft version.
-  if (tolerate == kMissing && err.find("does not exist") != std::string::npos) return false;
-  auto line_end = err.find('\n');
-  throw Error("nftables: " + err.substr(0, line_end), 125);
+  // nft words a missing object either way, depending on the object and its version.
+  if (tolerate == Tolerate::missing &&
+      (err.find("No such file or directory") != std::string::npos || err.find("does not exist") != std::string::npos))
+    return false;
+  if (tolerate == Tolerate::existing && err.find("File exists") != std::string::npos) return false;
+  throw Error("nftables: " + err.substr(0, err.find('\n')), 125);
 }
 
 bool NatTable::exists() {
-  return run("list table ip " + table_, kMissing);
+  return run("list table ip " + table_, Tolerate::missing);
 }
 
 void NatTable::ensure(const Ipv4Net& subnet) {
@@ -51,11 +47,11 @@ void NatTable::ensure(const Ipv4Net& subnet) {
         "  }\n"
         "}\n");
   }
-  run("add element ip " + table_ + " networks { " + subnet.network_str() + " }", "File exists");
+  run("add element ip " + table_ + " networks { " + subnet.network_str() + " }", Tolerate::existing);
 }
 
 void NatTable::remove_network(const Ipv4Net& subnet) {
-  run("delete element ip " + table_ + " networks { " + subnet.network_str() + " }", kMissing);
+  run("delete element ip " + table_ + " networks { " + subnet.network_str() + " }", Tolerate::missing);
 }
 
 namespace {
@@ -69,19 +65,17 @@ void NatTable::add_port(const PortBinding& b, Ipv4 container_ip) {
   std::string map = b.host_ip.empty() ? "ports_any" : "ports_addr";
   bool added = run("add element ip " + table_ + " " + map + " { " + port_key(b) + " : " + format_ipv4(container_ip) +
                        " . " + std::to_string(b.container_port) + " }",
-                   "File exists");
+                   Tolerate::existing);
   if (!added)
-    throw Error("Bind for " + b.shown_host_ip() + ":" + std::to_string(b.host_port) +
-                    " failed: port is already allocated",
-                125);
+    throw Error(b.allocated_message(), 125);
 }
 
 void NatTable::remove_port(const PortBinding& b) {
   std::string map = b.host_ip.empty() ? "ports_any" : "ports_addr";
-  run("delete element ip " + table_ + " " + map + " { " + port_key(b) + " }", kMissing);
+  run("delete element ip " + table_ + " " + map + " { " + port_key(b) + " }", Tolerate::missing);
 }
 
-void NatTable::drop() { run("delete table ip " + table_, kMissing); }
+void NatTable::drop() { run("delete table ip " + table_, Tolerate::missing); }
 
 std::string NatTable::list() {
   run("list table ip " + table_);

@@ -218,6 +218,10 @@ std::vector<NetworkRecord> NetworkStore::list() const {
 }
 
 NetworkRecord NetworkStore::get(const std::string& key) const {
+  // By name straight from its file (the start path asks this); IDs and prefixes need the whole list.
+  if (key == kDefaultNetwork) return default_network();
+  if (valid_network_name(key))
+    if (auto r = load(key)) return *r;
   auto all = list();
   for (const auto& n : all)
     if (n.name == key || n.id == key) return n;
@@ -291,12 +295,17 @@ void NetworkStore::remove(const std::string& key) const {
   if (r.builtin) throw Error("bridge is a pre-defined network and cannot be removed");
   if (!members(r.name).empty())
     throw Error("error while removing network: network " + r.name + " id " + r.id + " has active endpoints");
-  Netlink().delete_link(r.bridge);
-  NatTable nat(r.nft_table);
-  if (nat.exists()) nat.remove_network(r.gateway);
+  Netlink nl;
+  dismantle(r, nl);
+  std::error_code ec;
+  fs::remove(dir() / (r.name + ".json"), ec);
+}
+
+void NetworkStore::dismantle(const NetworkRecord& r, Netlink& nl) const {
+  nl.delete_link(r.bridge);
+  NatTable(r.nft_table).remove_network(r.gateway);  // a missing table or element is fine
   std::error_code ec;
   fs::remove(dir() / (r.name + ".ipam.json"), ec);
-  fs::remove(dir() / (r.name + ".json"), ec);
 }
 
 std::vector<std::string> NetworkStore::prune() const {
@@ -310,12 +319,9 @@ std::vector<std::string> NetworkStore::prune() const {
       tables_in_use.push_back(r.nft_table);
       continue;
     }
-    nl.delete_link(r.bridge);
-    NatTable nat(r.nft_table);
-    if (nat.exists()) nat.remove_network(r.gateway);
-    std::error_code ec;
-    fs::remove(dir() / (r.name + ".ipam.json"), ec);
+    dismantle(r, nl);
     if (!r.builtin) {
+      std::error_code ec;
       fs::remove(dir() / (r.name + ".json"), ec);
       removed.push_back(r.name);
     }
@@ -373,17 +379,16 @@ Endpoint NetworkStore::reserve(const NetworkRecord& network, const std::string& 
         taken.push_back(b.host_port);
       } while (clashes(b));
     } else if (clashes(b)) {
-      throw Error("Bind for " + b.shown_host_ip() + ":" + std::to_string(b.host_port) +
-                      " failed: port is already allocated",
-                  125);
+      throw Error(b.allocated_message(), 125);
     }
     json entry = b.to_json();
     entry["Container"] = container_id;
     ports_kept.push_back(entry);
     e.ports.push_back(b);
   }
-  write_file_atomic(ipam_path, kept.dump(), 0644, Durability::unsynced);
-  write_file_atomic(ports_path, ports_kept.dump(), 0644, Durability::unsynced);
+  // Unchanged files (a restart, no ports) are not written again: this runs on every bridged start.
+  if (kept != ipam) write_file_atomic(ipam_path, kept.dump(), 0644, Durability::unsynced);
+  if (ports_kept != ports) write_file_atomic(ports_path, ports_kept.dump(), 0644, Durability::unsynced);
 
   e.network = network.name;
   e.network_id = network.id;
@@ -393,7 +398,6 @@ Endpoint NetworkStore::reserve(const NetworkRecord& network, const std::string& 
   e.gateway = subnet.address;
   e.mac = mac_for_container(container_id);
   e.host_veth = host_veth_name(container_id);
-  e.netns = (root_ / "containers" / container_id / "netns").string();
   return e;
 }
 

@@ -16,6 +16,13 @@ using nlohmann::json;
 
 namespace {
 
+template <typename T>
+json json_array(const std::vector<T>& items) {
+  json out = json::array();
+  for (const auto& x : items) out.push_back(x.to_json());
+  return out;
+}
+
 json limits_to_json(const ResourceLimits& l) {
   json j = json::object();
   if (l.memory) j["Memory"] = *l.memory;
@@ -69,11 +76,7 @@ json Container::to_json() const {
             {"user", spec.user},
             {"hostname", spec.hostname},
             {"network", spec.network},
-            {"ports", [&] {
-               json p = json::array();
-               for (const auto& b : spec.ports) p.push_back(b.to_json());
-               return p;
-             }()},
+            {"ports", json_array(spec.ports)},
             {"dns", spec.dns},
             {"dns_search", spec.dns_search},
             {"dns_options", spec.dns_options},
@@ -83,11 +86,7 @@ json Container::to_json() const {
             {"tty", spec.tty},
             {"init", spec.init},
             {"read_only", spec.read_only},
-            {"mounts", [&] {
-               json m = json::array();
-               for (const auto& x : spec.mounts) m.push_back(x.to_json());
-               return m;
-             }()},
+            {"mounts", json_array(spec.mounts)},
             {"auto_remove", spec.auto_remove},
             {"limits", limits_to_json(spec.limits)},
             {"cgroup_parent", spec.cgroup_parent},
@@ -225,20 +224,6 @@ FileLock ContainerStore::take_ownership(Container& c) const {
   return std::move(*owner);
 }
 
-void ContainerStore::sweep_interrupted() const {
-  std::error_code ec;
-  for (auto& e : fs::directory_iterator(root_ / "containers", ec)) {
-    std::string name = e.path().filename();
-    if (!name.starts_with(kCreatingPrefix) && !name.starts_with(kRemovingPrefix)) continue;
-    try {
-      // A `.removing-` tree may still be deleted by its own `rm` at this moment: both sides tolerate that.
-      remove_tree(e.path());
-    } catch (const Error&) {
-      // Left for the next sweep; it is invisible to list() and harms nothing meanwhile.
-    }
-  }
-}
-
 bool valid_container_name(const std::string& name) {
   static const std::regex re("^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$");
   return std::regex_match(name, re);
@@ -256,7 +241,7 @@ std::string generate_name() {
 Container ContainerStore::create(ContainerSpec spec, const std::string& requested,
                                  const std::function<void(Container&)>& complete) const {
   auto guard = lock();
-  auto existing = list();
+  auto existing = scan(/*records=*/true, /*sweep=*/true);
   std::string name = requested;
   if (!name.empty()) {
     if (name.front() == '/') name.erase(0, 1);
@@ -281,7 +266,6 @@ Container ContainerStore::create(ContainerSpec spec, const std::string& requeste
   c.spec = std::move(spec);
   c.state.created = format_rfc3339(now());
   if (complete) complete(c);
-  sweep_interrupted();
   fs::path staging = root_ / "containers" / (std::string(kCreatingPrefix) + c.id);
   make_dirs(staging);
   write_file_atomic(staging / "container.json", c.to_json().dump(2), 0644, Durability::synced);
@@ -301,13 +285,26 @@ std::optional<Container> ContainerStore::load(const std::string& id) const {
   return Container::from_json(j);
 }
 
-std::vector<Container> ContainerStore::list() const {
+std::vector<Container> ContainerStore::list() const { return scan(/*records=*/true, /*sweep=*/false); }
+
+std::vector<Container> ContainerStore::scan(bool records, bool sweep) const {
   std::vector<Container> out;
   std::error_code ec;
   for (auto& e : fs::directory_iterator(root_ / "containers", ec)) {
-    if (!e.is_directory() || e.path().filename().string().starts_with(".")) continue;
+    std::string name = e.path().filename();
+    if (name.starts_with(kCreatingPrefix) || name.starts_with(kRemovingPrefix)) {
+      if (!sweep) continue;
+      try {
+        // A `.removing-` tree may still be deleted by its own `rm` at this moment: both sides tolerate that.
+        remove_tree(e.path());
+      } catch (const Error&) {
+        // Left for the next sweep; it is invisible to list() and harms nothing meanwhile.
+      }
+      continue;
+    }
+    if (!records || name.starts_with(".") || !e.is_directory()) continue;
     try {
-      if (auto c = load(e.path().filename())) out.push_back(*c);
+      if (auto c = load(name)) out.push_back(*c);
     } catch (const Error&) {
       // A record cut short cannot be, since it is renamed into place; skip anything unreadable.
     }
@@ -335,11 +332,16 @@ void ContainerStore::remove(const std::string& id) const {
   // Renamed away first, so that a crash mid-removal leaves no half record under the real name.
   fs::path doomed = root_ / "containers" / (std::string(kRemovingPrefix) + id);
   if (::rename(dir(id).c_str(), doomed.c_str()) != 0 && errno != ENOENT) throw_errno("remove container " + id);
-  // The network namespace's mount, if a setup stage made it after the teardown (a killed start).
-  unmount_below(doomed);
-  remove_tree(doomed);
+  try {
+    remove_tree(doomed);
+  } catch (const SystemError& e) {
+    if (e.sys_errno() != EBUSY) throw;
+    // A mount inside: the network namespace's, made by a setup stage killed after the teardown ran.
+    unmount_below(doomed);
+    remove_tree(doomed);
+  }
   // Opportunistic: a create holding the store lock sweeps for itself.
-  if (auto guard = FileLock::try_lock(root_ / "containers" / ".lock")) sweep_interrupted();
+  if (auto guard = FileLock::try_lock(root_ / "containers" / ".lock")) scan(/*records=*/false, /*sweep=*/true);
 }
 
 ContainerState ContainerStore::observed_state(const Container& c) {

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cppcker/cgroup/cgroup.hpp"
+#include "cppcker/runtime/options.hpp"
 #include "cppcker/runtime/process.hpp"
 #include "cppcker/runtime/run.hpp"
 #include "cppcker/runtime/tty.hpp"
@@ -84,32 +85,14 @@ int exec_in_container(const Container& c, const ExecOptions& o) {
         if (::write(fd, "0", 1) != 1) fail(125, std::string("join the container's cgroup: ") + std::strerror(errno));
       std::vector<std::string> env = c.spec.env;
       if (tty && env_value(env, "TERM").empty()) env.push_back("TERM=xterm");
-      for (const auto& e : o.env) {
-        std::string key = e.substr(0, e.find('='));
-        std::erase_if(env, [&](const std::string& x) { return x.substr(0, x.find('=')) == key; });
-        env.push_back(e);
-      }
-      UserIds ids = resolve_user(o.user.empty() ? c.spec.user : o.user);
-      if (env_value(env, "HOME").empty()) env.push_back("HOME=" + ids.home);
-      std::string workdir = !o.workdir.empty() ? o.workdir : (c.spec.workdir.empty() ? "/" : c.spec.workdir);
-      if (::chdir(workdir.c_str()) != 0)
-        fail(126, "chdir to cwd (\"" + workdir + "\") set in config.json failed: " + std::strerror(errno));
-      if (tty) {
-        UniqueFd master = open_container_tty(tty_size, ids.uid);
-        send_message(report[1], kTtyReady, master.get());
-      }
-      if (::setgroups(ids.groups.size(), ids.groups.data()) != 0 || ::setgid(ids.gid) != 0 || ::setuid(ids.uid) != 0)
-        fail(125, std::string("set user: ") + std::strerror(errno));
-      std::string program = find_executable(o.argv[0], env_value(env, "PATH"));
-      std::vector<std::string> argv = o.argv;
-      std::vector<char*> args, envp;
-      for (auto& a : argv) args.push_back(a.data());
-      args.push_back(nullptr);
-      for (auto& e : env) envp.push_back(e.data());
-      envp.push_back(nullptr);
-      ::execve(program.c_str(), args.data(), envp.data());
-      fail(errno == ENOENT ? 127 : 126,
-           "exec: \"" + o.argv[0] + "\": " + (errno == EACCES ? std::string("permission denied") : std::strerror(errno)));
+      env = merge_env(std::move(env), o.env);
+      launch_in_container({.argv = o.argv,
+                           .env = std::move(env),
+                           .user = o.user.empty() ? c.spec.user : o.user,
+                           .workdir = !o.workdir.empty() ? o.workdir : c.spec.workdir,
+                           .tty = tty,
+                           .tty_size = tty_size},
+                          report[1]);
     } catch (const Error& e) {
       fail(e.exit_code() == 1 ? 125 : e.exit_code(), e.what());
     } catch (const std::exception& e) {

@@ -1,6 +1,8 @@
 #include "cppcker/runtime/lifecycle.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -41,13 +43,26 @@ bool signal_container(const Container& c, int sig) {
 }
 
 bool wait_until_stopped(const Container& c, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    bool alive = process_alive(c.state.pid, c.state.pid_start) || process_alive(c.state.monitor_pid, c.state.monitor_start);
-    if (!alive) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // A pidfd becomes readable when its process ends: no polling of /proc. Opened first and checked
+  // against the recorded start time after, so that it is known to be ours and not a reused pid.
+  std::vector<UniqueFd> running;
+  for (auto [pid, start] : {std::pair{c.state.pid, c.state.pid_start}, std::pair{c.state.monitor_pid, c.state.monitor_start}}) {
+    if (pid <= 0) continue;
+    UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    if (fd && process_alive(pid, start)) running.push_back(std::move(fd));
   }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (const auto& fd : running) {
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      pollfd p{fd.get(), POLLIN, 0};
+      int rc = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
+      if (rc > 0) break;
+      if (rc == 0) return false;
+      if (errno != EINTR) throw_errno("wait for the container");
+    }
+  }
+  return true;
 }
 
 void stop_container(const ContainerStore& store, const Container& c, int timeout_seconds) {

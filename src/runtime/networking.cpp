@@ -165,9 +165,11 @@ void NetworkSetup::begin() {
     case NetworkMode::bridge:
       break;
   }
-  teardown_network(networks_, containers_, c_);  // what a crashed earlier start of it may have left
+  // What a crashed earlier run of it left (its record says so: it is saved before any stage runs).
+  if (c_.state.net) teardown_network(networks_, containers_, c_);
   NetworkRecord network = networks_.get(c_.spec.network);
   c_.state.net = networks_.reserve(network, c_.id, c_.spec.ports);
+  c_.state.net->netns = (containers_.dir(c_.id) / "netns").string();
   containers_.save(c_, Durability::unsynced);  // from here on, rm -f finds what to tear down
   UniqueFd err;
   pid_t stage = spawn_stage("setup-netns", c_.state.net->netns, err);

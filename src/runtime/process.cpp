@@ -66,6 +66,8 @@ SignalForwarder::~SignalForwarder() {
   for (int i = 0; i < count_; ++i) ::sigaction(kSignals[i], &old_[i], nullptr);
 }
 
+namespace {
+// Writes hostname, hosts and resolv.conf for the container and creates its upper/work/merged dirs.
 void prepare_container_dir(const NetworkStore& networks, const ContainerStore& containers, const Container& c) {
   fs::path d = containers.dir(c.id);
   for (const char* sub : {"upper", "work", "merged"}) make_dirs(d / sub);
@@ -89,6 +91,7 @@ void prepare_container_dir(const NetworkStore& networks, const ContainerStore& c
   write_file_atomic(d / "hosts", hosts, 0644, rebuilt);
   write_file_atomic(d / "resolv.conf", resolv_conf(c.spec), 0644, rebuilt);
 }
+}  // namespace
 
 ContainerProcess ContainerProcess::start(const ImageStore& images, const ContainerStore& containers,
                                          const NetworkStore& networks, Container& c, const StdioFds& stdio) {
@@ -533,45 +536,40 @@ void mount_rootfs(const json& cfg) {
   }
 }
 
-[[noreturn]] void exec_in_container(const json& cfg, int sync_fd) {
-  const bool init = cfg.value("init", false);
-  std::vector<std::string> argv = cfg["argv"].get<std::vector<std::string>>();
-  std::vector<std::string> env = cfg["env"].get<std::vector<std::string>>();
-  if (argv.empty()) start_error(125, "no command specified");
-  UserIds ids = resolve_user(cfg["user"].get<std::string>());
-  if (env_value(env, "HOME").empty()) env.push_back("HOME=" + ids.home);
-  std::string workdir = cfg["workdir"].get<std::string>();
-  if (workdir.empty()) workdir = "/";
-  // Docker creates a missing working directory.
-  std::error_code ec;
-  fs::create_directories(workdir, ec);
+}  // namespace
+
+[[noreturn]] void launch_in_container(LaunchSpec spec, int report_fd) {
+  if (spec.argv.empty()) start_error(125, "no command specified");
+  UserIds ids = resolve_user(spec.user);
+  if (env_value(spec.env, "HOME").empty()) spec.env.push_back("HOME=" + ids.home);
+  std::string workdir = spec.workdir.empty() ? "/" : spec.workdir;
+  if (spec.create_workdir) {
+    std::error_code ec;
+    fs::create_directories(workdir, ec);
+  }
   if (::chdir(workdir.c_str()) != 0)
     start_error(126, "chdir to cwd (\"" + workdir + "\") set in config.json failed: " + std::strerror(errno));
-  if (cfg.contains("tty")) {
-    std::optional<winsize> size;
-    if (cfg["tty"].contains("rows"))
-      size = winsize{cfg["tty"]["rows"].get<unsigned short>(), cfg["tty"]["cols"].get<unsigned short>(), 0, 0};
-    UniqueFd master = open_container_tty(size, ids.uid);
-    send_message(sync_fd, kTtyReady, master.get());
+  if (spec.tty) {
+    UniqueFd master = open_container_tty(spec.tty_size, ids.uid);
+    send_message(report_fd, kTtyReady, master.get());
   }
   if (::setgroups(ids.groups.size(), ids.groups.data()) != 0 || ::setgid(ids.gid) != 0 || ::setuid(ids.uid) != 0)
-    start_error(125, std::string("set user ") + cfg["user"].get<std::string>() + ": " + std::strerror(errno));
-  std::string program = find_executable(argv[0], env_value(env, "PATH"));
+    start_error(125, "set user " + spec.user + ": " + std::strerror(errno));
+  std::string program = find_executable(spec.argv[0], env_value(spec.env, "PATH"));
   std::vector<char*> args, envp;
-  for (auto& a : argv) args.push_back(a.data());
+  for (auto& a : spec.argv) args.push_back(a.data());
   args.push_back(nullptr);
-  for (auto& e : env) envp.push_back(e.data());
+  for (auto& e : spec.env) envp.push_back(e.data());
   envp.push_back(nullptr);
-  if (init) run_as_init(sync_fd, program, args, envp);  // never returns
+  if (spec.init) run_as_init(report_fd, program, args, envp);  // never returns
   ::execve(program.c_str(), args.data(), envp.data());
   int err = errno;
-  if (err == EACCES) start_error(126, "exec: \"" + argv[0] + "\": permission denied");
-  if (err == ENOEXEC) start_error(126, "exec: \"" + argv[0] + "\": exec format error");
-  if (err == ENOENT) start_error(127, "exec: \"" + argv[0] + "\": no such file or directory");
-  start_error(126, "exec: \"" + argv[0] + "\": " + std::strerror(err));
+  const std::string what = "exec: \"" + spec.argv[0] + "\": ";
+  if (err == EACCES) start_error(126, what + "permission denied");
+  if (err == ENOEXEC) start_error(126, what + "exec format error");
+  if (err == ENOENT) start_error(127, what + "no such file or directory");
+  start_error(126, what + std::strerror(err));
 }
-
-}  // namespace
 
 int child_mode_main(int sync_fd) {
   ::fcntl(sync_fd, F_SETFD, FD_CLOEXEC);  // a successful exec closes it: that is the parent's "started"
@@ -588,7 +586,16 @@ int child_mode_main(int sync_fd) {
     // Nothing of ours may leak into the user's process.
     ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
     ::fcntl(sync_fd, F_SETFD, FD_CLOEXEC);
-    exec_in_container(cfg, sync_fd);
+    LaunchSpec spec{.argv = cfg["argv"].get<std::vector<std::string>>(),
+                    .env = cfg["env"].get<std::vector<std::string>>(),
+                    .user = cfg["user"].get<std::string>(),
+                    .workdir = cfg["workdir"].get<std::string>(),
+                    .create_workdir = true,  // Docker creates a missing working directory for run
+                    .tty = cfg.contains("tty"),
+                    .init = cfg.value("init", false)};
+    if (spec.tty && cfg["tty"].contains("rows"))
+      spec.tty_size = winsize{cfg["tty"]["rows"].get<unsigned short>(), cfg["tty"]["cols"].get<unsigned short>(), 0, 0};
+    launch_in_container(std::move(spec), sync_fd);
   } catch (const Error& e) {
     int code = e.exit_code() == 1 ? 125 : e.exit_code();  // anything unplanned is the runtime's failure
     std::string reply = json{{"code", code}, {"error", e.what()}}.dump();

@@ -34,22 +34,20 @@ void* resolve(void* (*library)(), const char* name) {
   return fn;
 }
 
-void* curl_library() {
-  static void* handle = open_library(CPPCKER_LIBCURL_SONAME);
+// One handle per library, opened on the first call that needs it.
+template <const char* Soname>
+void* library() {
+  static void* handle = open_library(Soname);
   return handle;
 }
-void* archive_library() {
-  static void* handle = open_library(CPPCKER_LIBARCHIVE_SONAME);
-  return handle;
-}
-void* nftables_library() {
-  static void* handle = open_library(CPPCKER_LIBNFTABLES_SONAME);
-  return handle;
-}
-void* crypto_library() {
-  static void* handle = open_library(CPPCKER_LIBCRYPTO_SONAME);
-  return handle;
-}
+constexpr char kCurl[] = CPPCKER_LIBCURL_SONAME;
+constexpr char kArchive[] = CPPCKER_LIBARCHIVE_SONAME;
+constexpr char kCrypto[] = CPPCKER_LIBCRYPTO_SONAME;
+constexpr char kNftables[] = CPPCKER_LIBNFTABLES_SONAME;
+constexpr auto curl_library = library<kCurl>;
+constexpr auto archive_library = library<kArchive>;
+constexpr auto crypto_library = library<kCrypto>;
+constexpr auto nftables_library = library<kNftables>;
 
 }  // namespace
 

@@ -35,6 +35,10 @@ struct PortBinding {
 
   std::string container_key() const { return std::to_string(container_port) + "/" + proto; }  // "80/tcp"
   std::string shown_host_ip() const { return host_ip.empty() ? "0.0.0.0" : host_ip; }
+  // Docker's words when another container holds the host side.
+  std::string allocated_message() const {
+    return "Bind for " + shown_host_ip() + ":" + std::to_string(host_port) + " failed: port is already allocated";
+  }
   nlohmann::json to_json() const;
   static PortBinding from_json(const nlohmann::json& j);
   bool operator==(const PortBinding&) const = default;

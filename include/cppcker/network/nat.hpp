@@ -39,8 +39,10 @@ class NatTable {
   std::string list();
 
  private:
-  // Runs nft commands; returns false (and the error text) instead of throwing when `tolerate` matches.
-  bool run(const std::string& commands, const char* tolerate = nullptr);
+  // Runs nft commands. False instead of an Error when the failure is the tolerated one: the object is
+  // missing (deleting what is gone) or already there (adding what exists).
+  enum class Tolerate { nothing, missing, existing };
+  bool run(const std::string& commands, Tolerate tolerate = Tolerate::nothing);
   std::string table_;
   nft_ctx* ctx_ = nullptr;
 };

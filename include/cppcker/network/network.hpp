@@ -14,6 +14,8 @@
 
 namespace cppcker {
 
+class Netlink;
+
 // From the config file (default /etc/cppcker/config.json), with Docker's daemon.json names:
 //   { "bridge": "cppcker0", "bip": "172.29.0.1/16", "nft-table": "cppcker",
 //     "default-address-pools": [{"base": "172.30.0.0/16", "size": 24}] }
@@ -51,7 +53,7 @@ struct Endpoint {
   Ipv4 gateway = 0;
   std::string mac;
   std::string host_veth;
-  std::string netns;  // bind mount that keeps the namespace alive
+  std::string netns;  // bind mount that keeps the namespace alive (set by the runtime, which owns the path)
   std::vector<PortBinding> ports;  // host ports resolved (never 0 here)
 
   nlohmann::json to_json() const;
@@ -92,6 +94,8 @@ class NetworkStore {
 
  private:
   bool container_exists(const std::string& id) const;
+  // A network's bridge, its subnet in the NAT table and its address file (not its record).
+  void dismantle(const NetworkRecord& network, Netlink& nl) const;
   NetworkRecord default_network() const;  // writes its record on first use (caller holds the lock)
   std::optional<NetworkRecord> load(const std::string& name) const;
   fs::path dir() const { return root_ / "networks"; }

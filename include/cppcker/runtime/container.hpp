@@ -108,8 +108,9 @@ class ContainerStore {
   static ContainerState observed_state(const Container& c);
 
  private:
-  // Under the store lock: leftovers of a create or remove that was killed part-way.
-  void sweep_interrupted() const;
+  // One pass over containers/: the records (with `records`), and with `sweep` (under the store lock)
+  // the leftovers of a create or remove that was killed part-way removed on the way.
+  std::vector<Container> scan(bool records, bool sweep) const;
   fs::path root_;
 };
 

@@ -42,9 +42,6 @@ class SignalForwarder {
   struct sigaction old_[7]{};
 };
 
-// Writes hostname, hosts and resolv.conf for the container and creates its upper/work/merged dirs.
-void prepare_container_dir(const NetworkStore& networks, const ContainerStore& containers, const Container& c);
-
 class ContainerProcess {
  public:
   // Sets up the network, creates the cgroup, starts the child and returns once the command has been
@@ -74,6 +71,20 @@ struct UserIds {
   std::string home = "/";
 };
 UserIds resolve_user(const std::string& spec);
+// The last step inside the container, shared by `run`'s child-mode and `exec`: resolve the user (HOME
+// from its passwd entry unless env has one), enter the working directory ("" = "/"), open the terminal
+// when asked and send its master over `report_fd`, drop to the user, find the program and exec it (under
+// cppcker's init with `init`). Throws Error with Docker's codes: 125 runtime, 126 cannot invoke, 127 not found.
+struct LaunchSpec {
+  std::vector<std::string> argv, env;
+  std::string user, workdir;
+  bool create_workdir = false;
+  bool tty = false;
+  std::optional<winsize> tty_size;
+  bool init = false;
+};
+[[noreturn]] void launch_in_container(LaunchSpec spec, int report_fd);
+
 // The program to exec: a name with '/' as it is, else the first executable match in `path_env`.
 // Throws Error with Docker's codes: 127 not found, 126 not executable.
 std::string find_executable(const std::string& name, const std::string& path_env);
