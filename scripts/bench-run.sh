@@ -15,8 +15,8 @@
 # container's monitor (target <= 1 MB) next to podman's conmon.
 #   sudo scripts/bench-run.sh [RUNS] [ROUNDS]        (defaults 20 and 5)
 # Cgroups are made below this shell's own cgroup only, state in a temporary directory; all removed after,
-# as are the bridges, the nftables tables podman's CNI made (if they were not there before) and
-# net.ipv4.ip_forward is put back.
+# as are the bridges, the nftables tables and /run/netns mount podman's CNI made (if they were not there
+# before), and net.ipv4.ip_forward is put back.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-20}
@@ -40,6 +40,7 @@ ip_forward_before=$(cat /proc/sys/net/ipv4/ip_forward)
 nft_tables_before=$(nft list tables 2>/dev/null || true)
 cni_before=$([ -e /var/lib/cni ] && echo yes || echo no)
 podman_bridge_before=$([ -e /sys/class/net/cni-podman0 ] && echo yes || echo no)
+run_netns_before=$([ -e /run/netns ] && echo yes || echo no)  # podman's namespaces live there (a mount)
 bench_config=$work/cppcker-config.json
 echo '{"bridge": "cpkbench1", "bip": "10.218.1.1/24", "nft-table": "cppcker_bench"}' > "$bench_config"
 cleanup() {
@@ -54,6 +55,10 @@ cleanup() {
     grep -qx "table $t" <<<"$nft_tables_before" || nft delete table $t 2>/dev/null
   done
   if [ "$cni_before" = no ]; then rm -rf /var/lib/cni; fi
+  if [ "$run_netns_before" = no ]; then
+    while grep -q " /run/netns " /proc/self/mountinfo; do umount /run/netns || break; done
+    rmdir /run/netns 2>/dev/null
+  fi
   echo "$ip_forward_before" > /proc/sys/net/ipv4/ip_forward
   for id in $("$cppcker" --root "$work/cppcker" ps -aq --no-trunc 2>/dev/null); do
     "$cppcker" --root "$work/cppcker" rm -f "$id" >/dev/null 2>&1
