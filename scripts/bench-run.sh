@@ -37,6 +37,9 @@ work=$(mktemp -d /tmp/cppcker-bench-run.XXXXXX)
 podman=(podman --root "$work/podman" --runroot "$work/podman-run" --tmpdir "$work/podman-tmp"
         --storage-driver overlay --cgroup-manager cgroupfs --events-backend file)
 ip_forward_before=$(cat /proc/sys/net/ipv4/ip_forward)
+# --userns=auto adds cppcker's ranges to these on first use: the machine gets its own back.
+cp -p /etc/subuid "$work/subuid.saved" 2>/dev/null || true
+cp -p /etc/subgid "$work/subgid.saved" 2>/dev/null || true
 nft_tables_before=$(nft list tables 2>/dev/null || true)
 cni_before=$([ -e /var/lib/cni ] && echo yes || echo no)
 podman_bridge_before=$([ -e /sys/class/net/cni-podman0 ] && echo yes || echo no)
@@ -60,6 +63,8 @@ cleanup() {
     rmdir /run/netns 2>/dev/null
   fi
   echo "$ip_forward_before" > /proc/sys/net/ipv4/ip_forward
+  [ -e "$work/subuid.saved" ] && cp -p "$work/subuid.saved" /etc/subuid
+  [ -e "$work/subgid.saved" ] && cp -p "$work/subgid.saved" /etc/subgid
   for id in $("$cppcker" --root "$work/cppcker" ps -aq --no-trunc 2>/dev/null); do
     "$cppcker" --root "$work/cppcker" rm -f "$id" >/dev/null 2>&1
   done
@@ -90,13 +95,21 @@ sed -i -e 's/"terminal": true/"terminal": false/' -e 's/"sh"$/"\/bin\/true"/' \
        -e 's/"linux": {/"linux": {\n\t\t"cgroupsPath": "cppcker-bench-runc",/' "$work/bundle/config.json"
 
 run_cppcker() { "$cppcker" --root "$work/cppcker" run --rm --network none --cgroup-parent cppcker-bench-cppcker busybox true; }
+# The same confined start without its seccomp filter, and with a user namespace: what each costs.
+run_cppcker_noseccomp() {
+  "$cppcker" --root "$work/cppcker" run --rm --network none --security-opt seccomp=unconfined \
+    --cgroup-parent cppcker-bench-cppcker busybox true
+}
+run_cppcker_userns() {
+  "$cppcker" --root "$work/cppcker" run --rm --network none --userns=auto --cgroup-parent cppcker-bench-cppcker busybox true
+}
 # minimal-run makes and removes its run directory below this one itself.
 run_minimal() { "$work/minimal-run" "$work/bundle/rootfs" "$work/minimal" cppcker-bench-minimal 1 /bin/true; }
 run_runc() { runc --root "$work/runc-state" run --bundle "$work/bundle" "bench-$RANDOM$RANDOM" </dev/null; }
 podman_run=(run --runtime runc --network none --cgroup-parent /cppcker-bench-podman
             --ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
 run_podman() { "${podman[@]}" "${podman_run[@]}" --rm busybox:latest true; }
-tools=(minimal cppcker runc podman)
+tools=(minimal cppcker cppcker_noseccomp cppcker_userns runc podman)
 
 # Each once first: warm caches, and fail early if a tool does not work here.
 for t in "${tools[@]}"; do
@@ -133,6 +146,10 @@ awk -v c="${med[cppcker]}" -v m="${med[minimal]}" -v p="${med[podman]}" -v r="${
   printf "  cppcker / minimal-run = %.2f   (target <= 1.5)\n", c / m
   printf "  podman / cppcker      = %.1f   (target >= 20)\n", p / c
   printf "  runc / cppcker        = %.2f\n", r / c
+}'
+awk -v c="${med[cppcker]}" -v s="${med[cppcker_noseccomp]}" -v u="${med[cppcker_userns]}" 'BEGIN {
+  printf "  seccomp costs %.2f ms per start (cppcker - cppcker_noseccomp; target <= 1)\n", (c - s) / 1000
+  printf "  a user namespace costs %.2f ms per start (cppcker_userns - cppcker)\n", (u - c) / 1000
 }'
 
 # Bridged: the C floor's own bridge; cppcker's default network from the benchmark's config file.

@@ -8,6 +8,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev libarchive-dev libspdlog-dev libssl-dev
   libzstd-dev zlib1g-dev libgtest-dev
   libnl-3-dev libnl-route-3-dev libnftables-dev   # netlink for veth/bridge, nftables for NAT and ports
+  libseccomp-dev                         # seccomp profiles compiled to BPF (loaded on first use)
   busybox-static ca-certificates tar openssl
   docker-registry skopeo apache2-utils   # for the integration tests: a real registry, a second client, htpasswd
   iproute2 util-linux                    # for the network tests: `ip` and `nsenter` for a second namespace

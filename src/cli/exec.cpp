@@ -11,7 +11,7 @@ void register_exec(CLI::App& app, GlobalOptions& global) {
   struct Opts {
     std::vector<std::string> env;
     std::string workdir, user;
-    bool interactive = false, tty = false, detach = false;
+    bool interactive = false, tty = false, detach = false, privileged = false;
   };
   auto o = std::make_shared<Opts>();
   cmd->prefix_command();
@@ -23,6 +23,7 @@ void register_exec(CLI::App& app, GlobalOptions& global) {
   cmd->add_flag("-i,--interactive", o->interactive, "Keep STDIN open");
   cmd->add_flag("-t,--tty", o->tty, "Allocate a pseudo-TTY");
   cmd->add_flag("-d,--detach", o->detach, "Detached mode: run command in the background");
+  cmd->add_flag("--privileged", o->privileged, "Give extended privileges to the command");
   set_action(cmd, [&global, o, cmd] {
     std::vector<std::string> rest = cmd->remaining();
     if (rest.size() < 2) throw Error("\"cppcker exec\" requires at least 2 arguments.\nSee 'cppcker exec --help'.", 125);
@@ -36,7 +37,8 @@ void register_exec(CLI::App& app, GlobalOptions& global) {
     options.interactive = o->interactive;
     options.tty = o->tty;
     options.detach = o->detach;
-    return exec_in_container(c, options);
+    options.privileged = o->privileged;
+    return exec_in_container(store, c, options);
   });
 }
 

@@ -1,4 +1,6 @@
 // cppcker: a daemonless, Docker-style container runtime.
+#include <sys/stat.h>
+
 #include <clocale>
 #include <cstdlib>
 #include <iostream>
@@ -89,6 +91,8 @@ std::string format_table(const std::vector<std::vector<std::string>>& rows) {
 
 int main(int argc, char** argv) {
   using namespace cppcker;
+  // State is private: records hold the containers' environment (secrets), logs what they print.
+  ::umask(077);
   // Hidden stages that cppcker re-executes itself into through /proc/self/exe.
   if (argc == 3 && std::string_view(argv[1]) == "child-mode") return child_mode_main(std::atoi(argv[2]));
   if (argc == 3 && std::string_view(argv[1]) == "setup-netns") return setup_netns_stage(argv[2]);

@@ -12,6 +12,10 @@
 #include "cppcker/runtime/networking.hpp"
 #include "cppcker/runtime/run.hpp"
 #include "cppcker/runtime/volume.hpp"
+#include "cppcker/security/capabilities.hpp"
+#include "cppcker/security/devices.hpp"
+#include "cppcker/security/options.hpp"
+#include "cppcker/security/userns.hpp"
 #include "cppcker/util/error.hpp"
 
 namespace cppcker::cli {
@@ -31,6 +35,9 @@ struct RunOptions {
   std::uint64_t cpu_shares = 0;
   int stop_timeout = -1;
   bool entrypoint_given = false;
+  std::vector<std::string> cap_add, cap_drop, security_opt, devices, device_cgroup_rules, ulimits, log_opts;
+  bool privileged = false;
+  std::string userns, shm_size;
 };
 
 // The image's ID, pulled first when it is not here (as `docker run` does).
@@ -53,7 +60,7 @@ std::string find_or_pull(const GlobalOptions& global, const ImageStore& store, c
   return result.image_id;
 }
 
-ResourceLimits limits_from(const RunOptions& o) {
+ResourceLimits limits_from(const RunOptions& o, const RuntimeConfig& config) {
   ResourceLimits l;
   if (!o.memory.empty()) l.memory = parse_memory_size(o.memory, "-m, --memory");
   if (o.mem_mb) l.memory = *o.mem_mb * 1024 * 1024;
@@ -71,6 +78,7 @@ ResourceLimits limits_from(const RunOptions& o) {
   }
   if (!o.cpus.empty()) l.cpus = parse_cpus(o.cpus);
   std::int64_t pids = o.pids_limit != 0 ? o.pids_limit : o.pids_gocker;
+  if (pids == 0 && config.default_pids_limit) pids = *config.default_pids_limit;
   if (pids != 0) l.pids = pids < 0 ? -1 : pids;
   if (!o.cpuset_cpus.empty()) {
     if (o.cpuset_cpus.find_first_not_of("0123456789,-") != std::string::npos)
@@ -87,6 +95,53 @@ std::vector<std::string> json_strings(const nlohmann::json& j, const char* key) 
   for (const auto& v : j[key])
     if (v.is_string()) out.push_back(v.get<std::string>());
   return out;
+}
+
+// Capabilities, seccomp, devices, user namespace, ulimits, /dev/shm and log options, checked here so that a
+// bad one is refused before anything is made.
+void confine(ContainerSpec& spec, const RunOptions& o, const RuntimeConfig& config) {
+  for (const auto& c : o.cap_add) normalize_capability(c);
+  for (const auto& c : o.cap_drop) normalize_capability(c);
+  spec.cap_add = o.cap_add;
+  spec.cap_drop = o.cap_drop;
+  spec.privileged = o.privileged;
+  spec.security_opt = o.security_opt;
+  SecurityOptions security = parse_security_options(o.security_opt);
+  spec.no_new_privileges = security.no_new_privileges.value_or(config.no_new_privileges);
+  spec.systempaths_unconfined = security.systempaths_unconfined;
+  std::string profile = security.seccomp.empty() ? config.seccomp_profile : security.seccomp;
+  if (profile == "unconfined") {
+    spec.seccomp_profile = profile;
+  } else if (!profile.empty()) {
+    // As Docker's CLI does: the profile's content is kept, so a later start does not depend on the file.
+    try {
+      spec.seccomp_profile = read_file(profile);
+    } catch (const SystemError& e) {
+      throw Error("opening seccomp profile (" + profile + ") failed: " + e.what(), 125);
+    }
+  }
+  for (const auto& d : o.devices) {
+    spec.devices.push_back(parse_device_flag(d));
+    resolve_device(spec.devices.back());  // the host's node must exist now
+  }
+  for (const auto& r : o.device_cgroup_rules) parse_device_cgroup_rule(r);
+  spec.device_cgroup_rules = o.device_cgroup_rules;
+  spec.userns_mode = !o.userns.empty() ? o.userns : config.userns_remap.empty() ? "" : "auto";
+  if (o.privileged && parse_userns_mode(spec.userns_mode).enabled)
+    throw Error("privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode", 125);
+  spec.ulimits = config.default_ulimits;
+  for (const auto& u : o.ulimits) {
+    oci::Rlimit r = parse_ulimit(u);
+    std::erase_if(spec.ulimits, [&](const oci::Rlimit& x) { return x.type == r.type; });
+    spec.ulimits.push_back(r);
+  }
+  if (!o.shm_size.empty()) {
+    spec.shm_size = parse_memory_size(o.shm_size, "--shm-size");
+    if (spec.shm_size <= 0) throw Error("invalid argument \"" + o.shm_size + "\" for \"--shm-size\" flag: size must be positive", 125);
+  } else if (config.default_shm_size) {
+    spec.shm_size = *config.default_shm_size;
+  }
+  parse_log_options(o.log_opts, spec.log_max_size, spec.log_max_file);
 }
 
 }  // namespace
@@ -139,6 +194,19 @@ void register_run(CLI::App& app, GlobalOptions& global) {
                   "Parent cgroup for the container (absolute, or relative to the caller's own cgroup)");
   cmd->add_option("--stop-signal", o->stop_signal, "Signal to stop the container");
   cmd->add_option("--stop-timeout", o->stop_timeout, "Timeout (in seconds) to stop a container");
+  cmd->add_option("--cap-add", o->cap_add, "Add Linux capabilities")->allow_extra_args(false);
+  cmd->add_option("--cap-drop", o->cap_drop, "Drop Linux capabilities")->allow_extra_args(false);
+  cmd->add_flag("--privileged", o->privileged, "Give extended privileges to this container");
+  cmd->add_option("--security-opt", o->security_opt,
+                  "Security options: seccomp=PATH|unconfined, no-new-privileges, systempaths=unconfined")
+      ->allow_extra_args(false);
+  cmd->add_option("--device", o->devices, "Add a host device to the container: HOST[:CONTAINER][:rwm]")->allow_extra_args(false);
+  cmd->add_option("--device-cgroup-rule", o->device_cgroup_rules, "Add a rule to the cgroup allowed devices list")
+      ->allow_extra_args(false);
+  cmd->add_option("--userns", o->userns, "User namespace to use: host (default), auto[:size=N]");
+  cmd->add_option("--ulimit", o->ulimits, "Ulimit options: NAME=SOFT[:HARD]")->allow_extra_args(false);
+  cmd->add_option("--shm-size", o->shm_size, "Size of /dev/shm (default 64m)");
+  cmd->add_option("--log-opt", o->log_opts, "Log driver options: max-size=SIZE, max-file=N")->allow_extra_args(false);
   set_action(cmd, [&global, o, cmd, ep] {
     std::vector<std::string> rest = cmd->remaining();
     if (rest.empty()) throw Error("\"cppcker run\" requires at least 1 argument.\nSee 'cppcker run --help'.", 125);
@@ -178,8 +246,10 @@ void register_run(CLI::App& app, GlobalOptions& global) {
     std::string image_name = rest.front();
     std::vector<std::string> command(rest.begin() + 1, rest.end());
 
+    const RuntimeConfig runtime_config = global.runtime_config();
     ContainerSpec spec;
-    spec.limits = limits_from(*o);  // invalid values fail before anything is created
+    spec.limits = limits_from(*o, runtime_config);  // invalid values fail before anything is created
+    confine(spec, *o, runtime_config);
     std::vector<std::string> env = parse_env(o->env);
     std::vector<std::string> file_env;
     for (const auto& f : o->env_files) {
@@ -196,9 +266,7 @@ void register_run(CLI::App& app, GlobalOptions& global) {
       // Relative parents lie below the caller's own cgroup in each hierarchy (a daemonless runtime has no
       // daemon's); cppcker made them, so it removes them again once empty.
       std::string first = o->cgroup_parent.substr(0, o->cgroup_parent.find('/'));
-      std::vector<std::string> keys = {""};
-      if (detect_cgroup_mode() != CgroupMode::v2) keys = v1_controllers();
-      for (const auto& k : keys) {
+      for (const auto& k : cgroup_hierarchy_keys()) {
         std::string own = own_cgroup(k);
         if (own == "/") own.clear();
         spec.cgroup_parents[k] = own + "/" + o->cgroup_parent;
@@ -261,13 +329,22 @@ void register_run(CLI::App& app, GlobalOptions& global) {
     spec.read_only = o->read_only;
     for (const auto& v : o->volumes) spec.mounts.push_back(parse_volume_flag(v));
     for (const auto& t : o->tmpfs) spec.mounts.push_back(parse_tmpfs_flag(t));
+    // Named now, made at the start: a run refused before that leaves no volume behind.
     for (auto& m : spec.mounts)
-      if (m.anonymous) m.source = VolumeStore(global.root).create("");
+      if (m.anonymous) m.source = random_hex(32);
     spec.auto_remove = o->rm;
 
     ContainerStore containers(global.root);
     NetworkStore networks = global.networks();
     validate_network(networks, containers, spec.network);
+    const UsernsMode userns = parse_userns_mode(spec.userns_mode);
+    std::optional<UsernsAllocator> allocator;
+    if (userns.enabled) {
+      if (!kernel_supports_idmapped_overlay())
+        throw Error("--userns=auto needs idmapped mounts under overlayfs, which this kernel cannot do (Linux 5.19 or newer)", 125);
+      allocator.emplace(containers.root() / "userns");
+      allocator->ensure_subids();
+    }
     std::string shared_hostname;  // --network container:x: x's host name, as Docker shows it
     if (mode == NetworkMode::container) shared_hostname = containers.resolve(spec.network.substr(10)).spec.hostname;
     Container c = containers.create(spec, o->name, [&](Container& r) {
@@ -281,6 +358,16 @@ void register_run(CLI::App& app, GlobalOptions& global) {
         r.spec.hostname = host;
       }
       r.spec.env = merge_env(merge_env(image_env, {"HOSTNAME=" + r.spec.hostname}), merge_env(file_env, env));
+      if (userns.enabled) r.spec.userns = allocator->allocate(r.id, userns.size, [&](const std::string& id) {
+        return fs::exists(containers.dir(id)) || fs::exists(containers.root() / "containers" / (".creating-" + id));
+      });
+    }, [&](const Container& r, const fs::path& dir) {
+      try {
+        write_new_spec(containers, r, dir);  // the seccomp profile, devices, capabilities... checked here
+      } catch (...) {
+        if (allocator) allocator->release(r.id);
+        throw;
+      }
     });
 
     if (o->detach) {

@@ -1,6 +1,7 @@
 #include "cppcker/runtime/container.hpp"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -93,7 +94,28 @@ json Container::to_json() const {
             {"cgroup_parents", spec.cgroup_parents},
             {"cgroup_owned_tops", spec.cgroup_owned_tops},
             {"stop_signal", spec.stop_signal},
-            {"stop_timeout", spec.stop_timeout}}},
+            {"stop_timeout", spec.stop_timeout},
+            {"cap_add", spec.cap_add},
+            {"cap_drop", spec.cap_drop},
+            {"privileged", spec.privileged},
+            {"security_opt", spec.security_opt},
+            {"seccomp_profile", spec.seccomp_profile},
+            {"no_new_privileges", spec.no_new_privileges},
+            {"systempaths_unconfined", spec.systempaths_unconfined},
+            {"devices", json_array(spec.devices)},
+            {"device_cgroup_rules", spec.device_cgroup_rules},
+            {"userns_mode", spec.userns_mode},
+            {"userns", spec.userns ? json{{"uid", spec.userns->host_uid}, {"gid", spec.userns->host_gid},
+                                          {"size", spec.userns->size}}
+                                   : json(nullptr)},
+            {"ulimits", [&] {
+               json out = json::array();
+               for (const auto& r : spec.ulimits) out.push_back({{"type", r.type}, {"hard", r.hard}, {"soft", r.soft}});
+               return out;
+             }()},
+            {"shm_size", spec.shm_size},
+            {"log_max_size", spec.log_max_size},
+            {"log_max_file", spec.log_max_file}}},
           {"state",
            {{"status", state.status},
             {"pid", state.pid},
@@ -142,6 +164,23 @@ Container Container::from_json(const json& j) {
   c.spec.cgroup_owned_tops = s.value("cgroup_owned_tops", CgroupPaths{});
   c.spec.stop_signal = s.value("stop_signal", 15);
   c.spec.stop_timeout = s.value("stop_timeout", 10);
+  c.spec.cap_add = s.value("cap_add", std::vector<std::string>{});
+  c.spec.cap_drop = s.value("cap_drop", std::vector<std::string>{});
+  c.spec.privileged = s.value("privileged", false);
+  c.spec.security_opt = s.value("security_opt", std::vector<std::string>{});
+  c.spec.seccomp_profile = s.value("seccomp_profile", "");
+  c.spec.no_new_privileges = s.value("no_new_privileges", false);
+  c.spec.systempaths_unconfined = s.value("systempaths_unconfined", false);
+  for (const auto& d : s.value("devices", json::array())) c.spec.devices.push_back(DeviceMapping::from_json(d));
+  c.spec.device_cgroup_rules = s.value("device_cgroup_rules", std::vector<std::string>{});
+  c.spec.userns_mode = s.value("userns_mode", "");
+  if (s.contains("userns") && s["userns"].is_object())
+    c.spec.userns = IdRange{s["userns"].value("uid", 0u), s["userns"].value("gid", 0u), s["userns"].value("size", 0u)};
+  for (const auto& r : s.value("ulimits", json::array()))
+    c.spec.ulimits.push_back({r.value("type", ""), r.value("hard", std::uint64_t{0}), r.value("soft", std::uint64_t{0})});
+  c.spec.shm_size = s.value("shm_size", std::int64_t{64} * 1024 * 1024);
+  c.spec.log_max_size = s.value("log_max_size", std::int64_t{-1});
+  c.spec.log_max_file = s.value("log_max_file", 1);
   const json& st = j.at("state");
   c.state.status = st.value("status", "created");
   c.state.pid = st.value("pid", 0);
@@ -195,7 +234,10 @@ bool process_alive(pid_t pid, std::uint64_t start_time) {
   return st && st->start_time == start_time && st->state != 'Z' && st->state != 'X';
 }
 
-ContainerStore::ContainerStore(fs::path root) : root_(std::move(root)) { make_dirs(root_ / "containers"); }
+ContainerStore::ContainerStore(fs::path root) : root_(std::move(root)) {
+  make_dirs(root_ / "containers");
+  ::chmod(root_.c_str(), 0700);
+}
 
 FileLock ContainerStore::lock() const { return FileLock(root_ / "containers" / ".lock"); }
 namespace {
@@ -239,7 +281,8 @@ std::string generate_name() {
 }
 
 Container ContainerStore::create(ContainerSpec spec, const std::string& requested,
-                                 const std::function<void(Container&)>& complete) const {
+                                 const std::function<void(Container&)>& complete,
+                                 const std::function<void(const Container&, const fs::path& dir)>& populate) const {
   auto guard = lock();
   auto existing = scan(/*records=*/true, /*sweep=*/true);
   std::string name = requested;
@@ -268,13 +311,23 @@ Container ContainerStore::create(ContainerSpec spec, const std::string& requeste
   if (complete) complete(c);
   fs::path staging = root_ / "containers" / (std::string(kCreatingPrefix) + c.id);
   make_dirs(staging);
-  write_file_atomic(staging / "container.json", c.to_json().dump(2), 0644, Durability::synced);
-  if (::rename(staging.c_str(), dir(c.id).c_str()) != 0) throw_errno("create container " + c.id);
+  try {
+    if (populate) populate(c, staging);
+    write_file_atomic(staging / "container.json", c.to_json().dump(2), 0600, Durability::synced);
+    if (::rename(staging.c_str(), dir(c.id).c_str()) != 0) throw_errno("create container " + c.id);
+  } catch (...) {
+    try {
+      remove_tree(staging);
+    } catch (const Error&) {
+      // Swept by the next create.
+    }
+    throw;
+  }
   return c;
 }
 
 void ContainerStore::save(const Container& c, Durability durability) const {
-  write_file_atomic(dir(c.id) / "container.json", c.to_json().dump(2), 0644, durability);
+  write_file_atomic(dir(c.id) / "container.json", c.to_json().dump(2), 0600, durability);
 }
 
 std::optional<Container> ContainerStore::load(const std::string& id) const {

@@ -1,126 +1,205 @@
 #include "cppcker/runtime/exec.hpp"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
 
-#include <nlohmann/json.hpp>
-
 #include "cppcker/cgroup/cgroup.hpp"
 #include "cppcker/runtime/options.hpp"
 #include "cppcker/runtime/process.hpp"
+#include "cppcker/runtime/protocol.hpp"
 #include "cppcker/runtime/run.hpp"
+#include "cppcker/runtime/stdio.hpp"
 #include "cppcker/runtime/tty.hpp"
+#include "cppcker/security/capabilities.hpp"
+#include "cppcker/security/seccomp.hpp"
+#include "cppcker/util/child.hpp"
 #include "cppcker/util/error.hpp"
 
 namespace cppcker {
 
-int exec_in_container(const Container& c, const ExecOptions& o) {
-  if (o.argv.empty()) throw Error("exec needs a command", 125);
-  if (ContainerStore::observed_state(c).status != "running")
-    throw Error("Container " + c.id + " is not running");
-  pid_t target = c.state.pid;
-  // Namespace files first, while the pid is known to be ours; the mount namespace is joined last.
-  std::vector<std::pair<UniqueFd, const char*>> namespaces;
-  for (const char* ns : {"cgroup", "ipc", "uts", "net", "pid", "mnt"}) {
-    UniqueFd fd(::open(("/proc/" + std::to_string(target) + "/ns/" + ns).c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw_errno(std::string("open ") + ns + " namespace of the container");
-    namespaces.emplace_back(std::move(fd), ns);
-  }
-  if (!process_alive(c.state.pid, c.state.pid_start)) throw Error("Container " + c.id + " is not running");
+namespace {
 
+// The container's process settings with exec's own command, environment, user and directory.
+oci::Process exec_process(const oci::Spec& spec, const Container& c, const ExecOptions& o, bool tty) {
+  oci::Process p = spec.process;
+  p.args = o.argv;
+  std::vector<std::string> env = spec.process.env;
+  if (tty && env_value(env, "TERM").empty()) env.push_back("TERM=xterm");
+  p.env = merge_env(std::move(env), o.env);
+  p.user.username = o.user.empty() ? c.spec.user : o.user;
+  if (!o.workdir.empty()) p.cwd = o.workdir;
+  p.terminal = tty;
+  p.console_size.reset();
+  if (o.privileged) {
+    std::vector<std::string> all = host_capabilities();
+    p.capabilities = capability_sets(all, true);
+  }
+  return p;
+}
+
+bool same_namespace(pid_t pid, const char* type) {
+  struct stat mine{}, theirs{};
+  std::string path = "/proc/" + std::to_string(pid) + "/ns/" + type;
+  return ::stat(("/proc/self/ns/" + std::string(type)).c_str(), &mine) == 0 && ::stat(path.c_str(), &theirs) == 0 &&
+         mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev;
+}
+
+}  // namespace
+
+int exec_in_container(const ContainerStore& containers, const Container& c, const ExecOptions& o) {
+  if (o.argv.empty()) throw Error("exec needs a command", 125);
+  if (ContainerStore::observed_state(c).status != "running") throw Error("Container " + c.id + " is not running");
+  const pid_t target = c.state.pid;
+  // The container's first process, by a pidfd opened before its identity is checked: every namespace is
+  // joined through it, so a reused pid can never be joined by mistake.
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, target, 0)));
+  if (!pidfd || !process_alive(c.state.pid, c.state.pid_start)) throw Error("Container " + c.id + " is not running");
+  const bool join_user = !same_namespace(target, "user");
+
+  oci::Spec spec = load_spec(containers, c);
   // A detached exec has nobody to hand a terminal to.
   const bool tty = o.tty && !o.detach;
   if (tty && o.interactive && !::isatty(0)) throw Error("the input device is not a TTY", 1);
+  ExecRequest request;
+  request.process = exec_process(spec, c, o, tty);
+  if (spec.linux.seccomp) request.seccomp_program = seccomp_program(*spec.linux.seccomp, containers.root() / "seccomp");
+  request.docker_user = true;
+  request.stdin_null = !tty && (!o.interactive || o.detach);
+  const std::vector<std::string> seccomp_flags = spec.linux.seccomp ? spec.linux.seccomp->flags : std::vector<std::string>{};
+
   const int size_from = ::isatty(0) ? 0 : 1;
-  std::optional<winsize> tty_size = tty ? terminal_size(size_from) : std::nullopt;
+  if (tty) {
+    if (auto size = terminal_size(size_from)) request.process.console_size = oci::ConsoleSize{size->ws_row, size->ws_col};
+  }
   std::optional<RawTerminal> raw;
   if (tty && o.interactive) raw.emplace(0);
+  std::optional<StdioPipes> pipes;
+  if (!tty && !o.detach) pipes.emplace(o.interactive);
+  // Opened while the host's /sys/fs/cgroup is still in view; written by the final process only.
+  std::vector<UniqueFd> cgroup_procs;
+  for (int fd : open_cgroup_procs(c.cgroup_paths())) cgroup_procs.emplace_back(fd);
 
-  // Failures (as JSON) and the terminal's master come back over this socket; EOF means "exec'd".
+  // Failures (typed replies) and the terminal's master come back over this socket; EOF means "exec'd".
   int report[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) != 0) throw_errno("socketpair");
-  pid_t child = ::fork();
-  if (child < 0) throw_errno("fork");
-  if (child == 0) {
-    ::close(report[0]);
-    auto fail = [&](int code, const std::string& msg) {
-      std::string reply = nlohmann::json{{"code", code}, {"error", msg}}.dump();
-      ::send(report[1], reply.data(), reply.size(), MSG_NOSIGNAL);
-      ::_exit(code);
+  UniqueFd reports(report[0]), child_report(report[1]);
+  struct IgnorePipe {
+    struct sigaction old{};
+    IgnorePipe() {
+      struct sigaction sa{};
+      sa.sa_handler = SIG_IGN;
+      ::sigaction(SIGPIPE, &sa, &old);
+    }
+    ~IgnorePipe() { ::sigaction(SIGPIPE, &old, nullptr); }
+  } ignore_pipe;
+  pid_t helper_pid = ::fork();
+  if (helper_pid < 0) throw_errno("fork");
+  if (helper_pid == 0) {
+    reports.reset();
+    auto fail = [&](const StageReply& r) {
+      try {
+        send_message(child_report.get(), encode(r));
+      } catch (const Error&) {
+      }
+      ::_exit(r.exit_code);
     };
     try {
+      // CVE-2019-5736: this is the host's binary about to enter the container; non-dumpable, its
+      // /proc/<pid>/exe stays out of the container's reach (the flag is inherited by the fork below).
+      ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
       if (o.detach) ::setsid();
-      if (!o.interactive || o.detach) {
-        int devnull = ::open("/dev/null", O_RDWR);
-        ::dup2(devnull, 0);
-        if (o.detach) {
-          ::dup2(devnull, 1);
-          ::dup2(devnull, 2);
-        }
+      if (pipes) {
+        StdioFds fds = pipes->container();
+        if (fds.in >= 0) ::dup2(fds.in, 0);
+        ::dup2(fds.out, 1);
+        ::dup2(fds.err, 2);
       }
-      // Opened while the host's /sys/fs/cgroup is still in view; written by the final process only.
-      std::vector<int> cgroup_procs = open_cgroup_procs(c.cgroup_paths());
-      for (auto& [fd, name] : namespaces)
-        if (::setns(fd.get(), 0) != 0) fail(125, std::string("join ") + name + " namespace: " + std::strerror(errno));
+      // Every namespace but the user one in one call; the user namespace after the cgroup is joined.
+      const int flags = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWPID;
+      if (::setns(pidfd.get(), flags) != 0) stage_failed("namespaces", "join the container's namespaces");
       // A new pid namespace applies to children only: fork once more so the command is inside it.
       pid_t inner = ::fork();
-      if (inner < 0) fail(125, std::string("fork: ") + std::strerror(errno));
+      if (inner < 0) stage_failed("exec", "fork");
       if (inner > 0) {
-        ::close(report[1]);
+        child_report.reset();
         SignalForwarder forward_signals(inner, /*include_winch=*/false);
         int status = 0;
         while (::waitpid(inner, &status, 0) < 0 && errno == EINTR) {
         }
         ::_exit(exit_status(status));
       }
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       // Into the container's cgroup before anything of the command runs.
-      for (int fd : cgroup_procs)
-        if (::write(fd, "0", 1) != 1) fail(125, std::string("join the container's cgroup: ") + std::strerror(errno));
-      std::vector<std::string> env = c.spec.env;
-      if (tty && env_value(env, "TERM").empty()) env.push_back("TERM=xterm");
-      env = merge_env(std::move(env), o.env);
-      launch_in_container({.argv = o.argv,
-                           .env = std::move(env),
-                           .user = o.user.empty() ? c.spec.user : o.user,
-                           .workdir = !o.workdir.empty() ? o.workdir : c.spec.workdir,
-                           .tty = tty,
-                           .tty_size = tty_size},
-                          report[1]);
+      for (const auto& fd : cgroup_procs)
+        if (::write(fd.get(), "0", 1) != 1) stage_failed("cgroup", "join the container's cgroup");
+      if (join_user) {
+        if (::setns(pidfd.get(), CLONE_NEWUSER) != 0) stage_failed("namespaces", "join the container's user namespace");
+        if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) stage_failed("namespaces", "become the container's root");
+      }
+      LaunchContext context{request.seccomp_program, seccomp_flags, false, false, request.stdin_null, request.docker_user};
+      if (o.detach) {
+        // Nobody reads a detached exec's output: the container's own /dev/null.
+        UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+        if (!null) stage_failed("exec", "open /dev/null");
+        for (int target = 0; target < 3; ++target) ::dup2(null.get(), target);
+      }
+      launch_in_container(std::move(request.process), context, child_report.get());
+    } catch (const StageError& e) {
+      fail(e.reply());
     } catch (const Error& e) {
-      fail(e.exit_code() == 1 ? 125 : e.exit_code(), e.what());
+      fail({StageReply::Kind::error, "exec", 0, e.what(), e.exit_code() == 1 ? 125 : e.exit_code()});
     } catch (const std::exception& e) {
-      fail(125, e.what());
+      fail({StageReply::Kind::error, "exec", 0, e.what(), 125});
     }
   }
-  ::close(report[1]);
-  UniqueFd reports(report[0]);
-  SignalForwarder forward_signals(child, /*include_winch=*/!tty);
+  OwnedChild helper(helper_pid);
+  child_report.reset();
+  cgroup_procs.clear();
+  if (pipes) pipes->container_started();
+  SignalForwarder forward_signals(helper.pid(), /*include_winch=*/!tty);
   UniqueFd master;
-  std::string reply;
-  try {
-    reply = receive_message(reports.get(), &master);
-    if (tty && reply == kTtyReady) reply = receive_message(reports.get());
-  } catch (const SystemError& e) {
-    reply = nlohmann::json{{"code", 126}, {"error", std::string("exec failed: ") + e.what()}}.dump();
+  std::optional<StageReply> failure;
+  for (;;) {
+    UniqueFd passed;
+    std::optional<std::string> reply;
+    try {
+      reply = receive_message(reports.get(), &passed);
+    } catch (const Error& e) {
+      failure = StageReply{StageReply::Kind::error, "exec", 0, std::string("exec failed: ") + e.what(), 126};
+      break;
+    }
+    if (!reply) break;
+    StageReply r = decode_stage_reply(*reply);
+    if (r.kind == StageReply::Kind::tty) {
+      master = std::move(passed);
+      continue;
+    }
+    failure = r;
+    break;
   }
   reports.reset();
-  if (reply.empty() && master) relay_tty(master.get(), o.interactive ? 0 : -1, 1, size_from, child);
-  int status = 0;
-  if (!o.detach || !reply.empty())
-    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-    }
-  if (!reply.empty()) {
-    auto j = nlohmann::json::parse(reply, nullptr, false);
-    throw Error(j.is_discarded() ? "exec failed" : j.value("error", "exec failed"), j.is_discarded() ? 126 : j.value("code", 126));
+  if (!failure) {
+    if (master) relay_tty(master.get(), o.interactive ? 0 : -1, 1, size_from, helper.pid());
+    else if (pipes)
+      relay_stdio(o.interactive ? 0 : -1, pipes->take_in_write(), pipes->take_out_read(), pipes->take_err_read(),
+                  helper.pidfd(), caller_stdio_sink());
   }
-  return o.detach ? 0 : exit_status(status);
+  if (o.detach && !failure) {
+    helper.release();  // it runs on; its end is nobody's business here
+    return 0;
+  }
+  int status = helper.wait();
+  if (failure) throw Error(failure->message, failure->exit_code);
+  return exit_status(status);
 }
 
 }  // namespace cppcker

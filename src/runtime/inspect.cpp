@@ -1,7 +1,10 @@
 #include "cppcker/runtime/inspect.hpp"
 
 #include <csignal>
+#include <cctype>
 #include <cstring>
+
+#include "cppcker/security/options.hpp"
 
 namespace cppcker {
 
@@ -46,6 +49,7 @@ ordered_json inspect_container(const ImageStore& images, const ContainerStore& c
   const ResourceLimits& l = c.spec.limits;
   const char* stop_signal = sigabbrev_np(c.spec.stop_signal);
   const std::vector<std::string> argv = c.argv();
+  const bool confined_paths = !c.spec.privileged && !c.spec.systempaths_unconfined;
   return {{"Id", c.id},
           {"Created", s.created},
           {"Path", argv.empty() ? "" : argv.front()},
@@ -89,6 +93,37 @@ ordered_json inspect_container(const ImageStore& images, const ContainerStore& c
                      {{"HostIp", p.host_ip}, {"HostPort", p.host_port ? std::to_string(p.host_port) : ""}});
                return b;
              }()},
+            {"CapAdd", c.spec.cap_add.empty() ? ordered_json(nullptr) : ordered_json(c.spec.cap_add)},
+            {"CapDrop", c.spec.cap_drop.empty() ? ordered_json(nullptr) : ordered_json(c.spec.cap_drop)},
+            {"Privileged", c.spec.privileged},
+            {"SecurityOpt", c.spec.security_opt.empty() ? ordered_json(nullptr) : ordered_json(c.spec.security_opt)},
+            {"Devices", [&] {
+               ordered_json devices = ordered_json::array();
+               for (const auto& d : c.spec.devices)
+                 devices.push_back({{"PathOnHost", d.host_path}, {"PathInContainer", d.container_path},
+                                    {"CgroupPermissions", d.permissions}});
+               return devices;
+             }()},
+            {"DeviceCgroupRules", c.spec.device_cgroup_rules.empty() ? ordered_json(nullptr) : ordered_json(c.spec.device_cgroup_rules)},
+            {"UsernsMode", c.spec.userns_mode},
+            {"ShmSize", c.spec.shm_size},
+            {"Ulimits", [&] {
+               ordered_json limits = ordered_json::array();
+               for (const auto& r : c.spec.ulimits) {
+                 std::string name = r.type.substr(7);  // RLIMIT_NOFILE -> nofile
+                 for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+                 limits.push_back({{"Name", name}, {"Hard", r.hard}, {"Soft", r.soft}});
+               }
+               return limits;
+             }()},
+            {"LogConfig", [&] {
+               ordered_json config = ordered_json::object();
+               if (c.spec.log_max_size > 0) config["max-size"] = std::to_string(c.spec.log_max_size);
+               if (c.spec.log_max_file > 1) config["max-file"] = std::to_string(c.spec.log_max_file);
+               return ordered_json{{"Type", "json-file"}, {"Config", config}};
+             }()},
+            {"MaskedPaths", confined_paths ? ordered_json(default_masked_paths()) : ordered_json(nullptr)},
+            {"ReadonlyPaths", confined_paths ? ordered_json(default_readonly_paths()) : ordered_json(nullptr)},
             {"Dns", c.spec.dns},
             {"DnsSearch", c.spec.dns_search},
             {"DnsOptions", c.spec.dns_options},
@@ -102,7 +137,7 @@ ordered_json inspect_container(const ImageStore& images, const ContainerStore& c
             {"Name", "overlay"}}},
           {"Mounts", [&] {
              ordered_json mounts = ordered_json::array();
-             VolumeStore volumes(containers.dir(c.id).parent_path().parent_path());
+             VolumeStore volumes(containers.root());
              for (const auto& m : c.spec.mounts) {
                ordered_json j = {{"Type", m.type}};
                if (m.type == "volume") j["Name"] = m.source;

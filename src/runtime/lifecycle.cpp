@@ -1,17 +1,21 @@
 #include "cppcker/runtime/lifecycle.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <poll.h>
 #include <sys/syscall.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <memory>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "cppcker/runtime/networking.hpp"
+#include "cppcker/runtime/options.hpp"
+#include "cppcker/security/userns.hpp"
 #include "cppcker/util/error.hpp"
 #include "cppcker/util/humanize.hpp"
 
@@ -37,20 +41,28 @@ int parse_signal(const std::string& text) {
   throw Error("invalid signal: " + text);
 }
 
+namespace {
+// A pidfd of the process if it is still the one started at `start` (opened first, then checked, so
+// that what it refers to cannot be a reused pid).
+UniqueFd verified_pidfd(pid_t pid, std::uint64_t start) {
+  if (pid <= 0) return {};
+  UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!fd || !process_alive(pid, start)) return {};
+  return fd;
+}
+}  // namespace
+
 bool signal_container(const Container& c, int sig) {
-  if (!process_alive(c.state.pid, c.state.pid_start)) return false;
-  return ::kill(c.state.pid, sig) == 0;
+  UniqueFd fd = verified_pidfd(c.state.pid, c.state.pid_start);
+  return fd && ::syscall(SYS_pidfd_send_signal, fd.get(), sig, nullptr, 0) == 0;
 }
 
 bool wait_until_stopped(const Container& c, std::chrono::milliseconds timeout) {
   // A pidfd becomes readable when its process ends: no polling of /proc. Opened first and checked
   // against the recorded start time after, so that it is known to be ours and not a reused pid.
   std::vector<UniqueFd> running;
-  for (auto [pid, start] : {std::pair{c.state.pid, c.state.pid_start}, std::pair{c.state.monitor_pid, c.state.monitor_start}}) {
-    if (pid <= 0) continue;
-    UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-    if (fd && process_alive(pid, start)) running.push_back(std::move(fd));
-  }
+  for (auto [pid, start] : {std::pair{c.state.pid, c.state.pid_start}, std::pair{c.state.monitor_pid, c.state.monitor_start}})
+    if (UniqueFd fd = verified_pidfd(pid, start)) running.push_back(std::move(fd));
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (const auto& fd : running) {
     for (;;) {
@@ -89,7 +101,8 @@ void remove_container(const ContainerStore& store, const NetworkStore& networks,
         throw Error("You cannot remove a running container " + c.id +
                     ". Stop the container before attempting removal or force remove");
       // The owner first: a container still starting has no pid on record yet, but dies with its owner.
-      if (owner_alive) ::kill(current.state.monitor_pid, SIGKILL);
+      if (UniqueFd monitor = verified_pidfd(current.state.monitor_pid, current.state.monitor_start))
+        ::syscall(SYS_pidfd_send_signal, monitor.get(), SIGKILL, nullptr, 0);
       signal_container(current, SIGKILL);
     }
     if ((owner = store.try_owner_lock(c.id))) break;
@@ -106,8 +119,10 @@ void remove_container(const ContainerStore& store, const NetworkStore& networks,
   teardown_network(networks, store, current);
   // Still under the owner lock: a start waiting for it finds no record afterwards.
   store.remove(c.id);
+  if (!current.spec.userns_mode.empty() && current.spec.userns)
+    UsernsAllocator(store.root() / "userns").release(c.id);
   if (remove_volumes) {
-    VolumeStore volumes(store.dir(c.id).parent_path().parent_path());
+    VolumeStore volumes(store.root());
     for (const auto& m : current.spec.mounts)
       if (m.anonymous && volumes.exists(m.source)) volumes.remove(m.source);
   }
@@ -131,9 +146,46 @@ std::string ports_text(const ContainerState& s) {
   return out;
 }
 
-LogWriter::LogWriter(const fs::path& path) {
-  fd_.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+LogWriter::LogWriter(const fs::path& path, std::int64_t max_size, int max_file)
+    : path_(path), max_size_(max_size), max_file_(std::max(max_file, 1)) {
+  fd_.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   if (!fd_) throw_errno("open log " + path.string());
+  struct stat st{};
+  if (::fstat(fd_.get(), &st) == 0) size_ = st.st_size;
+}
+
+void LogWriter::rotate() {
+  // container.log.(N-1) -> .N, ..., container.log -> .1; with max-file 1 the log starts over.
+  for (int i = max_file_ - 1; i >= 1; --i) {
+    fs::path from = i == 1 ? path_ : fs::path(path_.string() + "." + std::to_string(i - 1));
+    ::rename(from.c_str(), (path_.string() + "." + std::to_string(i)).c_str());
+  }
+  UniqueFd fresh(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_TRUNC | O_CLOEXEC, 0600));
+  if (fresh) fd_ = std::move(fresh);  // else the old file grows on: better than losing output
+  size_ = 0;
+}
+
+void LogWriter::append(const std::string& lines) {
+  // Line by line against the size limit (one line never splits), in as few writes as the limit allows.
+  std::size_t start = 0;
+  while (start < lines.size()) {
+    std::size_t end = start;
+    std::int64_t size = size_;
+    while (end < lines.size()) {
+      std::size_t nl = lines.find('\n', end);
+      std::size_t next = nl == std::string::npos ? lines.size() : nl + 1;
+      if (max_size_ > 0 && size > 0 && size + static_cast<std::int64_t>(next - end) > max_size_) break;
+      size += static_cast<std::int64_t>(next - end);
+      end = next;
+    }
+    if (end == start) {  // the next line does not fit: a new file for it
+      rotate();
+      continue;
+    }
+    if (::write(fd_.get(), lines.data() + start, end - start) < 0) return;  // a full disk must not kill the container
+    size_ = size;
+    start = end;
+  }
 }
 
 void LogWriter::write(const std::string& stream, std::string_view data) {
@@ -148,36 +200,47 @@ void LogWriter::write(const std::string& stream, std::string_view data) {
     start = nl + 1;
   }
   pending.erase(0, start);
-  if (!out.empty() && ::write(fd_.get(), out.data(), out.size()) < 0) {
-    // A full disk must not kill the container: the output is dropped.
-  }
+  append(out);
 }
 
 void LogWriter::flush() {
   for (int i = 0; i < 2; ++i) {
     if (pending_[i].empty()) continue;
-    std::string line = nlohmann::json{{"log", pending_[i]}, {"stream", i ? "stderr" : "stdout"}, {"time", format_rfc3339(now())}}
-                           .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
-                       "\n";
-    if (::write(fd_.get(), line.data(), line.size()) < 0) {
-    }
+    append(nlohmann::json{{"log", pending_[i]}, {"stream", i ? "stderr" : "stdout"}, {"time", format_rfc3339(now())}}
+               .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+           "\n");
     pending_[i].clear();
   }
 }
 
+void parse_log_options(const std::vector<std::string>& options, std::int64_t& max_size, int& max_file) {
+  bool file_given = false;
+  for (const auto& o : options) {
+    auto eq = o.find('=');
+    const std::string key = o.substr(0, eq), value = eq == std::string::npos ? "" : o.substr(eq + 1);
+    if (key == "max-size") {
+      max_size = parse_memory_size(value, "--log-opt max-size");
+      if (max_size <= 0) throw Error("invalid value for log opt max-size: " + value, 125);
+    } else if (key == "max-file") {
+      try {
+        std::size_t pos = 0;
+        max_file = std::stoi(value, &pos);
+        if (pos != value.size() || max_file < 1) throw std::invalid_argument(value);
+      } catch (const std::exception&) {
+        throw Error("max-file must be a positive number: " + value, 125);
+      }
+      file_given = true;
+    } else {
+      throw Error("unknown log opt '" + key + "' for json-file log driver", 125);
+    }
+  }
+  if (file_given && max_file > 1 && max_size < 0) throw Error("max-file cannot be set without max-size", 125);
+}
+
 void read_logs(const fs::path& path, bool follow, const std::function<bool()>& still_running,
                const std::function<void(const LogLine&)>& sink) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   std::string buffer;
-  char chunk[65536];
-  for (;;) {
-    bool running = follow && still_running();  // asked before reading, so nothing written after is lost
-    if (fd) {
-      ssize_t n;
-      while ((n = ::read(fd.get(), chunk, sizeof chunk)) > 0) buffer.append(chunk, static_cast<std::size_t>(n));
-    } else {
-      fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    }
+  auto emit = [&](bool final) {
     std::size_t start = 0, nl;
     while ((nl = buffer.find('\n', start)) != std::string::npos) {
       auto j = nlohmann::json::parse(buffer.substr(start, nl - start), nullptr, false);
@@ -185,6 +248,33 @@ void read_logs(const fs::path& path, bool follow, const std::function<bool()>& s
       start = nl + 1;
     }
     buffer.erase(0, start);
+    if (final) buffer.clear();
+  };
+  // The rotated files, oldest first.
+  for (int i = 99; i >= 1; --i) {
+    if (auto text = read_file_if_exists(path.string() + "." + std::to_string(i))) {
+      buffer += *text;
+      emit(true);
+    }
+  }
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  auto buf = std::make_unique_for_overwrite<char[]>(65536);
+  for (;;) {
+    bool running = follow && still_running();  // asked before reading, so nothing written after is lost
+    if (fd) {
+      ssize_t n;
+      while ((n = ::read(fd.get(), buf.get(), 65536)) > 0) buffer.append(buf.get(), static_cast<std::size_t>(n));
+      // Rotated away under us: finish the old file, go on with the new one.
+      struct stat now_st{}, path_st{};
+      if (follow && ::fstat(fd.get(), &now_st) == 0 && ::stat(path.c_str(), &path_st) == 0 && now_st.st_ino != path_st.st_ino) {
+        emit(true);
+        fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        continue;
+      }
+    } else {
+      fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    }
+    emit(false);
     if (!running) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

@@ -3,36 +3,34 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/close_range.h>
+#include <linux/keyctl.h>
+#include <linux/openat2.h>
 #include <sched.h>
 #include <signal.h>
-#include <linux/openat2.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <deque>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
 #include "cppcker/network/netlink.hpp"
-#include "cppcker/runtime/networking.hpp"
+#include "cppcker/runtime/init.hpp"
+#include "cppcker/runtime/rootfs.hpp"
+#include "cppcker/runtime/spec.hpp"
 #include "cppcker/runtime/tty.hpp"
-#include "cppcker/runtime/volume.hpp"
+#include "cppcker/security/capabilities.hpp"
+#include "cppcker/security/seccomp.hpp"
+#include "cppcker/security/userns.hpp"
 #include "cppcker/util/error.hpp"
 #include "cppcker/util/humanize.hpp"
-#include "cppcker/util/sha256.hpp"
 
 namespace cppcker {
-
-using nlohmann::json;
 
 int exit_status(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
@@ -43,7 +41,6 @@ int exit_status(int status) {
 // ---------------------------------------------------------------- parent side
 
 namespace {
-
 
 volatile sig_atomic_t g_forward_pid = 0;
 void forward_signal(int sig) {
@@ -67,82 +64,67 @@ SignalForwarder::~SignalForwarder() {
 }
 
 namespace {
-// Writes hostname, hosts and resolv.conf for the container and creates its upper/work/merged dirs.
-void prepare_container_dir(const NetworkStore& networks, const ContainerStore& containers, const Container& c) {
-  fs::path d = containers.dir(c.id);
-  for (const char* sub : {"upper", "work", "merged"}) make_dirs(d / sub);
-  // Derived files, written again at every start: no fsync on the start path.
-  constexpr auto rebuilt = Durability::unsynced;
-  write_file_atomic(d / "hostname", c.spec.hostname + "\n", 0644, rebuilt);
-  std::string hosts;
-  switch (network_mode(c.spec.network)) {
-    case NetworkMode::host:
-      hosts = read_file_if_exists("/etc/hosts").value_or(hosts_file(c, {}));
-      break;
-    case NetworkMode::container: {
-      // The namespace's owner's view, as Docker shares it.
-      Container other = containers.resolve(c.spec.network.substr(10));
-      hosts = read_file_if_exists(containers.dir(other.id) / "hosts").value_or(hosts_file(c, {}));
-      break;
-    }
-    default:
-      hosts = hosts_file(c, network_peers(networks, containers, c));
-  }
-  write_file_atomic(d / "hosts", hosts, 0644, rebuilt);
-  write_file_atomic(d / "resolv.conf", resolv_conf(c.spec), 0644, rebuilt);
+
+// The clone flags for the namespaces the spec asks to be made (those with a path are joined instead).
+unsigned long clone_flags(const oci::Linux& l) {
+  static const std::pair<const char*, unsigned long> kinds[] = {
+      {"pid", CLONE_NEWPID}, {"mount", CLONE_NEWNS}, {"uts", CLONE_NEWUTS}, {"ipc", CLONE_NEWIPC}, {"network", CLONE_NEWNET}};
+  unsigned long flags = 0;
+  for (const auto& [type, flag] : kinds)
+    if (const oci::Namespace* ns = l.find_namespace(type); ns && ns->path.empty()) flags |= flag;
+  return flags;
 }
+
+// The container's user namespace: the spec's mappings in a new one, or the one at its path.
+UniqueFd user_namespace(const oci::Linux& l) {
+  const oci::Namespace* ns = l.find_namespace("user");
+  if (!ns) return {};
+  if (!ns->path.empty()) {
+    UniqueFd fd(::open(ns->path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw_errno("open user namespace " + ns->path);
+    return fd;
+  }
+  if (l.uid_mappings.size() != 1 || l.gid_mappings.size() != 1 || l.uid_mappings[0].container_id != 0 ||
+      l.gid_mappings[0].container_id != 0 || l.uid_mappings[0].size != l.gid_mappings[0].size)
+    throw Error("a new user namespace needs one uid and one gid mapping of the same size, from container id 0", 125);
+  if (!kernel_supports_idmapped_overlay())
+    throw Error("user namespaces need idmapped mounts for the image's layers, which this kernel cannot do (Linux 5.19 or newer)", 125);
+  return make_user_namespace({l.uid_mappings[0].host_id, l.gid_mappings[0].host_id, l.uid_mappings[0].size});
+}
+
+UniqueFd open_namespace(const oci::Linux& l, const char* type) {
+  const oci::Namespace* ns = l.find_namespace(type);
+  if (!ns || ns->path.empty()) return {};
+  UniqueFd fd(::open(ns->path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw Error("cannot join the " + std::string(type) + " namespace " + ns->path + ": " + std::strerror(errno), 125);
+  return fd;
+}
+
 }  // namespace
 
-ContainerProcess ContainerProcess::start(const ImageStore& images, const ContainerStore& containers,
-                                         const NetworkStore& networks, Container& c, const StdioFds& stdio) {
-  auto record = images.get_image(c.spec.image_id);
-  if (!record) throw Error("No such image: " + c.spec.image, 125);
-  NetworkSetup network(networks, containers, c);
-  network.begin();
-  prepare_container_dir(networks, containers, c);
-  json lowers = json::array();
-  for (auto it = record->layers.rbegin(); it != record->layers.rend(); ++it)
-    lowers.push_back(digest_hex(it->chain_id) + "/diff");  // relative to layers/: short mount options
-  fs::path d = containers.dir(c.id);
-  json config = {{"layers_dir", (images.root() / "layers").string()},
-                 {"lowers", lowers},
-                 {"upper", (d / "upper").string()},
-                 {"work", (d / "work").string()},
-                 {"merged", (d / "merged").string()},
-                 {"files", {{"hostname", (d / "hostname").string()}, {"hosts", (d / "hosts").string()},
-                            {"resolv.conf", (d / "resolv.conf").string()}}},
-                 {"hostname", c.spec.hostname},
-                 {"argv", c.argv()},
-                 {"env", c.spec.env},
-                 {"workdir", c.spec.workdir},
-                 {"user", c.spec.user},
-                 {"init", c.spec.init},
-                 {"read_only", c.spec.read_only},
-                 {"mounts", json::array()},
-                 {"loopback_up", network_mode(c.spec.network) == NetworkMode::none}};
-  if (stdio.tty) {
-    config["tty"] = json::object();
-    if (stdio.tty_size) config["tty"] = {{"rows", stdio.tty_size->ws_row}, {"cols", stdio.tty_size->ws_col}};
+ContainerProcess ContainerProcess::start(const oci::Spec& spec, LaunchOptions options) {
+  const bool tty = spec.process.terminal;
+  StartRequest request;
+  request.spec = spec;
+  if (spec.linux.seccomp) {
+    request.seccomp_program = seccomp_program(*spec.linux.seccomp, options.seccomp_cache);
+    request.spec.linux.seccomp->syscalls.clear();  // it travels compiled
   }
-  VolumeStore volumes(containers.dir(c.id).parent_path().parent_path());
-  for (const auto& m : c.spec.mounts) {
-    std::string source = m.source;
-    if (m.type == "volume") source = volumes.data_path(volumes.create(m.source)).string();
-    if (m.type == "bind") {
-      std::error_code ec;
-      if (!fs::exists(source, ec)) make_dirs(source);  // Docker creates a missing host directory
-    }
-    config["mounts"].push_back({{"type", m.type}, {"source", source}, {"target", m.target},
-                                {"readonly", m.readonly}, {"options", m.options},
-                                {"directory", m.type != "bind" || fs::is_directory(source)}});
-  }
+  request.overlay = std::move(options.overlay);
+  request.init = options.init;
+  request.create_cwd = options.create_cwd;
+  request.loopback_up = options.loopback_up;
+  request.stdin_null = !tty && options.stdio.in < 0;
+  request.docker_user = true;
+
+  UniqueFd userns = user_namespace(spec.linux);
+  UniqueFd netns = open_namespace(spec.linux, "network");
 
   ContainerProcess proc;
-  proc.cgroup_ = make_cgroup(c.cgroup_paths());
+  proc.cgroup_ = make_cgroup(options.cgroup);
   try {
-    proc.cgroup_->create(c.spec.limits);
+    proc.cgroup_->create(limits_from_resources(spec.linux.resources.value_or(oci::Resources{})));
   } catch (const Error& e) {
-    proc.cgroup_->destroy();
     throw Error(std::string("failed to create the container's cgroup: ") + e.what(), 125);
   }
 
@@ -150,100 +132,74 @@ ContainerProcess ContainerProcess::start(const ImageStore& images, const Contain
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair");
   UniqueFd parent_end(sv[0]), child_end(sv[1]);
 
-  unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
-  // A bridged container joins the namespace setup-netns made; container:<x> joins x's.
-  const int netns = network.netns();
-  if (c.spec.network != "host" && netns < 0) flags |= CLONE_NEWNET;
-  // fork semantics with new namespaces; the child only prepares its stdio and execs.
-  pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, 0));
-  if (pid < 0) {
-    int err = errno;
-    proc.cgroup_->destroy();
-    throw SystemError("clone", err);
-  }
+  // fork semantics with new namespaces; the child only prepares its stdio and execs the stage.
+  pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, clone_flags(spec.linux) | SIGCHLD, nullptr, nullptr, nullptr, 0));
+  if (pid < 0) throw SystemError("clone", errno);
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the container never outlives the process that started it
-    if (netns >= 0 && ::setns(netns, CLONE_NEWNET) != 0) ::_exit(125);
-    if (stdio.in != 0) ::dup2(stdio.in, 0);
-    if (stdio.out != 1) ::dup2(stdio.out, 1);
-    if (stdio.err != 2) ::dup2(stdio.err, 2);
+    if (netns && ::setns(netns.get(), CLONE_NEWNET) != 0) ::_exit(125);
+    // The container's streams are what the caller made for it; unset ones become its own /dev/null later.
+    const int fds[3] = {options.stdio.in, options.stdio.out, options.stdio.err};
+    for (int target = 0; target < 3; ++target)
+      if (fds[target] >= 0 && fds[target] != target) ::dup2(fds[target], target);
     int fd = ::fcntl(child_end.get(), F_DUPFD, 3);  // without CLOEXEC: it must survive the exec
     std::string fd_arg = std::to_string(fd);
     const char* argv[] = {"cppcker", "child-mode", fd_arg.c_str(), nullptr};
     ::execv("/proc/self/exe", const_cast<char* const*>(argv));
     ::_exit(125);
   }
-  proc.pid_ = pid;
+  proc.child_ = OwnedChild(pid);
   child_end.reset();
-  auto fail = [&](const std::string& message, int code) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    proc.cgroup_->destroy();
-    throw Error(message, code);
-  };
+  netns.reset();
+  // In its cgroup before it runs anything of the user's.
+  proc.cgroup_->add_process(pid);
+  if (options.before_release) options.before_release();
   try {
-    // In its cgroup before it runs anything of the user's.
-    proc.cgroup_->add_process(pid);
-    // setup-veth has run meanwhile; the command must not start before its network is there.
-    try {
-      network.finish();
-    } catch (const Error& e) {
-      fail(e.what(), 125);
-    }
-    send_message(parent_end.get(), config.dump());
-    std::string reply = receive_message(parent_end.get(), &proc.tty_master_);
-    if (stdio.tty && reply == kTtyReady) {
-      if (!proc.tty_master_) fail("container start failed: no terminal received", 125);
-      reply = receive_message(parent_end.get());
-    }
-    if (!reply.empty()) {
-      json r = json::parse(reply, nullptr, false);
-      if (r.is_discarded()) fail("container start failed", 125);
-      int status = 0;
-      ::waitpid(pid, &status, 0);
-      proc.cgroup_->destroy();
-      throw Error(r.value("error", "container start failed"), r.value("code", 125));
-    }
+    send_message(parent_end.get(), encode(request), userns.get());
   } catch (const SystemError& e) {
-    fail(std::string("container start failed: ") + e.what(), 125);
+    throw Error(std::string("container start failed: ") + e.what(), 125);
   }
-  network.commit();
-  c.state.status = "running";
-  c.state.pid = pid;
-  c.state.pid_start = process_start_time(pid);
-  c.state.started = format_rfc3339(now());
-  containers.save(c, Durability::unsynced);
+  userns.reset();
+  for (;;) {
+    UniqueFd passed;
+    std::optional<std::string> reply;
+    try {
+      reply = receive_message(parent_end.get(), &passed);
+    } catch (const Error& e) {
+      throw Error(std::string("container start failed: ") + e.what(), 125);
+    }
+    if (!reply) break;  // EOF: the process was exec'd (or the stage died, which wait() will tell)
+    StageReply r = decode_stage_reply(*reply);
+    if (r.kind == StageReply::Kind::tty) {
+      if (!passed) throw Error("container start failed: no terminal received", 125);
+      proc.tty_master_ = std::move(passed);
+      continue;
+    }
+    throw Error(r.message, r.exit_code);
+  }
+  if (tty && !proc.tty_master_) {
+    // The stage ended without reporting: it died before it could say why.
+    throw Error("container start failed: the child-mode stage exited (" + std::to_string(exit_status(proc.child_.wait())) + ")", 125);
+  }
   return proc;
 }
 
-int ContainerProcess::wait(const ContainerStore& containers, const NetworkStore& networks, Container& c) {
-  int status = 0;
-  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-  }
+ContainerProcess::Exit ContainerProcess::wait() {
+  Exit e;
+  e.code = exit_status(child_.wait());
   tty_master_.reset();
-  int code = exit_status(status);
-  c.state.oom_killed = cgroup_->oom_killed();
+  e.oom_killed = cgroup_->oom_killed();
   cgroup_->destroy();
-  remove_empty_cgroup_parents(c.cgroup_paths(), c.spec.cgroup_owned_tops);
-  try {
-    teardown_network(networks, containers, c);
-  } catch (const Error&) {
-    // Left for `rm`, which tears down again; the exit is what must be recorded now.
-  }
-  c.state.status = "exited";
-  c.state.exit_code = code;
-  c.state.finished = format_rfc3339(now());
-  containers.save(c, Durability::unsynced);
-  return code;
+  return e;
 }
 
 // ---------------------------------------------------------------- inside the container
 
 namespace {
-[[noreturn]] void start_error(int code, const std::string& message) { throw Error(message, code); }
-}  // namespace
 
-static std::vector<std::vector<std::string>> read_colon_file(const char* path) {
+[[noreturn]] void user_error(int code, const std::string& message) { throw StageError("user", message, 0, code); }
+
+std::vector<std::vector<std::string>> read_colon_file(const char* path) {
   std::vector<std::vector<std::string>> rows;
   std::istringstream in(read_file_if_exists(path).value_or(""));
   std::string line;
@@ -251,7 +207,9 @@ static std::vector<std::vector<std::string>> read_colon_file(const char* path) {
   return rows;
 }
 
-static bool all_digits(const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; }
+bool all_digits(const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; }
+
+}  // namespace
 
 // "user", "uid", "user:group", "uid:gid", resolved in the container's /etc/passwd and /etc/group.
 UserIds resolve_user(const std::string& spec) {
@@ -274,8 +232,7 @@ UserIds resolve_user(const std::string& spec) {
     }
   }
   if (!found) {
-    if (!user.empty() && !all_digits(user))
-      start_error(125, "unable to find user " + user + ": no matching entries in passwd file");
+    if (!user.empty() && !all_digits(user)) user_error(125, "unable to find user " + user + ": no matching entries in passwd file");
     ids.uid = user.empty() ? 0 : static_cast<uid_t>(std::stoul(user));
     ids.gid = ids.uid == 0 ? 0 : ids.uid;
   }
@@ -287,7 +244,7 @@ UserIds resolve_user(const std::string& spec) {
         group_found = true;
       }
     if (!group_found) {
-      if (!all_digits(group)) start_error(125, "unable to find group " + group + ": no matching entries in group file");
+      if (!all_digits(group)) user_error(125, "unable to find group " + group + ": no matching entries in group file");
       ids.gid = static_cast<gid_t>(std::stoul(group));
     }
   }
@@ -309,13 +266,19 @@ std::string env_value(const std::vector<std::string>& env, const std::string& ke
   return "";
 }
 
+namespace {
+[[noreturn]] void exec_error(int code, const std::string& message, int err = 0) {
+  throw StageError("exec", message, err, code);
+}
+}  // namespace
+
 // The program to exec: a name with a '/' as it is, else the first executable match in PATH.
 std::string find_executable(const std::string& name, const std::string& path_env) {
   if (name.find('/') != std::string::npos) {
     struct stat st{};
     if (::stat(name.c_str(), &st) != 0)
-      start_error(127, "exec: \"" + name + "\": stat " + name + ": no such file or directory");
-    if (S_ISDIR(st.st_mode)) start_error(126, "exec: \"" + name + "\": is a directory");
+      exec_error(127, "exec: \"" + name + "\": stat " + name + ": no such file or directory", errno);
+    if (S_ISDIR(st.st_mode)) exec_error(126, "exec: \"" + name + "\": is a directory", EISDIR);
     return name;
   }
   std::istringstream dirs(path_env);
@@ -328,283 +291,214 @@ std::string find_executable(const std::string& name, const std::string& path_env
     if (::access(candidate.c_str(), X_OK) == 0) return candidate;
     denied = true;
   }
-  if (denied) start_error(126, "exec: \"" + name + "\": permission denied");
-  start_error(127, "exec: \"" + name + "\": executable file not found in $PATH");
+  if (denied) exec_error(126, "exec: \"" + name + "\": permission denied", EACCES);
+  exec_error(127, "exec: \"" + name + "\": executable file not found in $PATH", ENOENT);
 }
-
-
-// ---------------------------------------------------------------- child-mode stage
 
 namespace {
 
-
-void check(int rc, const std::string& what) {
-  if (rc != 0) start_error(125, what + ": " + std::strerror(errno));
+int rlimit_resource(const std::string& type) {
+  static const std::pair<const char*, int> names[] = {
+      {"RLIMIT_AS", RLIMIT_AS},         {"RLIMIT_CORE", RLIMIT_CORE},       {"RLIMIT_CPU", RLIMIT_CPU},
+      {"RLIMIT_DATA", RLIMIT_DATA},     {"RLIMIT_FSIZE", RLIMIT_FSIZE},     {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+      {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
+      {"RLIMIT_NOFILE", RLIMIT_NOFILE}, {"RLIMIT_NPROC", RLIMIT_NPROC},     {"RLIMIT_RSS", RLIMIT_RSS},
+      {"RLIMIT_RTPRIO", RLIMIT_RTPRIO}, {"RLIMIT_RTTIME", RLIMIT_RTTIME},   {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+      {"RLIMIT_STACK", RLIMIT_STACK}};
+  for (const auto& [name, resource] : names)
+    if (type == name) return resource;
+  throw StageError("rlimits", "unknown rlimit " + type);
 }
 
-void ensure_dir(const fs::path& p, mode_t mode = 0755) {
-  if (::mkdir(p.c_str(), mode) != 0 && errno != EEXIST) start_error(125, "mkdir " + p.string() + ": " + std::strerror(errno));
-}
-
-void ensure_file(const fs::path& p) {
-  int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0 && errno != EEXIST) start_error(125, "create " + p.string() + ": " + std::strerror(errno));
-  if (fd >= 0) ::close(fd);
-}
-
-// Opens the mount target `target` inside the rootfs `root`, creating what is missing (directories, or an
-// empty file for a file bind). Symlinks on the way are followed as the container will see them, inside
-// the rootfs (an absolute link restarts at the rootfs, ".." stops at it), so an image's links cannot send
-// a mount to the host. Returns an O_PATH descriptor.
-UniqueFd open_target_in_root(const fs::path& root, const std::string& target, bool directory) {
-  UniqueFd rootfd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!rootfd) start_error(125, "open rootfs: " + std::string(std::strerror(errno)));
-  std::deque<std::string> todo;
-  for (const auto& part : fs::path(target).relative_path()) todo.push_back(part.string());
-  std::vector<std::string> resolved;  // symlink-free components from the rootfs down
-  auto joined = [&](const std::string& extra) {
-    std::string p = ".";
-    for (const auto& r : resolved) p += "/" + r;
-    return extra.empty() ? p : p + "/" + extra;
+// The working directory, resolved inside the container's root (which is "/" now) without following
+// magic links: a `-w /proc/self/fd/N` cannot reach a descriptor of the runtime's on the host.
+void enter_working_directory(const std::string& cwd, bool create) {
+  auto open_cwd = [&] {
+    struct open_how how{};
+    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    return UniqueFd(static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, cwd.c_str(), &how, sizeof how)));
   };
-  int links = 0;
-  while (!todo.empty()) {
-    std::string c = todo.front();
-    todo.pop_front();
-    if (c.empty() || c == ".") continue;
-    if (c == "..") {
-      if (!resolved.empty()) resolved.pop_back();
-      continue;
+  UniqueFd dir = open_cwd();
+  if (!dir && errno == ENOENT && create) {
+    try {
+      open_target_in_root("/", cwd, /*directory=*/true);  // made as the image's links lead, inside the root
+    } catch (const StageError&) {
+      // Reported below as Docker words it.
     }
-    std::string path = joined(c);  // every component before it is a real directory: no link is followed here
-    struct stat st{};
-    if (::fstatat(rootfd.get(), path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      if (errno != ENOENT) start_error(125, "mount target " + target + ": " + std::strerror(errno));
-      if (todo.empty() && !directory) {
-        int fd = ::openat(rootfd.get(), path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd < 0) start_error(125, "create mount target " + target + ": " + std::strerror(errno));
-        ::close(fd);
-      } else if (::mkdirat(rootfd.get(), path.c_str(), 0755) != 0) {
-        start_error(125, "create mount target " + target + ": " + std::strerror(errno));
-      }
-      resolved.push_back(c);
-      continue;
-    }
-    if (S_ISLNK(st.st_mode)) {
-      if (++links > 40) start_error(125, "mount target " + target + ": too many levels of symbolic links");
-      char buf[4096];
-      ssize_t n = ::readlinkat(rootfd.get(), path.c_str(), buf, sizeof buf - 1);
-      if (n < 0) start_error(125, "mount target " + target + ": " + std::strerror(errno));
-      std::string link(buf, static_cast<std::size_t>(n));
-      if (!link.empty() && link.front() == '/') resolved.clear();
-      std::vector<std::string> parts;
-      for (const auto& part : fs::path(link).relative_path()) parts.push_back(part.string());
-      todo.insert(todo.begin(), parts.begin(), parts.end());
-      continue;
-    }
-    if (!todo.empty() && !S_ISDIR(st.st_mode)) start_error(125, "mount target " + target + ": not a directory");
-    resolved.push_back(c);
+    dir = open_cwd();
   }
-  struct open_how how{};
-  how.flags = O_PATH | O_CLOEXEC;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS;
-  std::string final_path = joined("");
-  UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, rootfd.get(), final_path.c_str(), &how, sizeof how)));
-  if (!fd) start_error(125, "mount target " + target + ": " + std::strerror(errno));
-  return fd;
-}
-
-void mount_volumes(const json& cfg, const fs::path& root) {
-  for (const auto& m : cfg["mounts"]) {
-    std::string type = m["type"], target = m["target"], source = m.value("source", "");
-    UniqueFd fd = open_target_in_root(root, target, m.value("directory", true));
-    std::string where = "/proc/self/fd/" + std::to_string(fd.get());
-    if (type == "tmpfs") {
-      std::string opts = m.value("options", "");
-      check(::mount("tmpfs", where.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, opts.empty() ? "mode=1777" : opts.c_str()),
-            "mount tmpfs on " + target);
-    } else {
-      check(::mount(source.c_str(), where.c_str(), nullptr, MS_BIND | MS_REC, nullptr), "bind " + source + " on " + target);
-    }
-    if (m.value("readonly", false)) {
-      // Read-only is a property of the new mount: reach it through a fresh lookup of the target.
-      UniqueFd mounted = open_target_in_root(root, target, m.value("directory", true));
-      std::string again = "/proc/self/fd/" + std::to_string(mounted.get());
-      check(::mount(nullptr, again.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, nullptr),
-            "make " + target + " read-only");
-    }
-  }
-}
-
-void mount_rootfs(const json& cfg) {
-  // Nothing mounted from here on propagates back to the host.
-  check(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), "make / private");
-  std::string lowers;
-  for (const auto& l : cfg["lowers"]) lowers += (lowers.empty() ? "" : ":") + l.get<std::string>();
-  std::string opts = "lowerdir=" + lowers + ",upperdir=" + cfg["upper"].get<std::string>() +
-                     ",workdir=" + cfg["work"].get<std::string>();
-  // The kernel takes one page of options; lowers are relative to the layer store to fit deep images.
-  if (opts.size() >= 4096) start_error(125, "image has too many layers for one overlay mount");
-  std::string layers_dir = cfg["layers_dir"];
-  check(::chdir(layers_dir.c_str()), "chdir " + layers_dir);
-  fs::path root = cfg["merged"].get<std::string>();
-  check(::mount("overlay", root.c_str(), "overlay", 0, opts.c_str()), "mount overlay rootfs");
-
-  ensure_dir(root / "proc", 0555);
-  check(::mount("proc", (root / "proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr), "mount /proc");
-  ensure_dir(root / "sys", 0555);
-  check(::mount("sysfs", (root / "sys").c_str(), "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr),
-        "mount /sys");
-  fs::path dev = root / "dev";
-  ensure_dir(dev);
-  check(::mount("tmpfs", dev.c_str(), "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"), "mount /dev");
-  struct Node {
-    const char* name;
-    unsigned major, minor;
-  };
-  for (const Node& n : {Node{"null", 1, 3}, Node{"zero", 1, 5}, Node{"full", 1, 7}, Node{"random", 1, 8},
-                        Node{"urandom", 1, 9}, Node{"tty", 5, 0}}) {
-    fs::path p = dev / n.name;
-    check(::mknod(p.c_str(), S_IFCHR | 0666, makedev(n.major, n.minor)), std::string("mknod /dev/") + n.name);
-    check(::chmod(p.c_str(), 0666), std::string("chmod /dev/") + n.name);
-  }
-  ensure_dir(dev / "pts");
-  check(::mount("devpts", (dev / "pts").c_str(), "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5"),
-        "mount /dev/pts");
-  check(::symlink("pts/ptmx", (dev / "ptmx").c_str()), "symlink /dev/ptmx");
-  ensure_dir(dev / "shm", 01777);
-  check(::mount("shm", (dev / "shm").c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k"), "mount /dev/shm");
-  ensure_dir(dev / "mqueue");
-  check(::mount("mqueue", (dev / "mqueue").c_str(), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr), "mount /dev/mqueue");
-  check(::symlink("/proc/self/fd", (dev / "fd").c_str()), "symlink /dev/fd");
-  check(::symlink("/proc/self/fd/0", (dev / "stdin").c_str()), "symlink /dev/stdin");
-  check(::symlink("/proc/self/fd/1", (dev / "stdout").c_str()), "symlink /dev/stdout");
-  check(::symlink("/proc/self/fd/2", (dev / "stderr").c_str()), "symlink /dev/stderr");
-
-  ensure_dir(root / "etc");
-  for (auto& [name, source] : cfg["files"].items()) {
-    fs::path target = root / "etc" / name;
-    struct stat st{};
-    if (::lstat(target.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) ::unlink(target.c_str());  // e.g. resolv.conf -> ../run/...
-    ensure_file(target);
-    check(::mount(source.get<std::string>().c_str(), target.c_str(), nullptr, MS_BIND, nullptr), "bind /etc/" + name);
-  }
-
-  mount_volumes(cfg, root);
-  if (cfg.value("read_only", false))
-    check(::mount(nullptr, root.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr), "make the rootfs read-only");
-
-  // pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the container's.
-  check(::chdir(root.c_str()), "chdir rootfs");
-  check(static_cast<int>(::syscall(SYS_pivot_root, ".", ".")), "pivot_root");
-  check(::umount2(".", MNT_DETACH), "detach old root");
-  check(::chdir("/"), "chdir /");
-}
-
-// --init: this process stays PID 1, a minimal init: the command runs as its child; every orphan that
-// the kernel hands to PID 1 is reaped, signals are passed on to the command, and the command's status
-// becomes the container's (128+N for signal N, which PID 1 could not die of itself).
-[[noreturn]] void run_as_init(int sync_fd, const std::string& program, std::vector<char*>& args, std::vector<char*>& envp) {
-  sigset_t all, old;
-  sigfillset(&all);
-  sigprocmask(SIG_BLOCK, &all, &old);
-  pid_t child = ::fork();
-  if (child < 0) start_error(125, std::string("init: fork: ") + std::strerror(errno));
-  if (child == 0) {
-    sigprocmask(SIG_SETMASK, &old, nullptr);
-    ::execve(program.c_str(), args.data(), envp.data());
-    ::_exit(errno == ENOENT ? 127 : 126);
-  }
-  ::close(sync_fd);  // "started": the parent reads EOF, as after an exec
-  int status = 0;
-  for (;;) {
-    siginfo_t info{};
-    int sig = ::sigwaitinfo(&all, &info);
-    if (sig < 0) continue;
-    if (sig != SIGCHLD) {
-      ::kill(child, sig);
-      continue;
-    }
-    int st = 0;
-    pid_t reaped;
-    while ((reaped = ::waitpid(-1, &st, WNOHANG)) > 0) {
-      if (reaped == child) {
-        status = st;
-        ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-      }
-    }
-  }
+  if (!dir || ::fchdir(dir.get()) != 0)
+    throw StageError("cwd", "chdir to cwd (\"" + cwd + "\") set in config.json failed: " + std::strerror(errno), errno, 126);
+  char buf[4096];
+  if (!::getcwd(buf, sizeof buf) || buf[0] != '/')
+    throw StageError("cwd", "chdir to cwd (\"" + cwd + "\") set in config.json failed: it lies outside the container", EPERM, 126);
 }
 
 }  // namespace
 
-[[noreturn]] void launch_in_container(LaunchSpec spec, int report_fd) {
-  if (spec.argv.empty()) start_error(125, "no command specified");
-  UserIds ids = resolve_user(spec.user);
-  if (env_value(spec.env, "HOME").empty()) spec.env.push_back("HOME=" + ids.home);
-  std::string workdir = spec.workdir.empty() ? "/" : spec.workdir;
-  if (spec.create_workdir) {
-    std::error_code ec;
-    fs::create_directories(workdir, ec);
+[[noreturn]] void launch_in_container(oci::Process p, const LaunchContext& ctx, int report_fd) {
+  if (p.args.empty()) throw StageError("exec", "no command specified");
+  // Only the streams and the report socket cross into the container: nothing the runtime or its caller
+  // held (CVE-2024-21626's shape) is reachable through /proc/self/fd, not even before the exec.
+  if (report_fd != 3) {
+    if (::dup3(report_fd, 3, O_CLOEXEC) < 0) stage_failed("exec", "move the report socket");
+    report_fd = 3;
   }
-  if (::chdir(workdir.c_str()) != 0)
-    start_error(126, "chdir to cwd (\"" + workdir + "\") set in config.json failed: " + std::strerror(errno));
-  if (spec.tty) {
-    UniqueFd master = open_container_tty(spec.tty_size, ids.uid);
-    send_message(report_fd, kTtyReady, master.get());
+  if (::syscall(SYS_close_range, 4u, ~0u, 0u) != 0) stage_failed("exec", "close inherited descriptors");
+  ::fcntl(report_fd, F_SETFD, FD_CLOEXEC);  // closing at the exec is the parent's "started"
+  if (ctx.stdin_null) {
+    UniqueFd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));  // the container's own
+    if (!null || ::dup2(null.get(), 0) < 0) stage_failed("exec", "open /dev/null for stdin");
   }
-  if (::setgroups(ids.groups.size(), ids.groups.data()) != 0 || ::setgid(ids.gid) != 0 || ::setuid(ids.uid) != 0)
-    start_error(125, "set user " + spec.user + ": " + std::strerror(errno));
-  std::string program = find_executable(spec.argv[0], env_value(spec.env, "PATH"));
+
+  UserIds ids{p.user.uid, p.user.gid, {}, "/"};
+  if (ctx.docker_user) {
+    ids = resolve_user(p.user.username);
+  } else {
+    ids.groups.push_back(p.user.gid);
+    for (auto g : p.user.additional_gids) ids.groups.push_back(g);
+    for (const auto& f : read_colon_file("/etc/passwd"))
+      if (f.size() >= 7 && all_digits(f[2]) && std::stoul(f[2]) == p.user.uid) ids.home = f[5];
+  }
+  if (env_value(p.env, "HOME").empty()) p.env.push_back("HOME=" + ids.home);
+
+  for (const auto& r : p.rlimits) {
+    rlimit limit{r.soft, r.hard};
+    if (::setrlimit(rlimit_resource(r.type), &limit) != 0) stage_failed("rlimits", "set " + r.type);
+  }
+  ::umask(p.user.umask.value_or(022));
+  enter_working_directory(p.cwd, ctx.create_cwd);
+  if (p.terminal) {
+    std::optional<winsize> size;
+    if (p.console_size)
+      size = winsize{static_cast<unsigned short>(p.console_size->height), static_cast<unsigned short>(p.console_size->width), 0, 0};
+    UniqueFd master = open_container_tty(size, ids.uid);
+    send_message(report_fd, encode(StageReply{StageReply::Kind::tty, "tty", 0, "", 0}), master.get());
+  } else if (::setsid() < 0 && errno != EPERM) {
+    // No controlling terminal: /dev/tty inside cannot reach the caller's (TIOCSTI injection).
+    stage_failed("exec", "setsid");
+  }
+  if (p.oom_score_adj) {
+    std::string value = std::to_string(*p.oom_score_adj);
+    UniqueFd fd(::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC));
+    if (!fd || ::write(fd.get(), value.data(), value.size()) < 0) stage_failed("oom_score_adj", "set oom_score_adj " + value);
+  }
+
+  // The user, keeping the capabilities until the container's own sets are applied below.
+  CapabilityMasks caps = p.capabilities ? capability_masks(*p.capabilities) : CapabilityMasks{};
+  if (ctx.docker_user && ids.uid != 0) caps.effective = caps.permitted = 0;  // Docker's rule for a non-root user
+  stage_check(::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0), "user", "keep capabilities across the user switch");
+  if (::setgroups(ids.groups.size(), ids.groups.data()) != 0 || ::setresgid(ids.gid, ids.gid, ids.gid) != 0 ||
+      ::setresuid(ids.uid, ids.uid, ids.uid) != 0)
+    stage_failed("user", "set user " + (p.user.username.empty() ? std::to_string(ids.uid) : p.user.username));
+  // Everything still permitted is effective again until the end: dropping from the bounding set needs
+  // CAP_SETPCAP, installing a seccomp filter without no_new_privs needs CAP_SYS_ADMIN.
+  try {
+    apply_capability_sets({0, ~std::uint64_t{0}, ~std::uint64_t{0}, 0, 0});
+    drop_bounding_set(caps.bounding);
+  } catch (const SystemError& e) {
+    throw StageError("capabilities", e.what(), e.sys_errno());
+  }
+  if (p.no_new_privileges) stage_check(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privileges", "set no_new_privs");
+
+  const std::string program = find_executable(p.args[0], env_value(p.env, "PATH"));
+  std::vector<std::string> argv = p.args;
+  UniqueFd init;
+  if (ctx.init) {
+    init = sealed_init_program();
+    argv.insert(argv.begin(), {"cppcker-init", program});
+  }
   std::vector<char*> args, envp;
-  for (auto& a : spec.argv) args.push_back(a.data());
+  for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
-  for (auto& e : spec.env) envp.push_back(e.data());
+  for (auto& e : p.env) envp.push_back(e.data());
   envp.push_back(nullptr);
-  if (spec.init) run_as_init(report_fd, program, args, envp);  // never returns
-  ::execve(program.c_str(), args.data(), envp.data());
+
+  // Last before the exec: the filter, then the container's capability sets.
+  if (!ctx.seccomp_program.empty()) {
+    try {
+      install_seccomp_program(ctx.seccomp_program, ctx.seccomp_flags);
+    } catch (const SystemError& e) {
+      throw StageError("seccomp", std::string("install the seccomp filter: ") + e.what(), e.sys_errno());
+    }
+  }
+  try {
+    apply_capability_sets(caps);
+  } catch (const SystemError& e) {
+    throw StageError("capabilities", e.what(), e.sys_errno());
+  }
+  if (init) ::syscall(SYS_execveat, init.get(), "", args.data(), envp.data(), AT_EMPTY_PATH);
+  else ::execve(program.c_str(), args.data(), envp.data());
   int err = errno;
-  const std::string what = "exec: \"" + spec.argv[0] + "\": ";
-  if (err == EACCES) start_error(126, what + "permission denied");
-  if (err == ENOEXEC) start_error(126, what + "exec format error");
-  if (err == ENOENT) start_error(127, what + "no such file or directory");
-  start_error(126, what + std::strerror(err));
+  const std::string what = "exec: \"" + p.args[0] + "\": ";
+  if (err == EACCES) exec_error(126, what + "permission denied", err);
+  if (err == ENOEXEC) exec_error(126, what + "exec format error", err);
+  if (err == ENOENT) exec_error(127, what + "no such file or directory", err);
+  exec_error(126, what + std::strerror(err), err);
 }
 
 int child_mode_main(int sync_fd) {
+  // CVE-2019-5736: until its exec this process is the host's cppcker binary inside the container's
+  // namespaces; non-dumpable, its /proc/<pid>/exe is out of reach of anything in the container.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  ::umask(022);
+  // The socket at 3 (where launch_in_container keeps it), and nothing else the caller may have leaked.
+  if (sync_fd != 3) {
+    if (::dup3(sync_fd, 3, O_CLOEXEC) < 0) return 125;
+    ::close(sync_fd);
+    sync_fd = 3;
+  }
+  ::syscall(SYS_close_range, 4u, ~0u, 0u);
   ::fcntl(sync_fd, F_SETFD, FD_CLOEXEC);  // a successful exec closes it: that is the parent's "started"
+  auto reply = [&](const StageReply& r) {
+    try {
+      send_message(sync_fd, encode(r));
+    } catch (const Error&) {
+      // The parent is gone; the exit code is all that is left.
+    }
+    return r.exit_code;
+  };
   try {
-    std::string msg = receive_message(sync_fd);
-    if (msg.empty()) return 125;  // the parent went away
-    json cfg = json::parse(msg);
+    UniqueFd userns;
+    std::optional<std::string> message = receive_message(sync_fd, &userns);
+    if (!message) return 125;  // the parent went away
+    StartRequest request = decode_start_request(*message);
+    const oci::Spec& spec = request.spec;
     // Now in its cgroup: a cgroup namespace rooted there hides the host's hierarchy.
-    check(::unshare(CLONE_NEWCGROUP), "unshare cgroup namespace");
-    if (cfg.value("loopback_up", false)) set_link_up_ioctl("lo");  // --network none: lo only, but up
-    mount_rootfs(cfg);
-    std::string hostname = cfg["hostname"];
-    check(::sethostname(hostname.data(), hostname.size()), "sethostname");
-    // Nothing of ours may leak into the user's process.
-    ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
-    ::fcntl(sync_fd, F_SETFD, FD_CLOEXEC);
-    LaunchSpec spec{.argv = cfg["argv"].get<std::vector<std::string>>(),
-                    .env = cfg["env"].get<std::vector<std::string>>(),
-                    .user = cfg["user"].get<std::string>(),
-                    .workdir = cfg["workdir"].get<std::string>(),
-                    .create_workdir = true,  // Docker creates a missing working directory for run
-                    .tty = cfg.contains("tty"),
-                    .init = cfg.value("init", false)};
-    if (spec.tty && cfg["tty"].contains("rows"))
-      spec.tty_size = winsize{cfg["tty"]["rows"].get<unsigned short>(), cfg["tty"]["cols"].get<unsigned short>(), 0, 0};
-    launch_in_container(std::move(spec), sync_fd);
+    if (spec.linux.find_namespace("cgroup"))
+      stage_check(::unshare(CLONE_NEWCGROUP), "namespaces", "unshare the cgroup namespace");
+    // A session keyring of its own (as runc does): nothing of the host's keys is reachable through it.
+    if (::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, nullptr) < 0 && errno != ENOSYS)
+      stage_failed("keyring", "join a new session keyring");
+    if (request.loopback_up) {
+      try {
+        set_link_up_ioctl("lo");
+      } catch (const SystemError& e) {
+        throw StageError("network", e.what(), e.sys_errno());
+      }
+    }
+    build_container_filesystem(request, userns.get());
+    if (spec.linux.find_namespace("uts") && !spec.hostname.empty())
+      stage_check(::sethostname(spec.hostname.data(), spec.hostname.size()), "hostname", "sethostname");
+    if (userns) {
+      // Last of all the namespaces, so that everything above was done with the host's privileges.
+      stage_check(::setns(userns.get(), CLONE_NEWUSER), "namespaces", "enter the user namespace");
+      if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) stage_failed("namespaces", "become the container's root");
+      userns.reset();
+    }
+    static const std::vector<std::string> no_flags;
+    LaunchContext context{request.seccomp_program, spec.linux.seccomp ? spec.linux.seccomp->flags : no_flags,
+                          request.create_cwd, request.init, request.stdin_null, request.docker_user};
+    launch_in_container(std::move(request.spec.process), context, sync_fd);
+  } catch (const StageError& e) {
+    return reply(e.reply());
+  } catch (const SystemError& e) {
+    return reply({StageReply::Kind::error, "child-mode", e.sys_errno(), e.what(), 125});
   } catch (const Error& e) {
-    int code = e.exit_code() == 1 ? 125 : e.exit_code();  // anything unplanned is the runtime's failure
-    std::string reply = json{{"code", code}, {"error", e.what()}}.dump();
-    ::send(sync_fd, reply.data(), reply.size(), MSG_NOSIGNAL);
-    return code;
+    return reply({StageReply::Kind::error, "child-mode", 0, e.what(), e.exit_code() == 1 ? 125 : e.exit_code()});
   } catch (const std::exception& e) {
-    std::string reply = json{{"code", 125}, {"error", e.what()}}.dump();
-    ::send(sync_fd, reply.data(), reply.size(), MSG_NOSIGNAL);
-    return 125;
+    return reply({StageReply::Kind::error, "child-mode", 0, e.what(), 125});
   }
 }
 

@@ -3,19 +3,156 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include "cppcker/runtime/lifecycle.hpp"
+#include "cppcker/runtime/networking.hpp"
 #include "cppcker/runtime/process.hpp"
+#include "cppcker/runtime/stdio.hpp"
 #include "cppcker/runtime/tty.hpp"
 #include "cppcker/util/error.hpp"
+#include "cppcker/util/humanize.hpp"
+#include "cppcker/util/sha256.hpp"
 
 namespace cppcker {
 
+ContainerPaths container_paths(const ContainerStore& containers, const Container& c) {
+  fs::path d = containers.dir(c.id);
+  return {(d / "merged").string(), (d / "hostname").string(),    (d / "hosts").string(),
+          (d / "resolv.conf").string(), (d / "netns").string(), (containers.root() / "volumes").string()};
+}
+
+void write_new_spec(const ContainerStore& containers, const Container& c, const fs::path& dir) {
+  oci::Spec spec = build_spec(c, container_paths(containers, c), read_host_facts(c.spec.privileged));
+  // Derivable from the record (load_spec rebuilds it), so no fsync on the start path.
+  write_file_atomic(dir / "config.json", oci::to_json(spec).dump(), 0600, Durability::unsynced);
+}
+
+oci::Spec load_spec(const ContainerStore& containers, const Container& c) {
+  fs::path file = containers.dir(c.id) / "config.json";
+  if (auto text = read_file_if_exists(file)) {
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (!j.is_discarded()) return oci::spec_from_json(j);
+  }
+  oci::Spec spec = build_spec(c, container_paths(containers, c), read_host_facts(c.spec.privileged));
+  write_file_atomic(file, oci::to_json(spec).dump(), 0600, Durability::unsynced);
+  return spec;
+}
+
 namespace {
+
+// hostname, hosts and resolv.conf for the container; its upper/work/merged dirs.
+void prepare_container_dir(const NetworkStore& networks, const ContainerStore& containers, const Container& c) {
+  fs::path d = containers.dir(c.id);
+  for (const char* sub : {"work", "merged"}) make_dirs(d / sub);
+  // The upper dir's root is the container's "/": 0755 and, in a user namespace, the container root's.
+  fs::path upper = d / "upper";
+  if (::mkdir(upper.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("mkdir " + upper.string());
+  if (::chmod(upper.c_str(), 0755) != 0) throw_errno("chmod " + upper.string());
+  if (c.spec.userns && ::chown(upper.c_str(), c.spec.userns->host_uid, c.spec.userns->host_gid) != 0)
+    throw_errno("chown " + upper.string());
+  // Derived files, written again at every start: no fsync on the start path. World-readable: the
+  // container's users read them (bind-mounted, so the 0700 directory above does not matter).
+  constexpr auto rebuilt = Durability::unsynced;
+  write_file_atomic(d / "hostname", c.spec.hostname + "\n", 0644, rebuilt);
+  std::string hosts;
+  switch (network_mode(c.spec.network)) {
+    case NetworkMode::host:
+      hosts = read_file_if_exists("/etc/hosts").value_or(hosts_file(c, {}));
+      break;
+    case NetworkMode::container: {
+      // The namespace's owner's view, as Docker shares it.
+      Container other = containers.resolve(c.spec.network.substr(10));
+      hosts = read_file_if_exists(containers.dir(other.id) / "hosts").value_or(hosts_file(c, {}));
+      break;
+    }
+    default:
+      hosts = hosts_file(c, network_peers(networks, containers, c));
+  }
+  write_file_atomic(d / "hosts", hosts, 0644, rebuilt);
+  write_file_atomic(d / "resolv.conf", resolv_conf(c.spec), 0644, rebuilt);
+}
+
+// Volumes the container names exist before it starts: named and anonymous ones are made, a missing host
+// directory of a bind is created (as Docker does).
+void prepare_volumes(const ContainerStore& containers, const Container& c) {
+  VolumeStore volumes(containers.root());
+  for (const auto& m : c.spec.mounts) {
+    if (m.type == "volume") volumes.create(m.source);
+    if (m.type == "bind") {
+      std::error_code ec;
+      if (!fs::exists(m.source, ec)) {
+        make_dirs(m.source);
+        ::chmod(m.source.c_str(), 0755);
+      }
+    }
+  }
+}
+
+// Starts the container with the core: its network, files and volumes first, then the spec executed.
+ContainerProcess start_container(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
+                                 Container& c, const StdioFds& stdio, std::optional<winsize> tty_size) {
+  auto record = images.get_image(c.spec.image_id);
+  if (!record) throw Error("No such image: " + c.spec.image, 125);
+  oci::Spec spec = load_spec(containers, c);
+  prepare_volumes(containers, c);
+  NetworkSetup network(networks, containers, c);
+  network.begin();
+  prepare_container_dir(networks, containers, c);
+  if (network_mode(c.spec.network) == NetworkMode::container) {
+    // The other container's namespace, through the descriptor NetworkSetup holds open.
+    for (auto& ns : spec.linux.namespaces)
+      if (ns.type == "network") ns.path = "/proc/self/fd/" + std::to_string(network.netns());
+  }
+  if (tty_size) spec.process.console_size = oci::ConsoleSize{tty_size->ws_row, tty_size->ws_col};
+
+  LaunchOptions options;
+  options.cgroup = c.cgroup_paths();
+  OverlayRootfs overlay;
+  overlay.layers_dir = (images.root() / "layers").string();
+  for (auto it = record->layers.rbegin(); it != record->layers.rend(); ++it)
+    overlay.lowers.push_back(digest_hex(it->chain_id) + "/diff");  // relative to layers/: short mount options
+  fs::path d = containers.dir(c.id);
+  overlay.upper = (d / "upper").string();
+  overlay.work = (d / "work").string();
+  options.overlay = std::move(overlay);
+  options.init = c.spec.init;
+  options.create_cwd = true;  // Docker creates a missing working directory for run
+  options.loopback_up = network_mode(c.spec.network) == NetworkMode::none;
+  options.stdio = stdio;
+  options.seccomp_cache = containers.root() / "seccomp";
+  // setup-veth has run meanwhile; the command must not start before its network is there.
+  options.before_release = [&network] { network.finish(); };
+  ContainerProcess proc = ContainerProcess::start(spec, std::move(options));
+  network.commit();
+  c.state.status = "running";
+  c.state.pid = proc.pid();
+  c.state.pid_start = process_start_time(proc.pid());
+  c.state.started = format_rfc3339(now());
+  containers.save(c, Durability::unsynced);
+  return proc;
+}
+
+// Records the end: exit code, OOM, finish time; removes the cgroup's empty parents and the network.
+int finish_container(ContainerProcess& proc, const ContainerStore& containers, const NetworkStore& networks, Container& c) {
+  ContainerProcess::Exit exit = proc.wait();
+  remove_empty_cgroup_parents(c.cgroup_paths(), c.spec.cgroup_owned_tops);
+  try {
+    teardown_network(networks, containers, c);
+  } catch (const Error&) {
+    // Left for `rm`, which tears down again; the exit is what must be recorded now.
+  }
+  c.state.status = "exited";
+  c.state.exit_code = exit.code;
+  c.state.oom_killed = exit.oom_killed;
+  c.state.finished = format_rfc3339(now());
+  containers.save(c, Durability::unsynced);
+  return exit.code;
+}
 
 // A start that failed leaves the container "created" with the error, as Docker does; --rm removes it.
 void record_start_failure(const ContainerStore& containers, Container& c, const Error& e) {
@@ -29,12 +166,16 @@ void record_start_failure(const ContainerStore& containers, Container& c, const 
   containers.save(c);
 }
 
-void finish(const ContainerStore& containers, const Container& c) {
+void remove_if_asked(const ContainerStore& containers, const Container& c) {
   if (!c.spec.auto_remove) return;
   containers.remove(c.id);
-  VolumeStore volumes(containers.dir(c.id).parent_path().parent_path());
+  VolumeStore volumes(containers.root());
   for (const auto& m : c.spec.mounts)  // --rm takes the container's anonymous volumes with it, as in Docker
     if (m.anonymous && volumes.exists(m.source)) volumes.remove(m.source);
+}
+
+LogWriter open_log(const ContainerStore& containers, const Container& c) {
+  return LogWriter(containers.dir(c.id) / "container.log", c.spec.log_max_size, c.spec.log_max_file);
 }
 
 }  // namespace
@@ -43,20 +184,29 @@ int run_foreground(const ImageStore& images, const ContainerStore& containers, c
                    Container& c) {
   // Owner first, so that `rm -f` can always find and stop whoever is (or is about to be) running it.
   FileLock owner = containers.take_ownership(c);
-  // Without -i the container's stdin is /dev/null, as in Docker.
-  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  StdioFds stdio;
-  if (!c.spec.interactive) stdio.in = devnull.get();
+  // A reader of our output that goes away must not kill us while the container still runs.
+  struct IgnorePipe {
+    struct sigaction old{};
+    IgnorePipe() {
+      struct sigaction sa{};
+      sa.sa_handler = SIG_IGN;
+      ::sigaction(SIGPIPE, &sa, &old);
+    }
+    ~IgnorePipe() { ::sigaction(SIGPIPE, &old, nullptr); }
+  } ignore_pipe;
+  LogWriter log = open_log(containers, c);  // Docker logs every container, a foreground one too
   // With -t the container gets a terminal of its own, sized as ours; with -i too, our terminal goes raw
-  // so that every key (Ctrl-C, Ctrl-D included) reaches the container's terminal, as in Docker.
+  // so that every key (Ctrl-C, Ctrl-D included) reaches the container's terminal, as in Docker. Without
+  // -t its streams are pipes that this process relays: it never gets our own descriptors.
   const int size_from = ::isatty(0) ? 0 : 1;
-  stdio.tty = c.spec.tty;
-  if (c.spec.tty) stdio.tty_size = terminal_size(size_from);
+  std::optional<winsize> tty_size = c.spec.tty ? terminal_size(size_from) : std::nullopt;
+  std::optional<StdioPipes> pipes;
+  if (!c.spec.tty) pipes.emplace(c.spec.interactive);
   std::optional<RawTerminal> raw;
   if (c.spec.tty && c.spec.interactive) raw.emplace(0);
   std::optional<ContainerProcess> proc;
   try {
-    proc.emplace(ContainerProcess::start(images, containers, networks, c, stdio));
+    proc.emplace(start_container(images, containers, networks, c, pipes ? pipes->container() : StdioFds{}, tty_size));
   } catch (const Error& e) {
     record_start_failure(containers, c, e);
     throw;
@@ -64,11 +214,23 @@ int run_foreground(const ImageStore& images, const ContainerStore& containers, c
   int code;
   {
     SignalForwarder forward(proc->pid(), /*include_winch=*/!c.spec.tty);
-    if (c.spec.tty) relay_tty(proc->tty_master(), c.spec.interactive ? 0 : -1, 1, size_from, proc->pid());
-    code = proc->wait(containers, networks, c);
+    if (c.spec.tty) {
+      relay_tty(proc->tty_master(), c.spec.interactive ? 0 : -1, 1, size_from, proc->pid(),
+                [&](std::string_view bytes) { log.write("stdout", bytes); });
+    } else {
+      pipes->container_started();
+      auto to_caller = caller_stdio_sink();
+      relay_stdio(c.spec.interactive ? 0 : -1, pipes->take_in_write(), pipes->take_out_read(), pipes->take_err_read(),
+                  proc->pidfd(), [&](int stream, std::string_view bytes) {
+                    to_caller(stream, bytes);
+                    log.write(stream == 2 ? "stderr" : "stdout", bytes);
+                  });
+    }
+    log.flush();
+    code = finish_container(*proc, containers, networks, c);
   }
   raw.reset();
-  finish(containers, c);
+  remove_if_asked(containers, c);
   return code;
 }
 
@@ -91,59 +253,40 @@ void run_detached(const ImageStore& images, const ContainerStore& containers, co
     ::dup2(devnull, 2);
     int code = 0;
     try {
-      int out[2], err[2];
-      if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) throw_errno("pipe");
       std::optional<FileLock> owner;
       std::optional<LogWriter> log;
       std::optional<ContainerProcess> proc;
+      std::optional<StdioPipes> pipes;
       try {
         owner.emplace(containers.take_ownership(c));
-        log.emplace(containers.dir(c.id) / "container.log");
-        proc.emplace(ContainerProcess::start(images, containers, networks, c, {devnull, out[1], err[1], c.spec.tty, {}}));
+        log.emplace(open_log(containers, c));
+        if (!c.spec.tty) pipes.emplace(/*with_stdin=*/false);
+        proc.emplace(start_container(images, containers, networks, c, pipes ? pipes->container() : StdioFds{}, std::nullopt));
       } catch (const Error& e) {
         try {
           if (owner) record_start_failure(containers, c, e);
         } catch (const Error&) {
           // The caller still learns why the start failed; the record keeps its last state.
         }
-        std::string msg = nlohmann::json{{"code", e.exit_code()}, {"error", e.what()}}.dump();
+        const auto* stage = dynamic_cast<const StageError*>(&e);
+        std::string msg = encode(stage ? stage->reply() : StageReply{StageReply::Kind::error, "start", 0, e.what(), e.exit_code()});
         if (::write(report[1], msg.data(), msg.size()) < 0) {
+          // The caller is gone; the record says what happened.
         }
         ::_exit(e.exit_code());
       }
-      ::close(out[1]);
-      ::close(err[1]);
       ::close(report[1]);  // EOF: started
-      // With -t everything the container writes comes through its terminal, logged as stdout.
       if (c.spec.tty) {
-        ::close(out[0]);
-        ::close(err[0]);
-        out[0] = ::fcntl(proc->tty_master(), F_DUPFD_CLOEXEC, 3);  // closed below at its end, as the pipes are
-        err[0] = -1;
-      }
-      pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-      int open_streams = c.spec.tty ? 1 : 2;
-      char buf[65536];
-      while (open_streams > 0) {
-        if (::poll(fds, 2, -1) < 0) {
-          if (errno == EINTR) continue;
-          break;
-        }
-        for (int i = 0; i < 2; ++i) {
-          if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-          ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-          if (n > 0) {
-            log->write(i ? "stderr" : "stdout", std::string_view(buf, static_cast<std::size_t>(n)));
-          } else if (n == 0 || errno != EINTR) {
-            ::close(fds[i].fd);
-            fds[i].fd = -1;
-            --open_streams;
-          }
-        }
+        // With -t everything the container writes comes through its terminal, logged as stdout.
+        relay_tty(proc->tty_master(), -1, -1, -1, proc->pid(), [&](std::string_view bytes) { log->write("stdout", bytes); });
+      } else {
+        pipes->container_started();
+        relay_stdio(-1, {}, pipes->take_out_read(), pipes->take_err_read(), proc->pidfd(),
+                    [&](int stream, std::string_view bytes) { log->write(stream == 2 ? "stderr" : "stdout", bytes); });
       }
       log->flush();
-      code = proc->wait(containers, networks, c);
-      finish(containers, c);
+      code = finish_container(*proc, containers, networks, c);
+      remove_if_asked(containers, c);
     } catch (...) {
       ::_exit(125);
     }
@@ -163,9 +306,8 @@ void run_detached(const ImageStore& images, const ContainerStore& containers, co
   }
   if (!reply.empty()) {
     ::waitpid(monitor, nullptr, 0);
-    auto j = nlohmann::json::parse(reply, nullptr, false);
-    throw Error(j.is_discarded() ? "container start failed" : j.value("error", "container start failed"),
-                j.is_discarded() ? 125 : j.value("code", 125));
+    StageReply r = decode_stage_reply(reply);
+    throw Error(r.message, r.exit_code);
   }
   // The monitor lives on, reparented to init when this process exits.
 }

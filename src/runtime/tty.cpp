@@ -16,51 +16,6 @@
 
 namespace cppcker {
 
-void send_message(int sock, const std::string& msg, int fd_to_pass) {
-  iovec iov{const_cast<char*>(msg.data()), msg.size()};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
-  if (fd_to_pass >= 0) {
-    mh.msg_control = control;
-    mh.msg_controllen = sizeof control;
-    cmsghdr* cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cm), &fd_to_pass, sizeof(int));
-  }
-  ssize_t n;
-  while ((n = ::sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
-  }
-  if (n != static_cast<ssize_t>(msg.size())) throw_errno("send to container");
-}
-
-std::string receive_message(int sock, UniqueFd* passed) {
-  constexpr std::size_t kMax = 1 << 20;
-  auto buf = std::make_unique_for_overwrite<char[]>(kMax);  // untouched pages cost nothing
-  iovec iov{buf.get(), kMax};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
-  ssize_t n;
-  while ((n = ::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
-  }
-  if (n < 0) throw_errno("receive from container");
-  for (cmsghdr* cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
-    int fd;
-    std::memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-    if (passed) passed->reset(fd);
-    else ::close(fd);
-  }
-  return std::string(buf.get(), static_cast<std::size_t>(n));
-}
-
 std::optional<winsize> terminal_size(int fd) {
   winsize ws{};
   if (fd < 0 || ::ioctl(fd, TIOCGWINSZ, &ws) != 0) return std::nullopt;
@@ -124,7 +79,7 @@ bool write_all(int fd, const char* data, std::size_t size) {
 
 }  // namespace
 
-void relay_tty(int master, int in, int out, int size_from, pid_t pid) {
+void relay_tty(int master, int in, int out, int size_from, pid_t pid, const std::function<void(std::string_view)>& log) {
   UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   if (!pidfd) throw_errno("pidfd_open");
   ::fcntl(master, F_SETFL, ::fcntl(master, F_GETFL) | O_NONBLOCK);
@@ -154,7 +109,8 @@ void relay_tty(int master, int in, int out, int size_from, pid_t pid) {
     for (;;) {
       ssize_t n = ::read(master, buf, sizeof buf);
       if (n > 0) {
-        if (!write_all(out, buf, static_cast<std::size_t>(n)) && !discard) {
+        if (log) log(std::string_view(buf, static_cast<std::size_t>(n)));
+        if (out >= 0 && !write_all(out, buf, static_cast<std::size_t>(n)) && !discard) {
           discard.reset(::open("/dev/null", O_WRONLY | O_CLOEXEC));
           out = discard.get();
         }

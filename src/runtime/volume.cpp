@@ -1,5 +1,7 @@
 #include "cppcker/runtime/volume.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <regex>
 
@@ -78,7 +80,9 @@ MountSpec parse_tmpfs_flag(const std::string& text) {
 
 VolumeStore::VolumeStore(fs::path root) : root_(std::move(root)) { make_dirs(root_ / "volumes"); }
 
-bool VolumeStore::exists(const std::string& name) const { return fs::exists(root_ / "volumes" / name / "volume.json"); }
+bool VolumeStore::exists(const std::string& name) const {
+  return valid_volume_name(name) && fs::exists(root_ / "volumes" / name / "volume.json");
+}
 
 std::string VolumeStore::create(const std::string& requested) const {
   std::string name = requested.empty() ? random_hex(32) : requested;
@@ -87,6 +91,8 @@ std::string VolumeStore::create(const std::string& requested) const {
   if (exists(name)) return name;
   fs::path dir = root_ / "volumes" / name;
   make_dirs(dir / "_data");
+  // The volume's root is the mount's root in the container: Docker's 0755, whatever our umask.
+  if (::chmod((dir / "_data").c_str(), 0755) != 0) throw_errno("chmod " + (dir / "_data").string());
   write_file_atomic(dir / "volume.json", json{{"Name", name}, {"CreatedAt", format_rfc3339(now())}}.dump());
   return name;
 }
@@ -101,6 +107,7 @@ std::vector<std::string> VolumeStore::list() const {
 }
 
 nlohmann::ordered_json VolumeStore::inspect(const std::string& name) const {
+  if (!valid_volume_name(name)) throw Error("get " + name + ": no such volume");
   auto meta = read_file_if_exists(root_ / "volumes" / name / "volume.json");
   if (!meta) throw Error("get " + name + ": no such volume");
   json j = json::parse(*meta, nullptr, false);
@@ -114,7 +121,7 @@ nlohmann::ordered_json VolumeStore::inspect(const std::string& name) const {
 }
 
 void VolumeStore::remove(const std::string& name) const {
-  if (!exists(name)) throw Error("get " + name + ": no such volume");
+  if (!valid_volume_name(name) || !exists(name)) throw Error("get " + name + ": no such volume");
   fs::path dir = root_ / "volumes" / name;
   fs::path doomed = root_ / "volumes" / (".removing-" + name);
   if (::rename(dir.c_str(), doomed.c_str()) != 0) throw_errno("remove volume " + name);

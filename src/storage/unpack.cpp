@@ -150,7 +150,11 @@ int LayerWriter::dir_fd(const std::string& rel) {
   if (!fd && err == ENOENT) {
     auto [parent, base] = split_parent(rel);
     int pfd = dir_fd(parent);
-    if (::mkdirat(pfd, base.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("mkdir " + rel);
+    if (::mkdirat(pfd, base.c_str(), 0755) != 0) {
+      if (errno != EEXIST) throw_errno("mkdir " + rel);
+    } else if (::fchmodat(pfd, base.c_str(), 0755, 0) != 0) {  // 0755 whatever the umask (cppcker's is 077)
+      throw_errno("chmod " + rel);
+    }
     fd = open_in_root(rel, err);
   }
   if (!fd) {

@@ -74,6 +74,8 @@ void write_file_atomic(const fs::path& path, std::string_view data, mode_t mode,
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (!fd) throw_errno("create " + tmp.string());
   try {
+    // Exactly `mode`, whatever the umask (cppcker runs under 077).
+    if (::fchmod(fd.get(), mode) != 0) throw_errno("chmod " + tmp.string());
     write_all(fd.get(), data, tmp);
     if (durability == Durability::synced && ::fsync(fd.get()) != 0) throw_errno("fsync " + tmp.string());
     fd.reset();

@@ -1,4 +1,4 @@
-// libcurl, libarchive, libcrypto and libnftables, loaded on first use instead of at every start.
+// libcurl, libarchive, libcrypto, libnftables and libseccomp, loaded on first use instead of at every start.
 //
 // Why: the runtime paths (run, the child-mode stage, exec, ps, stop, rm) need none of them, yet linking
 // them makes the dynamic loader map and relocate about 35 libraries (libcurl alone brings gnutls,
@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <nftables/libnftables.h>
 #include <openssl/evp.h>
+#include <seccomp.h>
 
 #include <cstdarg>
 #include <string>
@@ -44,10 +45,12 @@ constexpr char kCurl[] = CPPCKER_LIBCURL_SONAME;
 constexpr char kArchive[] = CPPCKER_LIBARCHIVE_SONAME;
 constexpr char kCrypto[] = CPPCKER_LIBCRYPTO_SONAME;
 constexpr char kNftables[] = CPPCKER_LIBNFTABLES_SONAME;
+constexpr char kSeccomp[] = CPPCKER_LIBSECCOMP_SONAME;
 constexpr auto curl_library = library<kCurl>;
 constexpr auto archive_library = library<kArchive>;
 constexpr auto crypto_library = library<kCrypto>;
 constexpr auto nftables_library = library<kNftables>;
+constexpr auto seccomp_library = library<kSeccomp>;
 
 }  // namespace
 
@@ -156,3 +159,16 @@ CPPCKER_FORWARD(nftables_library, nft_ctx_buffer_error, (nft_ctx * ctx), (ctx))
 CPPCKER_FORWARD(nftables_library, nft_ctx_get_output_buffer, (nft_ctx * ctx), (ctx))
 CPPCKER_FORWARD(nftables_library, nft_ctx_get_error_buffer, (nft_ctx * ctx), (ctx))
 CPPCKER_FORWARD(nftables_library, nft_run_cmd_from_buffer, (nft_ctx * ctx, const char* buf), (ctx, buf))
+
+// ---- libseccomp (compiling a seccomp profile once; the container start installs the cached program without it)
+CPPCKER_FORWARD(seccomp_library, seccomp_init, (uint32_t def_action), (def_action))
+CPPCKER_FORWARD(seccomp_library, seccomp_release, (scmp_filter_ctx ctx), (ctx))
+CPPCKER_FORWARD(seccomp_library, seccomp_attr_set, (scmp_filter_ctx ctx, enum scmp_filter_attr attr, uint32_t value),
+                (ctx, attr, value))
+CPPCKER_FORWARD(seccomp_library, seccomp_arch_add, (scmp_filter_ctx ctx, uint32_t arch_token), (ctx, arch_token))
+CPPCKER_FORWARD(seccomp_library, seccomp_syscall_resolve_name, (const char* name), (name))
+CPPCKER_FORWARD(seccomp_library, seccomp_rule_add_array,
+                (scmp_filter_ctx ctx, uint32_t action, int syscall, unsigned int arg_cnt,
+                 const scmp_arg_cmp* arg_array),
+                (ctx, action, syscall, arg_cnt, arg_array))
+CPPCKER_FORWARD(seccomp_library, seccomp_export_bpf, (const scmp_filter_ctx ctx, int fd), (ctx, fd))

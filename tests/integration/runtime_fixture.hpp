@@ -109,22 +109,25 @@ class RuntimeTest : public ::testing::Test {
     return j.is_array() && !j.empty() ? j[0] : nlohmann::json::object();
   }
 
-  // The directories of this test's cgroup parent in every hierarchy that may hold it.
+  // The directories of this test's cgroup parent in every hierarchy the host has.
   std::vector<fs::path> cgroup_dirs() const {
     std::vector<fs::path> out;
-    if (cppcker::detect_cgroup_mode() == cppcker::CgroupMode::v2) {
-      out.push_back(fs::path("/sys/fs/cgroup") / fs::path(cppcker::own_cgroup("")).relative_path() / parent_);
-    } else {
-      for (const auto& c : cppcker::v1_controllers())
-        out.push_back(fs::path("/sys/fs/cgroup") / c / fs::path(cppcker::own_cgroup(c)).relative_path() / parent_);
-    }
+    for (const auto& h : cppcker::cgroup_hierarchies())
+      out.push_back(h.dir / fs::path(cppcker::own_cgroup(h.key)).relative_path() / parent_);
     return out;
   }
-  // A container's cgroup directory in the hierarchy of `controller` ("" on v2).
+  // A container's cgroup directory in the hierarchy of `controller` ("memory", "cpuacct"; "" for the
+  // unified one, the only one on v2).
   fs::path container_cgroup(const std::string& controller, const std::string& id) const {
-    if (cppcker::detect_cgroup_mode() == cppcker::CgroupMode::v2)
-      return fs::path("/sys/fs/cgroup") / fs::path(cppcker::own_cgroup("")).relative_path() / parent_ / id;
-    return fs::path("/sys/fs/cgroup") / controller / fs::path(cppcker::own_cgroup(controller)).relative_path() / parent_ / id;
+    const bool v2 = cppcker::detect_cgroup_mode() == cppcker::CgroupMode::v2;  // one hierarchy for all
+    for (const auto& h : cppcker::cgroup_hierarchies()) {
+      bool match = v2 || h.key == controller;
+      std::istringstream parts(h.key);
+      for (std::string c; !match && std::getline(parts, c, ',');) match = c == controller;
+      if (match) return h.dir / fs::path(cppcker::own_cgroup(h.key)).relative_path() / parent_ / id;
+    }
+    ADD_FAILURE() << "no cgroup hierarchy has " << controller;
+    return {};
   }
 
   static std::string trim(std::string s) {

@@ -9,7 +9,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "cppcker/oci/runtime_spec.hpp"
 
 namespace cppcker {
 
@@ -20,45 +23,79 @@ struct ResourceLimits {
   std::optional<std::int64_t> pids;         // maximum number of tasks, -1 = unlimited
   std::optional<std::string> cpuset_cpus;   // "0-1,3"
   std::optional<std::uint64_t> cpu_shares;  // Docker's --cpu-shares (v1 scale, 2..262144)
+  // The devices cgroup's rules in order, as linux.resources.devices means them (cgroup/device_filter.hpp
+  // says exactly how); nullopt leaves the devices controller alone, an empty list denies every device.
+  std::optional<std::vector<oci::DeviceRule>> devices;
   bool empty() const {
-    return !memory && !memory_swap && !cpus && !pids && !cpuset_cpus && !cpu_shares;
+    return !memory && !memory_swap && !cpus && !pids && !cpuset_cpus && !cpu_shares && !devices;
   }
 };
 
 enum class CgroupMode { v1, hybrid, v2 };
 
-// Where a cgroup lives in each hierarchy: controller -> path ("memory" -> "/a/b"); the "" entry is the
-// path for every hierarchy without its own entry, and the one path on v2. A relative --cgroup-parent
-// lies below the caller's own cgroup, which differs per hierarchy on v1, hence one path each.
+// Where a cgroup lives in each hierarchy: hierarchy key -> path ("memory" -> "/a/b"), keys as
+// /proc/self/cgroup names them ("cpu,cpuacct" where a host co-mounts them, "name=systemd", "" for cgroup2).
+// The "" entry is the path for every hierarchy without its own entry, and the one path on v2. A relative
+// --cgroup-parent lies below the caller's own cgroup, which differs per hierarchy on v1, hence one path each.
 using CgroupPaths = std::map<std::string, std::string>;
-// The v1 controllers cppcker manages.
-const std::vector<std::string>& v1_controllers();
-std::string path_for(const CgroupPaths& paths, const std::string& controller);
+// The path for the hierarchy `key`: its own entry, else that of one of a co-mounted key's controllers
+// ("cpu" for "cpu,cpuacct"), else the "" entry, else "/".
+std::string path_for(const CgroupPaths& paths, const std::string& key);
+
+// A mounted cgroup hierarchy: its key (as above) and the directory of its root.
+struct CgroupHierarchy {
+  std::string key;
+  std::filesystem::path dir;
+  bool operator==(const CgroupHierarchy&) const = default;
+};
+// The hierarchies a container joins: on v2 the one at `mount`; on v1 and hybrid hosts every v1 hierarchy
+// mounted directly below `mount` (as /proc/self/mountinfo lists them) and the cgroup2 one beside them.
+std::vector<CgroupHierarchy> cgroup_hierarchies(const std::filesystem::path& mount = "/sys/fs/cgroup");
+// The same from the text of a mountinfo file (a seam for tests).
+std::vector<CgroupHierarchy> cgroup_hierarchies_from_mountinfo(std::string_view mountinfo,
+                                                               const std::filesystem::path& mount);
+// The keys of cgroup_hierarchies(): {""} on v2; every v1 key and "" on a hybrid host.
+std::vector<std::string> cgroup_hierarchy_keys(const std::filesystem::path& mount = "/sys/fs/cgroup");
+
 // statfs of the cgroup mount: cgroup2 -> v2; tmpfs with a cgroup2 "unified" inside -> hybrid; else v1.
 CgroupMode detect_cgroup_mode(const std::filesystem::path& mount = "/sys/fs/cgroup");
 
-// The cgroup path of the calling process in the hierarchy of `controller` (v1) or the unified one
-// ("" as controller), from /proc/self/cgroup; e.g. "/process_api/abc".
-std::string own_cgroup(const std::string& controller = "");
+// The cgroup path of the calling process in the hierarchy `key` ("memory", "cpu,cpuacct", "name=systemd";
+// "" for the unified one), from /proc/self/cgroup, e.g. "/process_api/abc"; "/" if it has none. A key
+// matches its line exactly, or a single controller matches a co-mounted line ("cpu" in "cpu,cpuacct").
+std::string own_cgroup(const std::string& key = "");
+// The same from the text of a /proc/<pid>/cgroup file.
+std::string cgroup_path_in(std::string_view proc_cgroup, const std::string& key);
 
+// A container's cgroup. The object owns what its create() made: its destructor removes those directories
+// again (killing what runs inside, as destroy() does) unless destroy() or release() came first, so a start
+// that fails anywhere leaves nothing behind. An object made for an existing cgroup (to destroy() it, or
+// read it) removes nothing when it goes.
 class Cgroup {
  public:
   virtual ~Cgroup() = default;
-  // Creates the cgroup (and missing parents) and applies the limits. Throws Error naming the file.
+  // Creates the cgroup (and missing parents) in every hierarchy and applies the limits in theirs (memory,
+  // cpu/cpuacct, pids, cpuset, devices). Validates the limits before creating anything. Throws Error naming
+  // the file.
   virtual void create(const ResourceLimits& limits) = 0;
   virtual void add_process(pid_t pid) = 0;
   virtual bool oom_killed() const = 0;
   virtual std::uint64_t cpu_usage_ns() const = 0;
   virtual std::vector<pid_t> processes() const = 0;
-  // Kills what is left in the cgroup and removes the directories it created. Idempotent.
+  // Kills what is left in the cgroup and removes its directories (and the parents create() made, when they
+  // are empty). Idempotent; works on an object that did not create the cgroup.
   virtual void destroy() = 0;
-  // The directories that make up this cgroup (one per v1 controller, one on v2).
+  // The cgroup outlives this object: the destructor leaves it alone (destroy() still removes it).
+  virtual void release() = 0;
+  // The directories that make up this cgroup (one per hierarchy; one on v2).
   virtual std::vector<std::filesystem::path> paths() const = 0;
 };
 
 std::unique_ptr<Cgroup> make_cgroup(const CgroupPaths& paths, const std::filesystem::path& mount = "/sys/fs/cgroup");
 std::unique_ptr<Cgroup> make_cgroup_v2(const std::string& path, const std::filesystem::path& mount);
+// v1 and hybrid hosts: the cgroup in every hierarchy cgroup_hierarchies(mount) finds, or in the given ones.
 std::unique_ptr<Cgroup> make_cgroup_v1(const CgroupPaths& paths, const std::filesystem::path& mount);
+std::unique_ptr<Cgroup> make_cgroup_v1(const CgroupPaths& paths, std::vector<CgroupHierarchy> hierarchies);
 
 // The cgroup.procs files of the existing cgroup at `path` in every hierarchy that has it, opened for
 // writing: a process that writes "0" to them moves itself in (exec opens them before it leaves the

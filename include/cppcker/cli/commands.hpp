@@ -9,6 +9,7 @@
 
 #include "cppcker/network/network.hpp"
 #include "cppcker/registry/config.hpp"
+#include "cppcker/runtime/config.hpp"
 #include "cppcker/storage/store.hpp"
 
 namespace cppcker::cli {
@@ -22,6 +23,7 @@ struct GlobalOptions {
   ImageStore store() const { return ImageStore(root); }
   RegistryConfig registry_config() const { return RegistryConfig::load(config_path, config_given); }
   NetworkStore networks() const { return NetworkStore(root, NetworkConfig::load(config_path, config_given)); }
+  RuntimeConfig runtime_config() const { return RuntimeConfig::load(config_path, config_given); }
 };
 
 // A command's work; its return value is the process exit code.

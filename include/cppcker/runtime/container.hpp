@@ -13,7 +13,10 @@
 
 #include "cppcker/cgroup/cgroup.hpp"
 #include "cppcker/network/network.hpp"
+#include "cppcker/oci/runtime_spec.hpp"
 #include "cppcker/runtime/volume.hpp"
+#include "cppcker/security/devices.hpp"
+#include "cppcker/security/userns.hpp"
 #include "cppcker/util/fs.hpp"
 
 namespace cppcker {
@@ -44,6 +47,21 @@ struct ContainerSpec {
   CgroupPaths cgroup_owned_tops; // the topmost parents cppcker made for itself and removes when empty
   int stop_signal = 15;
   int stop_timeout = 10;
+  // Confinement (inspect shows them under Docker's HostConfig names).
+  std::vector<std::string> cap_add, cap_drop;
+  bool privileged = false;
+  std::vector<std::string> security_opt;  // as given, for inspect
+  std::string seccomp_profile;            // "" (the default), "unconfined", or a profile's JSON text
+  bool no_new_privileges = false;
+  bool systempaths_unconfined = false;    // --security-opt systempaths=unconfined
+  std::vector<DeviceMapping> devices;     // --device
+  std::vector<std::string> device_cgroup_rules;
+  std::string userns_mode;                // "" / "host", "auto", "auto:size=N"
+  std::optional<IdRange> userns;          // the host ids the container's ids map to (taken at create)
+  std::vector<oci::Rlimit> ulimits;
+  std::int64_t shm_size = 64 * 1024 * 1024;
+  std::int64_t log_max_size = -1;  // --log-opt max-size (bytes; -1 unlimited)
+  int log_max_file = 1;            // --log-opt max-file
 };
 
 struct ContainerState {
@@ -77,7 +95,9 @@ bool process_alive(pid_t pid, std::uint64_t start_time);
 
 class ContainerStore {
  public:
+  // Makes the state root 0700 and containers/ below it: records hold secrets (-e), upper dirs setuid files.
   explicit ContainerStore(fs::path root);
+  const fs::path& root() const { return root_; }
   fs::path dir(const std::string& id) const { return root_ / "containers" / id; }
 
   FileLock lock() const;
@@ -91,9 +111,11 @@ class ContainerStore {
   // Creates the record with a fresh ID and a unique name (Docker-style random one if `name` is empty).
   // The record is complete before it appears under its ID (built aside, then renamed into place), and
   // what a crash left half made or half removed is swept away here and in remove().
-  // `complete` fills in what depends on the ID (hostname, ...) before the record is first written.
-  Container create(ContainerSpec spec, const std::string& name,
-                   const std::function<void(Container&)>& complete = {}) const;
+  // `complete` fills in what depends on the ID (hostname, ...) before the record is first written;
+  // `populate` writes more files into the record's directory before it appears (config.json). If either
+  // throws, nothing is left.
+  Container create(ContainerSpec spec, const std::string& name, const std::function<void(Container&)>& complete = {},
+                   const std::function<void(const Container&, const fs::path& dir)>& populate = {}) const;
   // Atomic (temp + rename) under the caller's lock. State transitions (owner, running, exited) may be
   // `unsynced`: after a machine crash an older state is read, and observed_state() corrects it from the
   // pids, which are gone then; the record itself (spec) is always synced.

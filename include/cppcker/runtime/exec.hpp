@@ -1,6 +1,8 @@
 #pragma once
-// `exec`: a new process inside a running container: it joins the container's cgroup and every one of its
-// namespaces (setns), then runs with the container's root, environment, user and working directory.
+// `exec`: a new process inside a running container. A helper made non-dumpable joins the container's
+// namespaces (the user namespace last) and forks the process into its pid namespace and cgroup; the
+// process gets the container's process settings (capabilities, rlimits, no_new_privs, seccomp program)
+// with exec's own command, environment, user and working directory.
 #include <string>
 #include <vector>
 
@@ -16,10 +18,11 @@ struct ExecOptions {
   bool interactive = false;
   bool tty = false;  // a terminal inside the container, relayed to ours
   bool detach = false;
+  bool privileged = false;  // every capability (the container's seccomp filter stays, as in Docker)
 };
 
 // Returns the command's exit status (or 0 at once with `detach`). Throws Error with 126/127 when the
 // command cannot be run, 1 when the container is not running.
-int exec_in_container(const Container& c, const ExecOptions& options);
+int exec_in_container(const ContainerStore& containers, const Container& c, const ExecOptions& options);
 
 }  // namespace cppcker

@@ -27,22 +27,34 @@ std::string status_text(const ContainerState& s);
 // ps PORTS column: "0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp" while attached.
 std::string ports_text(const ContainerState& s);
 
-// The json-file log: one {"log","stream","time"} object per line, as Docker writes it.
+// The json-file log: one {"log","stream","time"} object per line, as Docker writes it (0600: what a
+// container prints may be secret). With `max_size` (bytes, -1 = unlimited) the file is rotated when it
+// would grow past it: container.log -> container.log.1 -> ... up to `max_file` files in all, as Docker's
+// --log-opt max-size/max-file do.
 class LogWriter {
  public:
-  explicit LogWriter(const fs::path& path);
+  explicit LogWriter(const fs::path& path, std::int64_t max_size = -1, int max_file = 1);
   void write(const std::string& stream, std::string_view data);  // splits into lines
   void flush();
 
  private:
+  void append(const std::string& lines);
+  void rotate();
+  fs::path path_;
+  std::int64_t max_size_;
+  int max_file_;
+  std::int64_t size_ = 0;
   UniqueFd fd_;
   std::string pending_[2];
 };
+// --log-opt values: max-size ("10m", "1g", Docker's units) and max-file (>= 1). Throws Error (125).
+void parse_log_options(const std::vector<std::string>& options, std::int64_t& max_size, int& max_file);
 
 struct LogLine {
   std::string stream, text, time;
 };
-// Reads the log; `follow` keeps reading until `still_running` says no more will come.
+// Reads the log (the rotated files first, oldest first); `follow` keeps reading, across rotations, until
+// `still_running` says no more will come.
 void read_logs(const fs::path& path, bool follow, const std::function<bool()>& still_running,
                const std::function<void(const LogLine&)>& sink);
 

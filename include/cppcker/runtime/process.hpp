@@ -1,31 +1,33 @@
 #pragma once
-// Starting a container's first process. The parent (the `run` process, or a detached container's
-// monitor) clones a child into new pid/mount/uts/ipc(/net) namespaces; the child re-executes
-// /proc/self/exe as the hidden stage `child-mode`, which waits for its configuration over a socket
-// (sent once the parent has put it into its cgroup), builds the rootfs, pivots into it and execs the
-// command. Failures before the exec come back over the socket as data, with Docker's exit codes.
+// The runtime core: executes an OCI runtime spec. The parent (a foreground `run`, a detached container's
+// monitor) clones a child into the spec's namespaces; the child re-executes /proc/self/exe as the hidden
+// stage `child-mode`, which receives the spec as one typed message once it is in its cgroup, builds the
+// container's filesystem (rootfs.hpp), enters its user namespace, confines itself and execs the process.
+// A failure before the exec comes back as one typed reply {stage, errno, message, exit code}.
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/types.h>
 
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "cppcker/runtime/container.hpp"
-#include "cppcker/network/network.hpp"
-#include "cppcker/storage/store.hpp"
+#include "cppcker/cgroup/cgroup.hpp"
+#include "cppcker/oci/runtime_spec.hpp"
+#include "cppcker/runtime/protocol.hpp"
+#include "cppcker/util/child.hpp"
+#include "cppcker/util/fd.hpp"
+#include "cppcker/util/fs.hpp"
 
 namespace cppcker {
 
+// The container's standard streams: descriptors the caller made for it (pipes), never the caller's own
+// stdio. Ignored with spec.process.terminal: the container's stdio is then its own terminal.
 struct StdioFds {
-  int in = 0, out = 1, err = 2;  // ignored with `tty`: the container's stdio is then its terminal
-  bool tty = false;
-  std::optional<winsize> tty_size;
+  int in = -1, out = -1, err = -1;  // -1: stdin is the container's /dev/null; stdout/err likewise
 };
-
-// The child's message that its terminal is ready, sent with the pty's master attached.
-inline constexpr const char* kTtyReady = R"({"tty":"ready"})";
 
 // While alive, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 (and SIGWINCH when asked) sent to
 // this process are passed on to `pid`, as `docker run` proxies signals.
@@ -42,28 +44,46 @@ class SignalForwarder {
   struct sigaction old_[7]{};
 };
 
+// What the core needs beyond the spec.
+struct LaunchOptions {
+  CgroupPaths cgroup;                    // the container's cgroup in each hierarchy
+  std::optional<OverlayRootfs> overlay;  // cppcker's image rootfs (none: spec.root.path is a directory)
+  bool init = false;                     // --init
+  bool create_cwd = false;               // Docker's `run` creates a missing working directory
+  bool loopback_up = false;              // bring `lo` up in a new network namespace
+  StdioFds stdio;
+  fs::path seccomp_cache;                // where compiled seccomp programs are kept
+  // Runs once the child is in its cgroup and before it may go on (setup-veth finishes here).
+  std::function<void()> before_release;
+};
+
 class ContainerProcess {
  public:
-  // Sets up the network, creates the cgroup, starts the child and returns once the command has been
-  // exec'd. Records "running" with pid and start time. Throws Error (exit code 125/126/127) if the
-  // start fails; the cgroup and the network are removed again then.
-  static ContainerProcess start(const ImageStore& images, const ContainerStore& containers,
-                                const NetworkStore& networks, Container& c, const StdioFds& stdio);
-  pid_t pid() const { return pid_; }
-  // The master of the container's terminal (with StdioFds::tty), else -1.
+  // Creates the cgroup (and the user namespace the spec asks for), starts the child and returns once
+  // the process has been exec'd. Throws Error with Docker's exit code (125/126/127); nothing it made is
+  // left behind then.
+  static ContainerProcess start(const oci::Spec& spec, LaunchOptions options);
+  pid_t pid() const { return child_.pid(); }
+  int pidfd() const { return child_.pidfd(); }
+  // The master of the container's terminal (spec.process.terminal), else -1.
   int tty_master() const { return tty_master_.get(); }
-  // Waits for the command to end. Records exit code, OOM and finish time; removes the cgroup and the
-  // network. Returns the exit code (128+N for signal N).
-  int wait(const ContainerStore& containers, const NetworkStore& networks, Container& c);
+
+  struct Exit {
+    int code = 0;  // Docker's: the exit code, or 128+N for signal N
+    bool oom_killed = false;
+  };
+  // Waits for the process to end, then removes the cgroup (killing what is left in it).
+  Exit wait();
 
  private:
-  pid_t pid_ = -1;
-  UniqueFd tty_master_;
+  // Destroyed in reverse: the child is killed and reaped before its cgroup is removed.
   std::unique_ptr<Cgroup> cgroup_;
+  OwnedChild child_;
+  UniqueFd tty_master_;
 };
 
 // Inside the container (after pivot_root): a user spec ("name", "uid", "name:group", "uid:gid") resolved
-// in the container's /etc/passwd and /etc/group. Throws Error (125) for an unknown name.
+// in the container's /etc/passwd and /etc/group. Throws StageError (125) for an unknown name.
 struct UserIds {
   uid_t uid = 0;
   gid_t gid = 0;
@@ -71,22 +91,26 @@ struct UserIds {
   std::string home = "/";
 };
 UserIds resolve_user(const std::string& spec);
-// The last step inside the container, shared by `run`'s child-mode and `exec`: resolve the user (HOME
-// from its passwd entry unless env has one), enter the working directory ("" = "/"), open the terminal
-// when asked and send its master over `report_fd`, drop to the user, find the program and exec it (under
-// cppcker's init with `init`). Throws Error with Docker's codes: 125 runtime, 126 cannot invoke, 127 not found.
-struct LaunchSpec {
-  std::vector<std::string> argv, env;
-  std::string user, workdir;
-  bool create_workdir = false;
-  bool tty = false;
-  std::optional<winsize> tty_size;
+
+// The last step inside the container, shared by `run`'s child-mode and `exec`: the user (from
+// process.user.username when set: HOME from its passwd entry, and Docker's rule that a non-root user has
+// empty effective and permitted capability sets), rlimits, umask, the working directory (resolved inside
+// the root, never through a magic link), the terminal (its master sent over `report_fd`), the user
+// switch, the capability sets, no_new_privs, the seccomp program (the last thing before execve), then
+// execve of the program (or of cppcker's init with `init`). Every descriptor but 0-2 and `report_fd` is
+// closed first, and `report_fd` closes at the exec. Throws StageError with Docker's codes.
+struct LaunchContext {
+  const std::string& seccomp_program;
+  const std::vector<std::string>& seccomp_flags;
+  bool create_cwd = false;
   bool init = false;
+  bool stdin_null = false;
+  bool docker_user = false;  // process.user.username is Docker's -u ("" = root), resolved in /etc/passwd
 };
-[[noreturn]] void launch_in_container(LaunchSpec spec, int report_fd);
+[[noreturn]] void launch_in_container(oci::Process process, const LaunchContext& context, int report_fd);
 
 // The program to exec: a name with '/' as it is, else the first executable match in `path_env`.
-// Throws Error with Docker's codes: 127 not found, 126 not executable.
+// Throws StageError with Docker's codes: 127 not found, 126 not executable.
 std::string find_executable(const std::string& name, const std::string& path_env);
 std::string env_value(const std::vector<std::string>& env, const std::string& key);
 

@@ -6,17 +6,14 @@
 #include <sys/types.h>
 #include <termios.h>
 
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "cppcker/util/fd.hpp"
 
 namespace cppcker {
-
-// One datagram on a SOCK_SEQPACKET socket, optionally carrying a file descriptor (SCM_RIGHTS).
-void send_message(int sock, const std::string& msg, int fd_to_pass = -1);
-// One whole datagram; empty on EOF. A passed descriptor lands in `passed` (close-on-exec).
-std::string receive_message(int sock, UniqueFd* passed = nullptr);
 
 // The size of the terminal on `fd`, if it is one.
 std::optional<winsize> terminal_size(int fd);
@@ -41,9 +38,11 @@ class RawTerminal {
 // Returns the master. Throws Error (125) on failure.
 UniqueFd open_container_tty(const std::optional<winsize>& size, uid_t uid);
 
-// Copies `in` (or nothing when -1) to the master and the master to `out`, and keeps the master's window
-// size equal to that of `size_from` (a terminal, or -1) on SIGWINCH. Returns when `pid` (a child of
-// this process) has ended and its output is drained; does not reap it.
-void relay_tty(int master, int in, int out, int size_from, pid_t pid);
+// Copies `in` (or nothing when -1) to the master and the master to `out` (or nowhere when -1) and to
+// `log` (when given), and keeps the master's window size equal to that of `size_from` (a terminal, or -1)
+// on SIGWINCH. Returns when `pid` (a child of this process) has ended and its output is drained; does not
+// reap it.
+void relay_tty(int master, int in, int out, int size_from, pid_t pid,
+               const std::function<void(std::string_view)>& log = {});
 
 }  // namespace cppcker

@@ -1,0 +1,94 @@
+#pragma once
+// The messages between cppcker and its stages inside a container (child-mode, the exec helper): one typed
+// request in (the OCI spec, or its process object for exec), one typed reply out. This module alone knows
+// their encoding; a message may be larger than one socket datagram (SOCK_SEQPACKET): it is split into
+// frames and put back together, and may carry one descriptor (SCM_RIGHTS).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cppcker/oci/runtime_spec.hpp"
+#include "cppcker/util/error.hpp"
+#include "cppcker/util/fd.hpp"
+
+namespace cppcker {
+
+// cppcker's own root filesystem: the image's layers and the container's upper layer as one overlay,
+// mounted at spec.root.path inside the container's mount namespace (so the host never sees it).
+struct OverlayRootfs {
+  std::string layers_dir;           // the lower paths are relative to it (short mount options)
+  std::vector<std::string> lowers;  // topmost first
+  std::string upper, work;
+  bool operator==(const OverlayRootfs&) const = default;
+};
+
+// Everything the child-mode stage needs to turn itself into the container's first process.
+struct StartRequest {
+  oci::Spec spec;                // linux.seccomp is empty: it travels compiled, in seccomp_program
+  std::string seccomp_program;   // BPF (struct sock_filter[]), empty for none
+  std::optional<OverlayRootfs> overlay;
+  bool init = false;             // --init: cppcker's init runs the process and reaps orphans
+  bool create_cwd = false;       // Docker creates a missing working directory for `run`
+  bool stdin_null = false;       // stdin is the container's own /dev/null
+  bool loopback_up = false;      // a new, empty network namespace: bring `lo` up
+  bool docker_user = false;      // process.user.username is Docker's -u, resolved in the container
+  bool operator==(const StartRequest&) const = default;
+};
+
+// A process joining a running container (`exec`).
+struct ExecRequest {
+  oci::Process process;
+  std::string seccomp_program;
+  bool stdin_null = false;
+  bool docker_user = false;
+  bool operator==(const ExecRequest&) const = default;
+};
+
+// How a stage failed (or, with kind tty, that the terminal is ready and its master is attached).
+struct StageReply {
+  enum class Kind { error, tty };
+  Kind kind = Kind::error;
+  std::string stage;    // "mount", "pivot_root", "capabilities", "exec", ...
+  int error_number = 0; // errno, 0 when the failure was not a system call's
+  std::string message;  // one line for the user
+  int exit_code = 125;  // Docker's: 125 runtime, 126 cannot invoke, 127 not found
+  bool operator==(const StageReply&) const = default;
+};
+
+// A failure inside a stage, as it travels back: which step, its errno, Docker's exit code.
+class StageError : public Error {
+ public:
+  StageError(std::string stage, const std::string& message, int error_number = 0, int exit_code = 125)
+      : Error(message, exit_code), stage_(std::move(stage)), errno_(error_number) {}
+  const std::string& stage() const { return stage_; }
+  int error_number() const { return errno_; }
+  StageReply reply() const { return {StageReply::Kind::error, stage_, errno_, what(), exit_code()}; }
+
+ private:
+  std::string stage_;
+  int errno_;
+};
+// Throws StageError for `stage` with "what: strerror(errno)" and the current errno (exit code 125).
+[[noreturn]] void stage_failed(const char* stage, const std::string& what);
+// Throws it for a non-zero `rc` (a syscall's result).
+inline void stage_check(int rc, const char* stage, const std::string& what) {
+  if (rc != 0) stage_failed(stage, what);
+}
+
+// Encoding (exposed for the unit tests).
+std::string encode(const StartRequest& r);
+std::string encode(const ExecRequest& r);
+std::string encode(const StageReply& r);
+StartRequest decode_start_request(const std::string& bytes);
+ExecRequest decode_exec_request(const std::string& bytes);
+StageReply decode_stage_reply(const std::string& bytes);
+
+// One message, split into datagrams of at most kFrameSize bytes; `fd` (if >= 0) rides on the first.
+inline constexpr std::size_t kFrameSize = 64 * 1024;
+void send_message(int sock, const std::string& bytes, int fd = -1);
+// One whole message; nullopt on EOF (the peer exec'd or died). A descriptor that came with it lands in
+// `passed` (close-on-exec). Throws SystemError, or Error for a malformed message.
+std::optional<std::string> receive_message(int sock, UniqueFd* passed = nullptr);
+
+}  // namespace cppcker

@@ -1,0 +1,198 @@
+#include "cppcker/runtime/protocol.hpp"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "cppcker/util/error.hpp"
+
+namespace cppcker {
+
+using nlohmann::json;
+
+void stage_failed(const char* stage, const std::string& what) {
+  int err = errno;
+  throw StageError(stage, what + ": " + std::strerror(err), err);
+}
+
+// A message is JSON text, then a NUL, then the raw BPF program (JSON text never holds a NUL byte).
+namespace {
+
+std::string with_blob(const json& j, const std::string& blob) {
+  std::string out = j.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (!blob.empty()) {
+    out.push_back('\0');
+    out += blob;
+  }
+  return out;
+}
+
+std::pair<json, std::string> split_blob(const std::string& bytes, const char* what) {
+  auto nul = bytes.find('\0');
+  json j = json::parse(bytes.substr(0, nul), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) throw Error(std::string("malformed ") + what + " message", 125);
+  return {std::move(j), nul == std::string::npos ? std::string() : bytes.substr(nul + 1)};
+}
+
+}  // namespace
+
+std::string encode(const StartRequest& r) {
+  json j = {{"type", "start"},
+            {"spec", oci::to_json(r.spec)},
+            {"init", r.init},
+            {"createCwd", r.create_cwd},
+            {"stdinNull", r.stdin_null},
+            {"loopbackUp", r.loopback_up},
+            {"dockerUser", r.docker_user}};
+  if (r.overlay)
+    j["overlay"] = {{"layersDir", r.overlay->layers_dir}, {"lowers", r.overlay->lowers},
+                    {"upper", r.overlay->upper}, {"work", r.overlay->work}};
+  return with_blob(j, r.seccomp_program);
+}
+
+StartRequest decode_start_request(const std::string& bytes) {
+  auto [j, blob] = split_blob(bytes, "start");
+  if (j.value("type", "") != "start") throw Error("expected a start message", 125);
+  StartRequest r;
+  r.spec = oci::spec_from_json(j.at("spec"));
+  r.seccomp_program = std::move(blob);
+  r.init = j.value("init", false);
+  r.create_cwd = j.value("createCwd", false);
+  r.stdin_null = j.value("stdinNull", false);
+  r.loopback_up = j.value("loopbackUp", false);
+  r.docker_user = j.value("dockerUser", false);
+  if (j.contains("overlay")) {
+    const json& o = j["overlay"];
+    r.overlay = OverlayRootfs{o.at("layersDir").get<std::string>(), o.at("lowers").get<std::vector<std::string>>(),
+                              o.at("upper").get<std::string>(), o.at("work").get<std::string>()};
+  }
+  return r;
+}
+
+std::string encode(const ExecRequest& r) {
+  return with_blob({{"type", "exec"},
+                    {"process", oci::to_json(r.process)},
+                    {"stdinNull", r.stdin_null},
+                    {"dockerUser", r.docker_user}},
+                   r.seccomp_program);
+}
+
+ExecRequest decode_exec_request(const std::string& bytes) {
+  auto [j, blob] = split_blob(bytes, "exec");
+  if (j.value("type", "") != "exec") throw Error("expected an exec message", 125);
+  return {oci::process_from_json(j.at("process")), std::move(blob), j.value("stdinNull", false),
+          j.value("dockerUser", false)};
+}
+
+std::string encode(const StageReply& r) {
+  return with_blob({{"type", r.kind == StageReply::Kind::tty ? "tty" : "error"},
+                    {"stage", r.stage},
+                    {"errno", r.error_number},
+                    {"message", r.message},
+                    {"exitCode", r.exit_code}},
+                   "");
+}
+
+StageReply decode_stage_reply(const std::string& bytes) {
+  auto [j, blob] = split_blob(bytes, "reply");
+  StageReply r;
+  std::string type = j.value("type", "");
+  if (type != "tty" && type != "error") throw Error("malformed reply from the container", 125);
+  r.kind = type == "tty" ? StageReply::Kind::tty : StageReply::Kind::error;
+  r.stage = j.value("stage", "");
+  r.error_number = j.value("errno", 0);
+  r.message = j.value("message", "");
+  r.exit_code = j.value("exitCode", 125);
+  return r;
+}
+
+// ---------------------------------------------------------------- framing
+
+namespace {
+
+void send_datagram(int sock, const void* data, std::size_t size, int fd) {
+  iovec iov{const_cast<void*>(data), size};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
+  if (fd >= 0) {
+    mh.msg_control = control;
+    mh.msg_controllen = sizeof control;
+    cmsghdr* cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+  }
+  ssize_t n;
+  while ((n = ::sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+  }
+  if (n != static_cast<ssize_t>(size)) throw_errno("send to the container's stage");
+}
+
+// One datagram into `buf`; 0 on EOF.
+std::size_t receive_datagram(int sock, char* buf, std::size_t size, UniqueFd* passed) {
+  iovec iov{buf, size};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof control;
+  ssize_t n;
+  while ((n = ::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  if (n < 0) throw_errno("receive from the container's stage");
+  for (cmsghdr* cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+    int fd;
+    std::memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+    if (passed) passed->reset(fd);
+    else ::close(fd);
+  }
+  if (mh.msg_flags & MSG_TRUNC) throw Error("a message frame from the container's stage was cut short", 125);
+  return static_cast<std::size_t>(n);
+}
+
+constexpr std::size_t kHeader = sizeof(std::uint64_t);
+constexpr std::uint64_t kMaxMessage = 256ull << 20;
+
+}  // namespace
+
+void send_message(int sock, const std::string& bytes, int fd) {
+  // First frame: the total length, then as much of the message as fits.
+  std::string first(kHeader, '\0');
+  const std::uint64_t total = bytes.size();
+  std::memcpy(first.data(), &total, kHeader);
+  std::size_t sent = std::min(bytes.size(), kFrameSize - kHeader);
+  first.append(bytes, 0, sent);
+  send_datagram(sock, first.data(), first.size(), fd);
+  while (sent < bytes.size()) {
+    std::size_t n = std::min(bytes.size() - sent, kFrameSize);
+    send_datagram(sock, bytes.data() + sent, n, -1);
+    sent += n;
+  }
+}
+
+std::optional<std::string> receive_message(int sock, UniqueFd* passed) {
+  auto buf = std::make_unique_for_overwrite<char[]>(kFrameSize);
+  std::size_t n = receive_datagram(sock, buf.get(), kFrameSize, passed);
+  if (n == 0) return std::nullopt;
+  if (n < kHeader) throw Error("malformed message from the container's stage", 125);
+  std::uint64_t total;
+  std::memcpy(&total, buf.get(), kHeader);
+  if (total > kMaxMessage) throw Error("oversized message from the container's stage", 125);
+  std::string out(buf.get() + kHeader, n - kHeader);
+  while (out.size() < total) {
+    std::size_t m = receive_datagram(sock, buf.get(), kFrameSize, nullptr);
+    if (m == 0) throw Error("the container's stage went away in the middle of a message", 125);
+    out.append(buf.get(), m);
+  }
+  if (out.size() != total) throw Error("malformed message from the container's stage", 125);
+  return out;
+}
+
+}  // namespace cppcker
