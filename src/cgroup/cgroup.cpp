@@ -288,6 +288,10 @@ class CgroupV1 : public Cgroup {
     for (const auto& h : hierarchies_) {
       auto leaf = leaf_dir(h, paths_);
       if (!leaf) continue;
+      // cpuset only when asked: it confines nothing by default (the root set is every CPU), and on a
+      // host without other cpuset cgroups each one made and removed flips a kernel static key, which
+      // patches the kernel's text twice per container (milliseconds on a VM).
+      if (h.key == "cpuset" && !l.cpuset_cpus) continue;
       Dir& d = dirs_.emplace_back(Dir{h, *leaf, {}});
       make_cgroup_dirs(h.dir, *leaf, d.created);
       // A v1 cpuset cgroup admits no task until cpus and mems are set: each new level inherits its parent's.

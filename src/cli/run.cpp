@@ -15,6 +15,7 @@
 #include "cppcker/security/capabilities.hpp"
 #include "cppcker/security/devices.hpp"
 #include "cppcker/security/options.hpp"
+#include "cppcker/security/seccomp.hpp"
 #include "cppcker/security/userns.hpp"
 #include "cppcker/util/error.hpp"
 
@@ -119,6 +120,8 @@ void confine(ContainerSpec& spec, const RunOptions& o, const RuntimeConfig& conf
     } catch (const SystemError& e) {
       throw Error("opening seccomp profile (" + profile + ") failed: " + e.what(), 125);
     }
+    // Checked now: the container's spec is built when it starts, after its record exists.
+    resolve_docker_profile(spec.seccomp_profile, host_seccomp_context(default_capabilities()));
   }
   for (const auto& d : o.devices) {
     spec.devices.push_back(parse_device_flag(d));
@@ -361,13 +364,6 @@ void register_run(CLI::App& app, GlobalOptions& global) {
       if (userns.enabled) r.spec.userns = allocator->allocate(r.id, userns.size, [&](const std::string& id) {
         return fs::exists(containers.dir(id)) || fs::exists(containers.root() / "containers" / (".creating-" + id));
       });
-    }, [&](const Container& r, const fs::path& dir) {
-      try {
-        write_new_spec(containers, r, dir);  // the seccomp profile, devices, capabilities... checked here
-      } catch (...) {
-        if (allocator) allocator->release(r.id);
-        throw;
-      }
     });
 
     if (o->detach) {

@@ -64,13 +64,20 @@ json resources_json(const Resources& r) {
 
 // Every key of `j` must be one cppcker understands; a known field that it does not implement is refused
 // unless empty, so nothing asked for is silently dropped.
-void check_keys(const json& j, const std::string& where, const std::set<std::string>& known,
-                const std::set<std::string>& unsupported = {}) {
+using Keys = std::initializer_list<std::string_view>;
+
+bool listed(Keys keys, std::string_view key) {
+  for (auto k : keys)
+    if (k == key) return true;
+  return false;
+}
+
+void check_keys(const json& j, const std::string& where, Keys known, Keys unsupported = {}) {
   if (!j.is_object()) invalid(where, "must be an object");
   for (auto& [key, value] : j.items()) {
-    if (known.count(key)) continue;
+    if (listed(known, key)) continue;
     const std::string path = where.empty() ? key : where + "." + key;
-    if (unsupported.count(key)) {
+    if (listed(unsupported, key)) {
       if (value.is_null() || (value.is_string() && value.get<std::string>().empty()) ||
           ((value.is_object() || value.is_array()) && value.empty()))
         continue;
@@ -163,11 +170,11 @@ Linux linux_from(const json& j) {
   if (j.contains("resources") && !j["resources"].is_null()) l.resources = resources_from(j["resources"]);
   l.cgroups_path = get<std::string>(j, "cgroupsPath", where);
   if (j.contains("namespaces") && !j["namespaces"].is_null()) {
-    static const std::set<std::string> types = {"pid", "network", "mount", "ipc", "uts", "user", "cgroup"};
+    const Keys types = {"pid", "network", "mount", "ipc", "uts", "user", "cgroup"};
     for (const auto& ns : j["namespaces"]) {
       check_keys(ns, where + ".namespaces[]", {"type", "path"});
       Namespace n{get<std::string>(ns, "type", where + ".namespaces[]"), get<std::string>(ns, "path", where + ".namespaces[]")};
-      if (!types.count(n.type)) throw Error("config.json: namespace type \"" + n.type + "\" is not supported by cppcker", 125);
+      if (!listed(types, n.type)) throw Error("config.json: namespace type \"" + n.type + "\" is not supported by cppcker", 125);
       if (l.find_namespace(n.type)) invalid(where + ".namespaces", "\"" + n.type + "\" is listed twice");
       l.namespaces.push_back(n);
     }
@@ -187,9 +194,8 @@ Linux linux_from(const json& j) {
   }
   if (j.contains("seccomp") && !j["seccomp"].is_null()) l.seccomp = seccomp_from_json(j["seccomp"]);
   l.rootfs_propagation = get<std::string>(j, "rootfsPropagation", where);
-  static const std::set<std::string> propagations = {"", "private", "rprivate", "slave", "rslave", "shared", "rshared",
-                                                     "unbindable", "runbindable"};
-  if (!propagations.count(l.rootfs_propagation))
+  if (!listed({"", "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable"},
+              l.rootfs_propagation))
     invalid(where + ".rootfsPropagation", "\"" + l.rootfs_propagation + "\" is not a propagation type");
   l.masked_paths = get<std::vector<std::string>>(j, "maskedPaths", where);
   l.readonly_paths = get<std::vector<std::string>>(j, "readonlyPaths", where);

@@ -281,8 +281,7 @@ std::string generate_name() {
 }
 
 Container ContainerStore::create(ContainerSpec spec, const std::string& requested,
-                                 const std::function<void(Container&)>& complete,
-                                 const std::function<void(const Container&, const fs::path& dir)>& populate) const {
+                                 const std::function<void(Container&)>& complete) const {
   auto guard = lock();
   auto existing = scan(/*records=*/true, /*sweep=*/true);
   std::string name = requested;
@@ -312,7 +311,6 @@ Container ContainerStore::create(ContainerSpec spec, const std::string& requeste
   fs::path staging = root_ / "containers" / (std::string(kCreatingPrefix) + c.id);
   make_dirs(staging);
   try {
-    if (populate) populate(c, staging);
     write_file_atomic(staging / "container.json", c.to_json().dump(2), 0600, Durability::synced);
     if (::rename(staging.c_str(), dir(c.id).c_str()) != 0) throw_errno("create container " + c.id);
   } catch (...) {

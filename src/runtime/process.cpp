@@ -17,6 +17,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <sstream>
 
 #include "cppcker/network/netlink.hpp"
@@ -66,12 +67,13 @@ SignalForwarder::~SignalForwarder() {
 namespace {
 
 // The clone flags for the namespaces the spec asks to be made (those with a path are joined instead).
-unsigned long clone_flags(const oci::Linux& l) {
+unsigned long clone_flags(const std::vector<oci::Namespace>& namespaces) {
   static const std::pair<const char*, unsigned long> kinds[] = {
       {"pid", CLONE_NEWPID}, {"mount", CLONE_NEWNS}, {"uts", CLONE_NEWUTS}, {"ipc", CLONE_NEWIPC}, {"network", CLONE_NEWNET}};
   unsigned long flags = 0;
-  for (const auto& [type, flag] : kinds)
-    if (const oci::Namespace* ns = l.find_namespace(type); ns && ns->path.empty()) flags |= flag;
+  for (const auto& ns : namespaces)
+    for (const auto& [type, flag] : kinds)
+      if (ns.type == type && ns.path.empty()) flags |= flag;
   return flags;
 }
 
@@ -102,7 +104,50 @@ UniqueFd open_namespace(const oci::Linux& l, const char* type) {
 
 }  // namespace
 
-ContainerProcess ContainerProcess::start(const oci::Spec& spec, LaunchOptions options) {
+namespace {
+
+// What the cloned child needs until its exec, prepared by the parent: the child shares the parent's
+// memory until then (vfork), so it must not allocate or touch anything else.
+struct SpawnArgs {
+  int fds[3];
+  int sync_fd;
+  const char* argv[4];
+};
+
+int exec_child_mode(void* arg) {
+  const auto* a = static_cast<const SpawnArgs*>(arg);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the container never outlives the process that started it
+  // The container's streams are what the caller made for it; unset ones become its own /dev/null later.
+  for (int target = 0; target < 3; ++target)
+    if (a->fds[target] >= 0 && a->fds[target] != target) ::dup2(a->fds[target], target);
+  ::fcntl(a->sync_fd, F_SETFD, 0);  // the socket survives the exec (this child's own descriptor table)
+  ::execv("/proc/self/exe", const_cast<char* const*>(a->argv));
+  ::_exit(125);
+}
+
+}  // namespace
+
+ContainerProcess ContainerProcess::spawn(const std::vector<oci::Namespace>& namespaces, const StdioFds& stdio) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair");
+  UniqueFd parent_end(sv[0]), child_end(sv[1]);
+  const std::string fd_arg = std::to_string(child_end.get());
+  SpawnArgs args{{stdio.in, stdio.out, stdio.err}, child_end.get(), {"cppcker", "child-mode", fd_arg.c_str(), nullptr}};
+  // vfork semantics with new namespaces: no copy of this process's page tables (the child execs at
+  // once), and this process goes on as soon as the exec has begun. The stage waits for the spec, so
+  // nothing of the user's runs before release().
+  constexpr std::size_t kStack = 64 * 1024;
+  auto stack = std::make_unique_for_overwrite<char[]>(kStack);
+  pid_t pid = ::clone(exec_child_mode, stack.get() + kStack, static_cast<int>(clone_flags(namespaces)) | CLONE_VM | CLONE_VFORK | SIGCHLD,
+                      &args);
+  if (pid < 0) throw SystemError("clone", errno);
+  ContainerProcess proc;
+  proc.child_ = OwnedChild(pid);
+  proc.sync_ = std::move(parent_end);
+  return proc;
+}
+
+void ContainerProcess::release(const oci::Spec& spec, LaunchOptions options) {
   const bool tty = spec.process.terminal;
   StartRequest request;
   request.spec = spec;
@@ -116,55 +161,34 @@ ContainerProcess ContainerProcess::start(const oci::Spec& spec, LaunchOptions op
   request.loopback_up = options.loopback_up;
   request.stdin_null = !tty && options.stdio.in < 0;
   request.docker_user = true;
-
+  // Descriptors the stage gets with the spec: the user namespace to enter, the network namespace to join.
   UniqueFd userns = user_namespace(spec.linux);
   UniqueFd netns = open_namespace(spec.linux, "network");
+  std::vector<int> fds;
+  if ((request.has_userns_fd = static_cast<bool>(userns))) fds.push_back(userns.get());
+  if ((request.has_netns_fd = static_cast<bool>(netns))) fds.push_back(netns.get());
 
-  ContainerProcess proc;
-  proc.cgroup_ = make_cgroup(options.cgroup);
+  cgroup_ = make_cgroup(options.cgroup);
   try {
-    proc.cgroup_->create(limits_from_resources(spec.linux.resources.value_or(oci::Resources{})));
+    cgroup_->create(limits_from_resources(spec.linux.resources.value_or(oci::Resources{})));
   } catch (const Error& e) {
     throw Error(std::string("failed to create the container's cgroup: ") + e.what(), 125);
   }
-
-  int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair");
-  UniqueFd parent_end(sv[0]), child_end(sv[1]);
-
-  // fork semantics with new namespaces; the child only prepares its stdio and execs the stage.
-  pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, clone_flags(spec.linux) | SIGCHLD, nullptr, nullptr, nullptr, 0));
-  if (pid < 0) throw SystemError("clone", errno);
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the container never outlives the process that started it
-    if (netns && ::setns(netns.get(), CLONE_NEWNET) != 0) ::_exit(125);
-    // The container's streams are what the caller made for it; unset ones become its own /dev/null later.
-    const int fds[3] = {options.stdio.in, options.stdio.out, options.stdio.err};
-    for (int target = 0; target < 3; ++target)
-      if (fds[target] >= 0 && fds[target] != target) ::dup2(fds[target], target);
-    int fd = ::fcntl(child_end.get(), F_DUPFD, 3);  // without CLOEXEC: it must survive the exec
-    std::string fd_arg = std::to_string(fd);
-    const char* argv[] = {"cppcker", "child-mode", fd_arg.c_str(), nullptr};
-    ::execv("/proc/self/exe", const_cast<char* const*>(argv));
-    ::_exit(125);
-  }
-  proc.child_ = OwnedChild(pid);
-  child_end.reset();
-  netns.reset();
   // In its cgroup before it runs anything of the user's.
-  proc.cgroup_->add_process(pid);
+  cgroup_->add_process(child_.pid());
   if (options.before_release) options.before_release();
   try {
-    send_message(parent_end.get(), encode(request), userns.get());
+    send_message(sync_.get(), encode(request), fds);
   } catch (const SystemError& e) {
     throw Error(std::string("container start failed: ") + e.what(), 125);
   }
   userns.reset();
+  netns.reset();
   for (;;) {
     UniqueFd passed;
     std::optional<std::string> reply;
     try {
-      reply = receive_message(parent_end.get(), &passed);
+      reply = receive_message(sync_.get(), &passed);
     } catch (const Error& e) {
       throw Error(std::string("container start failed: ") + e.what(), 125);
     }
@@ -172,16 +196,16 @@ ContainerProcess ContainerProcess::start(const oci::Spec& spec, LaunchOptions op
     StageReply r = decode_stage_reply(*reply);
     if (r.kind == StageReply::Kind::tty) {
       if (!passed) throw Error("container start failed: no terminal received", 125);
-      proc.tty_master_ = std::move(passed);
+      tty_master_ = std::move(passed);
       continue;
     }
     throw Error(r.message, r.exit_code);
   }
-  if (tty && !proc.tty_master_) {
+  sync_.reset();
+  if (tty && !tty_master_) {
     // The stage ended without reporting: it died before it could say why.
-    throw Error("container start failed: the child-mode stage exited (" + std::to_string(exit_status(proc.child_.wait())) + ")", 125);
+    throw Error("container start failed: the child-mode stage exited (" + std::to_string(exit_status(child_.wait())) + ")", 125);
   }
-  return proc;
 }
 
 ContainerProcess::Exit ContainerProcess::wait() {
@@ -460,14 +484,26 @@ int child_mode_main(int sync_fd) {
     return r.exit_code;
   };
   try {
-    UniqueFd userns;
-    std::optional<std::string> message = receive_message(sync_fd, &userns);
+    std::vector<UniqueFd> fds;
+    std::optional<std::string> message = receive_message(sync_fd, &fds);
     if (!message) return 125;  // the parent went away
     StartRequest request = decode_start_request(*message);
     const oci::Spec& spec = request.spec;
-    // Now in its cgroup: a cgroup namespace rooted there hides the host's hierarchy.
-    if (spec.linux.find_namespace("cgroup"))
+    if (fds.size() != std::size_t{request.has_userns_fd} + std::size_t{request.has_netns_fd})
+      throw StageError("child-mode", "the start message came with the wrong descriptors");
+    UniqueFd userns = request.has_userns_fd ? std::move(fds[0]) : UniqueFd();
+    if (request.has_netns_fd) {
+      // A namespace made (or chosen) while this stage was starting: joined first, with the host's rights.
+      UniqueFd netns = std::move(fds[request.has_userns_fd ? 1 : 0]);
+      stage_check(::setns(netns.get(), CLONE_NEWNET), "namespaces", "join the network namespace");
+    }
+    // Now in its cgroup: a cgroup namespace rooted there hides the host's hierarchy. A hierarchy it was
+    // not put in (cpuset without --cpuset-cpus) stays at the host's root: that one is not mounted.
+    std::vector<std::string> outside_cgroups;
+    if (spec.linux.find_namespace("cgroup")) {
+      outside_cgroups = root_cgroup_hierarchies(read_file("/proc/self/cgroup"));
       stage_check(::unshare(CLONE_NEWCGROUP), "namespaces", "unshare the cgroup namespace");
+    }
     // A session keyring of its own (as runc does): nothing of the host's keys is reachable through it.
     if (::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, nullptr) < 0 && errno != ENOSYS)
       stage_failed("keyring", "join a new session keyring");
@@ -478,7 +514,7 @@ int child_mode_main(int sync_fd) {
         throw StageError("network", e.what(), e.sys_errno());
       }
     }
-    build_container_filesystem(request, userns.get());
+    build_container_filesystem(request, userns.get(), outside_cgroups);
     if (spec.linux.find_namespace("uts") && !spec.hostname.empty())
       stage_check(::sethostname(spec.hostname.data(), spec.hostname.size()), "hostname", "sethostname");
     if (userns) {

@@ -45,7 +45,9 @@ std::string encode(const StartRequest& r) {
             {"createCwd", r.create_cwd},
             {"stdinNull", r.stdin_null},
             {"loopbackUp", r.loopback_up},
-            {"dockerUser", r.docker_user}};
+            {"dockerUser", r.docker_user},
+            {"usernsFd", r.has_userns_fd},
+            {"netnsFd", r.has_netns_fd}};
   if (r.overlay)
     j["overlay"] = {{"layersDir", r.overlay->layers_dir}, {"lowers", r.overlay->lowers},
                     {"upper", r.overlay->upper}, {"work", r.overlay->work}};
@@ -63,6 +65,8 @@ StartRequest decode_start_request(const std::string& bytes) {
   r.stdin_null = j.value("stdinNull", false);
   r.loopback_up = j.value("loopbackUp", false);
   r.docker_user = j.value("dockerUser", false);
+  r.has_userns_fd = j.value("usernsFd", false);
+  r.has_netns_fd = j.value("netnsFd", false);
   if (j.contains("overlay")) {
     const json& o = j["overlay"];
     r.overlay = OverlayRootfs{o.at("layersDir").get<std::string>(), o.at("lowers").get<std::vector<std::string>>(),
@@ -112,20 +116,21 @@ StageReply decode_stage_reply(const std::string& bytes) {
 
 namespace {
 
-void send_datagram(int sock, const void* data, std::size_t size, int fd) {
+void send_datagram(int sock, const void* data, std::size_t size, const std::vector<int>& fds) {
   iovec iov{const_cast<void*>(data), size};
   msghdr mh{};
   mh.msg_iov = &iov;
   mh.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
-  if (fd >= 0) {
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)]{};
+  if (fds.size() > kMaxFds) throw Error("too many descriptors for one message", 125);
+  if (!fds.empty()) {
     mh.msg_control = control;
-    mh.msg_controllen = sizeof control;
+    mh.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
     cmsghdr* cm = CMSG_FIRSTHDR(&mh);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    cm->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    std::memcpy(CMSG_DATA(cm), fds.data(), sizeof(int) * fds.size());
   }
   ssize_t n;
   while ((n = ::sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
@@ -134,12 +139,12 @@ void send_datagram(int sock, const void* data, std::size_t size, int fd) {
 }
 
 // One datagram into `buf`; 0 on EOF.
-std::size_t receive_datagram(int sock, char* buf, std::size_t size, UniqueFd* passed) {
+std::size_t receive_datagram(int sock, char* buf, std::size_t size, std::vector<UniqueFd>* passed) {
   iovec iov{buf, size};
   msghdr mh{};
   mh.msg_iov = &iov;
   mh.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)]{};
   mh.msg_control = control;
   mh.msg_controllen = sizeof control;
   ssize_t n;
@@ -148,12 +153,15 @@ std::size_t receive_datagram(int sock, char* buf, std::size_t size, UniqueFd* pa
   if (n < 0) throw_errno("receive from the container's stage");
   for (cmsghdr* cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
     if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
-    int fd;
-    std::memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-    if (passed) passed->reset(fd);
-    else ::close(fd);
+    const std::size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+      if (passed) passed->emplace_back(fd);
+      else ::close(fd);
+    }
   }
-  if (mh.msg_flags & MSG_TRUNC) throw Error("a message frame from the container's stage was cut short", 125);
+  if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) throw Error("a message frame from the container's stage was cut short", 125);
   return static_cast<std::size_t>(n);
 }
 
@@ -162,22 +170,22 @@ constexpr std::uint64_t kMaxMessage = 256ull << 20;
 
 }  // namespace
 
-void send_message(int sock, const std::string& bytes, int fd) {
+void send_message(int sock, const std::string& bytes, const std::vector<int>& fds) {
   // First frame: the total length, then as much of the message as fits.
   std::string first(kHeader, '\0');
   const std::uint64_t total = bytes.size();
   std::memcpy(first.data(), &total, kHeader);
   std::size_t sent = std::min(bytes.size(), kFrameSize - kHeader);
   first.append(bytes, 0, sent);
-  send_datagram(sock, first.data(), first.size(), fd);
+  send_datagram(sock, first.data(), first.size(), fds);
   while (sent < bytes.size()) {
     std::size_t n = std::min(bytes.size() - sent, kFrameSize);
-    send_datagram(sock, bytes.data() + sent, n, -1);
+    send_datagram(sock, bytes.data() + sent, n, {});
     sent += n;
   }
 }
 
-std::optional<std::string> receive_message(int sock, UniqueFd* passed) {
+std::optional<std::string> receive_message(int sock, std::vector<UniqueFd>* passed) {
   auto buf = std::make_unique_for_overwrite<char[]>(kFrameSize);
   std::size_t n = receive_datagram(sock, buf.get(), kFrameSize, passed);
   if (n == 0) return std::nullopt;

@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <deque>
 #include <sstream>
 
@@ -203,6 +204,7 @@ struct Builder {
   const oci::Spec& spec;
   int userns_fd;
   fs::path root;
+  const std::vector<std::string>& outside_cgroups;
 
   const std::vector<oci::IdMapping>& uids() const { return spec.linux.uid_mappings; }
   const std::vector<oci::IdMapping>& gids() const { return spec.linux.gid_mappings; }
@@ -271,7 +273,9 @@ struct Builder {
   }
 
   void propagate(const oci::Mount& m, const MountOptions& o) {
-    if (!o.propagation) return;
+    // Every mount here is private already ("/" was made rprivate first, and new mounts of private ones
+    // are private): asking again would only cost a lookup and a mount call.
+    if (!o.propagation || (o.propagation & ~static_cast<unsigned long>(MS_REC)) == MS_PRIVATE) return;
     UniqueFd top = open_target_in_root(root, m.destination, true);
     if (::mount(nullptr, fd_path(top.get()).c_str(), nullptr, o.propagation, nullptr) != 0)
       mount_failed("set the propagation of " + m.destination);
@@ -306,6 +310,7 @@ struct Builder {
       std::string name = point.substr(15), data;
       for (const auto& opt : split(super, ','))
         if (opt != "rw" && opt != "ro") data += (data.empty() ? "" : ",") + opt;
+      if (outside(fstype == "cgroup2" ? std::vector<std::string>{} : split(data, ','))) continue;
       if (fstype == "cgroup" && data.find("name=") != std::string::npos && data.find(',') == std::string::npos)
         data = "none," + data;  // a named hierarchy without controllers
       if (::mkdirat(dir.get(), name.c_str(), 0755) != 0 && errno != EEXIST) mount_failed("mkdir /sys/fs/cgroup/" + name);
@@ -325,6 +330,18 @@ struct Builder {
       if (::mount(nullptr, fd_path(dir.get()).c_str(), nullptr, MS_REMOUNT | flags, nullptr) != 0)
         mount_failed("make /sys/fs/cgroup read-only");
     }
+  }
+
+  // Whether a hierarchy (its controller options; none for cgroup2) is one the container is not in.
+  bool outside(const std::vector<std::string>& options) const {
+    for (const auto& key : outside_cgroups) {
+      std::vector<std::string> wanted = key.empty() ? std::vector<std::string>{} : split(key, ',');
+      if (wanted.empty() != options.empty()) continue;
+      bool all = true;
+      for (const auto& w : wanted) all = all && std::find(options.begin(), options.end(), w) != options.end();
+      if (all) return true;
+    }
+    return false;
   }
 
   void filesystem(const oci::Mount& m) {
@@ -422,9 +439,20 @@ struct Builder {
 
 }  // namespace
 
-void build_container_filesystem(const StartRequest& request, int userns_fd) {
+std::vector<std::string> root_cgroup_hierarchies(const std::string& proc_self_cgroup) {
+  std::vector<std::string> out;
+  std::istringstream in(proc_self_cgroup);
+  for (std::string line; std::getline(in, line);) {
+    auto c1 = line.find(':'), c2 = line.find(':', c1 + 1);
+    if (c1 == std::string::npos || c2 == std::string::npos) continue;
+    if (line.substr(c2 + 1) == "/") out.push_back(line.substr(c1 + 1, c2 - c1 - 1));
+  }
+  return out;
+}
+
+void build_container_filesystem(const StartRequest& request, int userns_fd, const std::vector<std::string>& outside_cgroups) {
   const oci::Spec& spec = request.spec;
-  Builder b{request, spec, userns_fd, fs::path(spec.root.path)};
+  Builder b{request, spec, userns_fd, fs::path(spec.root.path), outside_cgroups};
   // Nothing mounted from here on propagates back to the host.
   stage_check(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), "mount", "make / private");
   if (request.overlay) {

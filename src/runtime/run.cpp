@@ -26,12 +26,6 @@ ContainerPaths container_paths(const ContainerStore& containers, const Container
           (d / "resolv.conf").string(), (d / "netns").string(), (containers.root() / "volumes").string()};
 }
 
-void write_new_spec(const ContainerStore& containers, const Container& c, const fs::path& dir) {
-  oci::Spec spec = build_spec(c, container_paths(containers, c), read_host_facts(c.spec.privileged));
-  // Derivable from the record (load_spec rebuilds it), so no fsync on the start path.
-  write_file_atomic(dir / "config.json", oci::to_json(spec).dump(), 0600, Durability::unsynced);
-}
-
 oci::Spec load_spec(const ContainerStore& containers, const Container& c) {
   fs::path file = containers.dir(c.id) / "config.json";
   if (auto text = read_file_if_exists(file)) {
@@ -39,6 +33,7 @@ oci::Spec load_spec(const ContainerStore& containers, const Container& c) {
     if (!j.is_discarded()) return oci::spec_from_json(j);
   }
   oci::Spec spec = build_spec(c, container_paths(containers, c), read_host_facts(c.spec.privileged));
+  // Derivable from the record, so no fsync on the start path: a lost file is built again.
   write_file_atomic(file, oci::to_json(spec).dump(), 0600, Durability::unsynced);
   return spec;
 }
@@ -93,12 +88,15 @@ void prepare_volumes(const ContainerStore& containers, const Container& c) {
   }
 }
 
-// Starts the container with the core: its network, files and volumes first, then the spec executed.
+// Starts the container with the core: the child first, then (while it execs its stage) the network,
+// files and volumes, then the spec executed.
 ContainerProcess start_container(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
                                  Container& c, const StdioFds& stdio, std::optional<winsize> tty_size) {
   auto record = images.get_image(c.spec.image_id);
   if (!record) throw Error("No such image: " + c.spec.image, 125);
-  oci::Spec spec = load_spec(containers, c);
+  ContainerProcess proc = ContainerProcess::spawn(container_namespaces(c, container_paths(containers, c)), stdio);
+  oci::Spec spec = load_spec(containers, c);  // meanwhile: the child is exec'ing its stage
+  if (tty_size) spec.process.console_size = oci::ConsoleSize{tty_size->ws_row, tty_size->ws_col};
   prepare_volumes(containers, c);
   NetworkSetup network(networks, containers, c);
   network.begin();
@@ -108,7 +106,6 @@ ContainerProcess start_container(const ImageStore& images, const ContainerStore&
     for (auto& ns : spec.linux.namespaces)
       if (ns.type == "network") ns.path = "/proc/self/fd/" + std::to_string(network.netns());
   }
-  if (tty_size) spec.process.console_size = oci::ConsoleSize{tty_size->ws_row, tty_size->ws_col};
 
   LaunchOptions options;
   options.cgroup = c.cgroup_paths();
@@ -127,7 +124,7 @@ ContainerProcess start_container(const ImageStore& images, const ContainerStore&
   options.seccomp_cache = containers.root() / "seccomp";
   // setup-veth has run meanwhile; the command must not start before its network is there.
   options.before_release = [&network] { network.finish(); };
-  ContainerProcess proc = ContainerProcess::start(spec, std::move(options));
+  proc.release(spec, std::move(options));
   network.commit();
   c.state.status = "running";
   c.state.pid = proc.pid();

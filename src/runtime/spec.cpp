@@ -82,6 +82,25 @@ ResourceLimits limits_from_resources(const oci::Resources& r) {
   return l;
 }
 
+std::vector<oci::Namespace> container_namespaces(const Container& c, const ContainerPaths& paths) {
+  std::vector<oci::Namespace> out = {{"pid", ""}, {"ipc", ""}, {"uts", ""}, {"mount", ""}, {"cgroup", ""}};
+  switch (network_mode(c.spec.network)) {
+    case NetworkMode::host:
+      break;
+    case NetworkMode::bridge:
+      out.push_back({"network", paths.netns});
+      break;
+    case NetworkMode::none:
+      out.push_back({"network", ""});
+      break;
+    case NetworkMode::container:
+      out.push_back({"network", c.spec.network});  // "container:<x>": x's, opened at each start
+      break;
+  }
+  if (c.spec.userns) out.push_back({"user", ""});
+  return out;
+}
+
 HostFacts read_host_facts(bool privileged) {
   HostFacts h;
   h.capabilities = host_capabilities();
@@ -121,22 +140,8 @@ oci::Spec build_spec(const Container& c, const ContainerPaths& paths, const Host
 
   // ---- namespaces
   oci::Linux& l = spec.linux;
-  l.namespaces = {{"pid", ""}, {"ipc", ""}, {"uts", ""}, {"mount", ""}, {"cgroup", ""}};
-  switch (network_mode(s.network)) {
-    case NetworkMode::host:
-      break;
-    case NetworkMode::bridge:
-      l.namespaces.push_back({"network", paths.netns});
-      break;
-    case NetworkMode::none:
-      l.namespaces.push_back({"network", ""});
-      break;
-    case NetworkMode::container:
-      l.namespaces.push_back({"network", ""});  // the other container's, filled in at each start
-      break;
-  }
+  l.namespaces = container_namespaces(c, paths);
   if (s.userns) {
-    l.namespaces.push_back({"user", ""});
     l.uid_mappings = mapping(s.userns->host_uid, s.userns->size);
     l.gid_mappings = mapping(s.userns->host_gid, s.userns->size);
   }

@@ -111,11 +111,9 @@ class ContainerStore {
   // Creates the record with a fresh ID and a unique name (Docker-style random one if `name` is empty).
   // The record is complete before it appears under its ID (built aside, then renamed into place), and
   // what a crash left half made or half removed is swept away here and in remove().
-  // `complete` fills in what depends on the ID (hostname, ...) before the record is first written;
-  // `populate` writes more files into the record's directory before it appears (config.json). If either
+  // `complete` fills in what depends on the ID (hostname, ...) before the record is first written; if it
   // throws, nothing is left.
-  Container create(ContainerSpec spec, const std::string& name, const std::function<void(Container&)>& complete = {},
-                   const std::function<void(const Container&, const fs::path& dir)>& populate = {}) const;
+  Container create(ContainerSpec spec, const std::string& name, const std::function<void(Container&)>& complete = {}) const;
   // Atomic (temp + rename) under the caller's lock. State transitions (owner, running, exited) may be
   // `unsynced`: after a machine crash an older state is read, and observed_state() corrects it from the
   // pids, which are gone then; the record itself (spec) is always synced.

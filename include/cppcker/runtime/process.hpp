@@ -59,10 +59,20 @@ struct LaunchOptions {
 
 class ContainerProcess {
  public:
-  // Creates the cgroup (and the user namespace the spec asks for), starts the child and returns once
-  // the process has been exec'd. Throws Error with Docker's exit code (125/126/127); nothing it made is
-  // left behind then.
-  static ContainerProcess start(const oci::Spec& spec, LaunchOptions options);
+  // A start in two halves, so that the caller's own preparations (the spec, network, files, volumes) run
+  // while the child execs its stage. spawn() clones the child into the spec's new namespaces (one to be
+  // joined by path is joined in the stage; the same list as the spec's) and lets it exec child-mode,
+  // where it waits. release() makes the user
+  // namespace and the cgroup, puts the child in, sends it the spec and returns once the process has been
+  // exec'd. Throws Error with Docker's exit code (125/126/127); nothing either made is left behind then
+  // (the child is killed and reaped, the cgroup removed).
+  static ContainerProcess spawn(const std::vector<oci::Namespace>& namespaces, const StdioFds& stdio);
+  void release(const oci::Spec& spec, LaunchOptions options);
+  static ContainerProcess start(const oci::Spec& spec, LaunchOptions options) {
+    ContainerProcess p = spawn(spec.linux.namespaces, options.stdio);
+    p.release(spec, std::move(options));
+    return p;
+  }
   pid_t pid() const { return child_.pid(); }
   int pidfd() const { return child_.pidfd(); }
   // The master of the container's terminal (spec.process.terminal), else -1.
@@ -79,6 +89,7 @@ class ContainerProcess {
   // Destroyed in reverse: the child is killed and reaped before its cgroup is removed.
   std::unique_ptr<Cgroup> cgroup_;
   OwnedChild child_;
+  UniqueFd sync_;  // the socket to the child-mode stage until the process is exec'd
   UniqueFd tty_master_;
 };
 

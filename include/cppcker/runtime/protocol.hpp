@@ -33,6 +33,10 @@ struct StartRequest {
   bool stdin_null = false;       // stdin is the container's own /dev/null
   bool loopback_up = false;      // a new, empty network namespace: bring `lo` up
   bool docker_user = false;      // process.user.username is Docker's -u, resolved in the container
+  // Which descriptors come with the message, in this order: the user namespace to enter, the network
+  // namespace to join (one made or chosen after the child was started).
+  bool has_userns_fd = false;
+  bool has_netns_fd = false;
   bool operator==(const StartRequest&) const = default;
 };
 
@@ -84,11 +88,21 @@ StartRequest decode_start_request(const std::string& bytes);
 ExecRequest decode_exec_request(const std::string& bytes);
 StageReply decode_stage_reply(const std::string& bytes);
 
-// One message, split into datagrams of at most kFrameSize bytes; `fd` (if >= 0) rides on the first.
+// One message, split into datagrams of at most kFrameSize bytes; `fds` (up to kMaxFds) ride on the first.
 inline constexpr std::size_t kFrameSize = 64 * 1024;
-void send_message(int sock, const std::string& bytes, int fd = -1);
-// One whole message; nullopt on EOF (the peer exec'd or died). A descriptor that came with it lands in
-// `passed` (close-on-exec). Throws SystemError, or Error for a malformed message.
-std::optional<std::string> receive_message(int sock, UniqueFd* passed = nullptr);
+inline constexpr std::size_t kMaxFds = 4;
+void send_message(int sock, const std::string& bytes, const std::vector<int>& fds = {});
+inline void send_message(int sock, const std::string& bytes, int fd) {
+  send_message(sock, bytes, fd >= 0 ? std::vector<int>{fd} : std::vector<int>{});
+}
+// One whole message; nullopt on EOF (the peer exec'd or died). Descriptors that came with it land in
+// `passed` (close-on-exec), in the order they were sent. Throws SystemError, or Error for a malformed message.
+std::optional<std::string> receive_message(int sock, std::vector<UniqueFd>* passed);
+inline std::optional<std::string> receive_message(int sock, UniqueFd* passed = nullptr) {
+  std::vector<UniqueFd> fds;
+  auto message = receive_message(sock, &fds);
+  if (passed && !fds.empty()) *passed = std::move(fds.front());
+  return message;
+}
 
 }  // namespace cppcker

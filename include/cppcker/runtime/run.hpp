@@ -11,11 +11,9 @@ namespace cppcker {
 
 // Where the container's files are (the spec names them).
 ContainerPaths container_paths(const ContainerStore& containers, const Container& c);
-// Builds the spec of a new container and writes it as config.json (0600) into `dir` (the record being
-// made). Throws Error (125) for a setting that cannot be honoured.
-void write_new_spec(const ContainerStore& containers, const Container& c, const fs::path& dir);
-// The container's spec from config.json, rebuilt from the record when the file is missing or unreadable
-// (a machine crash may lose it: it is written without fsync, its record is the source of truth).
+// The container's spec from config.json; built from the record (and written there, 0600) at its first
+// start, and again when the file is missing or unreadable (a machine crash may lose it: it is written
+// without fsync, the record is the source of truth).
 oci::Spec load_spec(const ContainerStore& containers, const Container& c);
 
 // Starts and waits; returns the container's exit status. Removes it afterwards with spec.auto_remove.

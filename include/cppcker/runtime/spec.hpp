@@ -31,6 +31,8 @@ HostFacts read_host_facts(bool privileged);
 // The spec for `c`. Throws Error (125) for a setting that cannot be honoured: an invalid seccomp
 // profile, an unknown capability, an invalid device rule.
 oci::Spec build_spec(const Container& c, const ContainerPaths& paths, const HostFacts& host);
+// Its namespaces alone (what the child is cloned into), the same as build_spec's.
+std::vector<oci::Namespace> container_namespaces(const Container& c, const ContainerPaths& paths);
 
 // The record's limits as the spec's resources, and back (the cgroup module takes ResourceLimits).
 oci::Resources resources_from_limits(const ResourceLimits& limits);
