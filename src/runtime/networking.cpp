@@ -58,6 +58,8 @@ constexpr const char* kStageParentEnv = "CPPCKER_STAGE_PARENT";
 // A stage whose owner is killed must not go on building a network nobody will tear down.
 void stage_dies_with_parent() {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // It enters the container's network namespace: nothing there may reach this host binary (CVE-2019-5736).
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   const char* parent = std::getenv(kStageParentEnv);
   if (parent && std::atoi(parent) != ::getppid()) throw Error("the container's owner is gone");
 }

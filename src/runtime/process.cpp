@@ -174,16 +174,18 @@ void ContainerProcess::release(const oci::Spec& spec, LaunchOptions options) {
   } catch (const Error& e) {
     throw Error(std::string("failed to create the container's cgroup: ") + e.what(), 125);
   }
-  // In its cgroup before it runs anything of the user's.
+  // In its cgroup before it runs anything of the user's. The stage builds the container's filesystem
+  // while the network is finished here; the user's process waits for the go.
   cgroup_->add_process(child_.pid());
-  if (options.before_release) options.before_release();
   try {
     send_message(sync_.get(), encode(request), fds);
+    userns.reset();
+    netns.reset();
+    if (options.before_release) options.before_release();
+    send_message(sync_.get(), encode_go());
   } catch (const SystemError& e) {
     throw Error(std::string("container start failed: ") + e.what(), 125);
   }
-  userns.reset();
-  netns.reset();
   for (;;) {
     UniqueFd passed;
     std::optional<std::string> reply;
@@ -523,6 +525,10 @@ int child_mode_main(int sync_fd) {
       if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) stage_failed("namespaces", "become the container's root");
       userns.reset();
     }
+    // Everything above needed nothing more from outside; the user's process needs the go (its network).
+    std::optional<std::string> go = receive_message(sync_fd);
+    if (!go) return 125;  // the parent went away (or gave up on the start): nothing to report to
+    if (!is_go(*go)) throw StageError("child-mode", "expected the go from cppcker");
     static const std::vector<std::string> no_flags;
     LaunchContext context{request.seccomp_program, spec.linux.seccomp ? spec.linux.seccomp->flags : no_flags,
                           request.create_cwd, request.init, request.stdin_null, request.docker_user};

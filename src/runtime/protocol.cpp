@@ -75,6 +75,10 @@ StartRequest decode_start_request(const std::string& bytes) {
   return r;
 }
 
+std::string encode_go() { return R"({"type":"go"})"; }
+
+bool is_go(const std::string& bytes) { return bytes == encode_go(); }
+
 std::string encode(const ExecRequest& r) {
   return with_blob({{"type", "exec"},
                     {"process", oci::to_json(r.process)},

@@ -425,3 +425,19 @@ TEST_F(ConfinementTest, UlimitsShmSizeTmpfsDefaultsAndLogRotation) {
   EXPECT_NE(logs.find("line-199\n"), std::string::npos);
   EXPECT_EQ(logs.find("line-0\n"), std::string::npos) << "the oldest lines should have rotated away";
 }
+
+TEST_F(ConfinementTest, VolumeNamesCannotLeaveTheVolumeStore) {
+  // A file beside the state root that a path-like name would reach.
+  fs::create_directories(cpk_.root / "volumes");
+  fs::create_directories(tmp_.path / "outside" / "_data");
+  std::ofstream(tmp_.path / "outside" / "volume.json") << R"({"Name": "outside"})";
+  for (const char* name : {"../../outside", "../containers", "/etc", ".", "..", "a/b"}) {
+    auto inspect = cpk_({"volume", "inspect", name});
+    EXPECT_EQ(inspect.exit_code, 1) << name << ": " << inspect.out;
+    EXPECT_NE(inspect.err.find("no such volume"), std::string::npos) << name << ": " << inspect.err;
+    auto rm = cpk_({"volume", "rm", name});
+    EXPECT_NE(rm.exit_code, 0) << name;
+  }
+  EXPECT_TRUE(fs::exists(tmp_.path / "outside" / "volume.json"));
+  EXPECT_TRUE(fs::exists(cpk_.root / "containers"));
+}

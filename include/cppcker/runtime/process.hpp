@@ -53,7 +53,8 @@ struct LaunchOptions {
   bool loopback_up = false;              // bring `lo` up in a new network namespace
   StdioFds stdio;
   fs::path seccomp_cache;                // where compiled seccomp programs are kept
-  // Runs once the child is in its cgroup and before it may go on (setup-veth finishes here).
+  // Runs once the child is in its cgroup and has the spec, while it builds the container's filesystem;
+  // its process starts only after this returns (setup-veth finishes here).
   std::function<void()> before_release;
 };
 

@@ -80,6 +80,11 @@ inline void stage_check(int rc, const char* stage, const std::string& what) {
   if (rc != 0) stage_failed(stage, what);
 }
 
+// The parent's word that the stage may go on to the user's process: everything the container needs
+// from outside (its network) is there. Sent after the StartRequest, which the stage works on meanwhile.
+std::string encode_go();
+bool is_go(const std::string& bytes);
+
 // Encoding (exposed for the unit tests).
 std::string encode(const StartRequest& r);
 std::string encode(const ExecRequest& r);
