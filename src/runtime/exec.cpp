@@ -92,15 +92,7 @@ int exec_in_container(const ContainerStore& containers, const Container& c, cons
   int report[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) != 0) throw_errno("socketpair");
   UniqueFd reports(report[0]), child_report(report[1]);
-  struct IgnorePipe {
-    struct sigaction old{};
-    IgnorePipe() {
-      struct sigaction sa{};
-      sa.sa_handler = SIG_IGN;
-      ::sigaction(SIGPIPE, &sa, &old);
-    }
-    ~IgnorePipe() { ::sigaction(SIGPIPE, &old, nullptr); }
-  } ignore_pipe;
+  IgnoreSigpipe ignore_sigpipe;
   pid_t helper_pid = ::fork();
   if (helper_pid < 0) throw_errno("fork");
   if (helper_pid == 0) {
@@ -118,6 +110,11 @@ int exec_in_container(const ContainerStore& containers, const Container& c, cons
       ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
       if (o.detach) ::setsid();
       if (pipes) {
+        // This helper lives until the command ends: it must not keep cppcker's ends of the pipes open
+        // (the command would never read the end of its input).
+        pipes->take_in_write();
+        pipes->take_out_read();
+        pipes->take_err_read();
         StdioFds fds = pipes->container();
         if (fds.in >= 0) ::dup2(fds.in, 0);
         ::dup2(fds.out, 1);

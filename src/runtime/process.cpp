@@ -179,12 +179,17 @@ void ContainerProcess::release(const oci::Spec& spec, LaunchOptions options) {
   cgroup_->add_process(child_.pid());
   try {
     send_message(sync_.get(), encode(request), fds);
-    userns.reset();
-    netns.reset();
-    if (options.before_release) options.before_release();
-    send_message(sync_.get(), encode_go());
   } catch (const SystemError& e) {
     throw Error(std::string("container start failed: ") + e.what(), 125);
+  }
+  userns.reset();
+  netns.reset();
+  if (options.before_release) options.before_release();
+  std::optional<SystemError> go_failed;
+  try {
+    send_message(sync_.get(), encode_go());
+  } catch (const SystemError& e) {
+    go_failed = e;  // the stage gave up meanwhile: its reply below says why
   }
   for (;;) {
     UniqueFd passed;
@@ -204,6 +209,7 @@ void ContainerProcess::release(const oci::Spec& spec, LaunchOptions options) {
     throw Error(r.message, r.exit_code);
   }
   sync_.reset();
+  if (go_failed) throw Error(std::string("container start failed: ") + go_failed->what(), 125);
   if (tty && !tty_master_) {
     // The stage ended without reporting: it died before it could say why.
     throw Error("container start failed: the child-mode stage exited (" + std::to_string(exit_status(child_.wait())) + ")", 125);

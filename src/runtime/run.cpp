@@ -181,16 +181,7 @@ int run_foreground(const ImageStore& images, const ContainerStore& containers, c
                    Container& c) {
   // Owner first, so that `rm -f` can always find and stop whoever is (or is about to be) running it.
   FileLock owner = containers.take_ownership(c);
-  // A reader of our output that goes away must not kill us while the container still runs.
-  struct IgnorePipe {
-    struct sigaction old{};
-    IgnorePipe() {
-      struct sigaction sa{};
-      sa.sa_handler = SIG_IGN;
-      ::sigaction(SIGPIPE, &sa, &old);
-    }
-    ~IgnorePipe() { ::sigaction(SIGPIPE, &old, nullptr); }
-  } ignore_pipe;
+  IgnoreSigpipe ignore_sigpipe;
   LogWriter log = open_log(containers, c);  // Docker logs every container, a foreground one too
   // With -t the container gets a terminal of its own, sized as ours; with -i too, our terminal goes raw
   // so that every key (Ctrl-C, Ctrl-D included) reaches the container's terminal, as in Docker. Without

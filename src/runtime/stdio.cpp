@@ -85,6 +85,14 @@ void relay_stdio(int in, UniqueFd in_write, UniqueFd out_read, UniqueFd err_read
   }
 }
 
+IgnoreSigpipe::IgnoreSigpipe() {
+  struct sigaction sa{};
+  sa.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &sa, &old_);
+}
+
+IgnoreSigpipe::~IgnoreSigpipe() { ::sigaction(SIGPIPE, &old_, nullptr); }
+
 std::function<void(int, std::string_view)> caller_stdio_sink() {
   auto gone = std::make_shared<bool[]>(3);
   return [gone](int stream, std::string_view bytes) {

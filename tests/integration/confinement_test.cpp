@@ -441,3 +441,62 @@ TEST_F(ConfinementTest, VolumeNamesCannotLeaveTheVolumeStore) {
   EXPECT_TRUE(fs::exists(tmp_.path / "outside" / "volume.json"));
   EXPECT_TRUE(fs::exists(cpk_.root / "containers"));
 }
+
+namespace {
+// Runs a command with `input` on its stdin (a pipe) and its stdout and stderr in files; returns
+// {exit code, stdout, stderr}.
+ts::CommandResult run_with_input(const std::vector<std::string>& argv, const std::string& input, const fs::path& dir) {
+  int in[2];
+  EXPECT_EQ(::pipe(in), 0);
+  fs::path out = dir / "stdout", err = dir / "stderr";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(in[0], 0);
+    ::close(in[0]);
+    ::close(in[1]);
+    int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(o, 1);
+    ::dup2(e, 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(in[0]);
+  if (::write(in[1], input.data(), input.size()) != static_cast<ssize_t>(input.size())) ADD_FAILURE() << "write stdin";
+  ::close(in[1]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, cppcker::read_file(out), cppcker::read_file(err)};
+}
+}  // namespace
+
+TEST_F(ConfinementTest, ForegroundStreamsAreRelayedAndLogged) {
+  auto r = run({"--name", "fg", "--network", "none", "probe:1", "sh", "-c", "echo out; echo err >&2; exit 3"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.out, "out\n");
+  EXPECT_EQ(r.err, "err\n");
+  // Docker logs a foreground container too.
+  auto logs = cpk_({"logs", "fg"});
+  EXPECT_EQ(logs.out, "out\n");
+  EXPECT_EQ(logs.err, "err\n");
+  // -i: the caller's stdin reaches the container through a pipe cppcker feeds, up to its end.
+  std::string input;
+  for (int i = 0; i < 20000; ++i) input += "line " + std::to_string(i) + "\n";  // more than a pipe holds
+  auto piped = run_with_input(run_argv({"--rm", "-i", "--network", "none", "probe:1", "sh", "-c", "wc -l; readlink /proc/self/fd/0"}),
+                              input, tmp_.path);
+  EXPECT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_EQ(piped.out.substr(0, piped.out.find('\n')), "20000");
+  EXPECT_NE(piped.out.find("pipe:"), std::string::npos) << piped.out;
+  // Without -i the container reads its own /dev/null, whatever the caller's stdin is.
+  auto closed = run_with_input(run_argv({"--rm", "--network", "none", "probe:1", "sh", "-c", "wc -c"}), "ignored\n", tmp_.path);
+  EXPECT_EQ(closed.out, "0\n");
+  // exec -i likewise, and the command sees the end of its input.
+  std::string id = trim(run({"-d", "--network", "none", "probe:1", "sleep", "60"}).out);
+  ASSERT_EQ(id.size(), 64u);
+  auto exec = run_with_input(cpk_.argv({"exec", "-i", id, "sh", "-c", "wc -l; echo done >&2"}), input, tmp_.path);
+  EXPECT_EQ(exec.exit_code, 0) << exec.err;
+  EXPECT_EQ(exec.out, "20000\n");
+  EXPECT_EQ(exec.err, "done\n");
+}

@@ -1,6 +1,7 @@
 #pragma once
 // A container's standard streams without a terminal: pipes that cppcker makes and relays, so the
 // container never holds the caller's own descriptors (its terminal, the file its output goes to).
+#include <signal.h>
 #include <sys/types.h>
 
 #include <functional>
@@ -37,6 +38,19 @@ class StdioPipes {
 // pipes open; a container's cannot, they die with its PID 1).
 void relay_stdio(int in, UniqueFd in_write, UniqueFd out_read, UniqueFd err_read, int pidfd,
                  const std::function<void(int stream, std::string_view bytes)>& sink);
+
+// While alive, SIGPIPE is ignored: a reader of our output that goes away must not kill the process that
+// relays a container's streams while the container still runs.
+class IgnoreSigpipe {
+ public:
+  IgnoreSigpipe();
+  ~IgnoreSigpipe();
+  IgnoreSigpipe(const IgnoreSigpipe&) = delete;
+  IgnoreSigpipe& operator=(const IgnoreSigpipe&) = delete;
+
+ private:
+  struct sigaction old_{};
+};
 
 // A sink that writes stream 1 to fd 1 and stream 2 to fd 2 and carries on (dropping output) when the
 // reader of one is gone.
