@@ -106,9 +106,8 @@ int exec_in_container(const ContainerStore& containers, const Container& c, cons
     };
     try {
       // CVE-2019-5736: this is the host's binary about to enter the container; non-dumpable, its
-      // /proc/<pid>/exe stays out of the container's reach (the flag is inherited by the fork below).
+      // /proc/<pid>/exe stays out of the container's reach.
       ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-      if (o.detach) ::setsid();
       if (pipes) {
         // This helper lives until the command ends: it must not keep cppcker's ends of the pipes open
         // (the command would never read the end of its input).
@@ -120,36 +119,50 @@ int exec_in_container(const ContainerStore& containers, const Container& c, cons
         ::dup2(fds.out, 1);
         ::dup2(fds.err, 2);
       }
-      // Every namespace but the user one in one call; the user namespace after the cgroup is joined.
+      // Every namespace but the user one in one call, then the user namespace.
       const int flags = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWPID;
       if (::setns(pidfd.get(), flags) != 0) stage_failed("namespaces", "join the container's namespaces");
-      // A new pid namespace applies to children only: fork once more so the command is inside it.
-      pid_t inner = ::fork();
-      if (inner < 0) stage_failed("exec", "fork");
-      if (inner > 0) {
-        child_report.reset();
-        SignalForwarder forward_signals(inner, /*include_winch=*/false);
-        int status = 0;
-        while (::waitpid(inner, &status, 0) < 0 && errno == EINTR) {
-        }
-        ::_exit(exit_status(status));
-      }
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      // Into the container's cgroup before anything of the command runs.
-      for (const auto& fd : cgroup_procs)
-        if (::write(fd.get(), "0", 1) != 1) stage_failed("cgroup", "join the container's cgroup");
       if (join_user) {
         if (::setns(pidfd.get(), CLONE_NEWUSER) != 0) stage_failed("namespaces", "join the container's user namespace");
         if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) stage_failed("namespaces", "become the container's root");
       }
-      LaunchContext context{request.seccomp_program, seccomp_flags, false, false, request.stdin_null, request.docker_user};
       if (o.detach) {
         // Nobody reads a detached exec's output: the container's own /dev/null.
         UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
         if (!null) stage_failed("exec", "open /dev/null");
         for (int target = 0; target < 3; ++target) ::dup2(null.get(), target);
       }
-      launch_in_container(std::move(request.process), context, child_report.get());
+      // Confined here, in the host's pid namespace where the container cannot see it: the process forked
+      // into the container's pid namespace below never holds more than the container's privileges (a
+      // container with CAP_SYS_PTRACE could otherwise take it over while it set itself up).
+      // The report socket at 3, where confine_process keeps it open (and closes everything else).
+      for (auto& fd : cgroup_procs)
+        if (fd.get() == 3) fd.reset(::fcntl(3, F_DUPFD_CLOEXEC, 4));
+      if (child_report.get() != 3) {
+        if (::dup3(child_report.get(), 3, O_CLOEXEC) < 0) stage_failed("exec", "move the report socket");
+        child_report.reset(3);
+      }
+      LaunchContext context{request.seccomp_program, seccomp_flags, false, false, request.stdin_null, request.docker_user, {}};
+      for (const auto& fd : cgroup_procs) context.keep_fds.push_back(fd.get());
+      ConfinedProcess process = confine_process(std::move(request.process), context, 3);
+      pid_t inner = ::fork();
+      if (inner < 0) stage_failed("exec", "fork");
+      if (inner == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        // Into the container's cgroup (through descriptors the host opened) before anything of the
+        // command runs; this helper stays out of it, so an exec adds one process there, as in Docker.
+        for (const auto& fd : cgroup_procs)
+          if (::write(fd.get(), "0", 1) != 1) stage_failed("cgroup", "join the container's cgroup");
+        cgroup_procs.clear();
+        exec_confined(std::move(process), 3);
+      }
+      cgroup_procs.clear();
+      ::close(3);  // the command's copy closes at its exec: that EOF is cppcker's "started"
+      SignalForwarder forward_signals(inner, /*include_winch=*/false);
+      int status = 0;
+      while (::waitpid(inner, &status, 0) < 0 && errno == EINTR) {
+      }
+      ::_exit(exit_status(status));
     } catch (const StageError& e) {
       fail(e.reply());
     } catch (const Error& e) {

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <thread>
@@ -119,8 +120,7 @@ void remove_container(const ContainerStore& store, const NetworkStore& networks,
   teardown_network(networks, store, current);
   // Still under the owner lock: a start waiting for it finds no record afterwards.
   store.remove(c.id);
-  if (!current.spec.userns_mode.empty() && current.spec.userns)
-    UsernsAllocator(store.root() / "userns").release(c.id);
+  if (current.spec.userns) UsernsAllocator(store.root() / "userns").release(c.id);
   if (remove_volumes) {
     VolumeStore volumes(store.root());
     for (const auto& m : current.spec.mounts)
@@ -190,16 +190,24 @@ void LogWriter::append(const std::string& lines) {
 
 void LogWriter::write(const std::string& stream, std::string_view data) {
   std::string& pending = pending_[stream == "stderr" ? 1 : 0];
-  pending.append(data);
   std::string out;
-  std::size_t start = 0, nl;
-  while ((nl = pending.find('\n', start)) != std::string::npos) {
-    out += nlohmann::json{{"log", pending.substr(start, nl - start + 1)}, {"stream", stream}, {"time", format_rfc3339(now())}}
+  auto entry = [&](std::string_view text) {
+    out += nlohmann::json{{"log", text}, {"stream", stream}, {"time", format_rfc3339(now())}}
                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
            "\n";
-    start = nl + 1;
+  };
+  // Whole lines become entries; a line longer than kMaxEntry is cut into entries of that size (as
+  // Docker's 16 KiB partial messages), so what a container prints without a newline never piles up here.
+  while (!data.empty()) {
+    std::size_t nl = data.find('\n');
+    std::size_t take = std::min(nl == std::string_view::npos ? data.size() : nl + 1, kMaxEntry - pending.size());
+    pending.append(data.substr(0, take));
+    data.remove_prefix(take);
+    if (pending.back() == '\n' || pending.size() >= kMaxEntry) {
+      entry(pending);
+      pending.clear();
+    }
   }
-  pending.erase(0, start);
   append(out);
 }
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <linux/close_range.h>
 #include <linux/keyctl.h>
 #include <linux/openat2.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <sstream>
@@ -241,6 +243,13 @@ std::vector<std::vector<std::string>> read_colon_file(const char* path) {
 
 bool all_digits(const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; }
 
+// A numeric uid or gid, refused outside 0..2^31-1 (as runc does) rather than wrapped onto root.
+std::uint32_t id_number(const std::string& text, const char* what) {
+  if (text.size() > 10 || std::stoull(text) > 0x7fffffffULL)
+    throw StageError("user", std::string(what) + " " + text + " is out of range: uids and gids must be in range 0-2147483647");
+  return static_cast<std::uint32_t>(std::stoull(text));
+}
+
 }  // namespace
 
 // "user", "uid", "user:group", "uid:gid", resolved in the container's /etc/passwd and /etc/group.
@@ -255,8 +264,9 @@ UserIds resolve_user(const std::string& spec) {
   for (const auto& f : passwd) {
     if (f.size() < 7) continue;
     if ((user.empty() && f[2] == "0") || f[0] == user || (all_digits(user) && f[2] == user)) {
-      ids.uid = static_cast<uid_t>(std::stoul(f[2]));
-      ids.gid = static_cast<gid_t>(std::stoul(f[3]));
+      if (!all_digits(f[2]) || !all_digits(f[3])) continue;
+      ids.uid = id_number(f[2], "uid");
+      ids.gid = id_number(f[3], "gid");
       ids.home = f[5];
       user_name = f[0];
       found = true;
@@ -265,19 +275,19 @@ UserIds resolve_user(const std::string& spec) {
   }
   if (!found) {
     if (!user.empty() && !all_digits(user)) user_error(125, "unable to find user " + user + ": no matching entries in passwd file");
-    ids.uid = user.empty() ? 0 : static_cast<uid_t>(std::stoul(user));
+    ids.uid = user.empty() ? 0 : id_number(user, "uid");
     ids.gid = ids.uid == 0 ? 0 : ids.uid;
   }
   if (!group.empty()) {
     bool group_found = false;
     for (const auto& f : groups)
-      if (f.size() >= 3 && (f[0] == group || (all_digits(group) && f[2] == group))) {
-        ids.gid = static_cast<gid_t>(std::stoul(f[2]));
+      if (f.size() >= 3 && all_digits(f[2]) && (f[0] == group || (all_digits(group) && f[2] == group))) {
+        ids.gid = id_number(f[2], "gid");
         group_found = true;
       }
     if (!group_found) {
       if (!all_digits(group)) user_error(125, "unable to find group " + group + ": no matching entries in group file");
-      ids.gid = static_cast<gid_t>(std::stoul(group));
+      ids.gid = id_number(group, "gid");
     }
   }
   ids.groups.push_back(ids.gid);
@@ -287,7 +297,7 @@ UserIds resolve_user(const std::string& spec) {
       std::istringstream members(f[3]);
       std::string m;
       while (std::getline(members, m, ','))
-        if (m == user_name) ids.groups.push_back(static_cast<gid_t>(std::stoul(f[2])));
+        if (m == user_name && all_digits(f[2])) ids.groups.push_back(id_number(f[2], "gid"));
     }
   return ids;
 }
@@ -369,15 +379,22 @@ void enter_working_directory(const std::string& cwd, bool create) {
 
 }  // namespace
 
-[[noreturn]] void launch_in_container(oci::Process p, const LaunchContext& ctx, int report_fd) {
+ConfinedProcess confine_process(oci::Process p, const LaunchContext& ctx, int report_fd) {
   if (p.args.empty()) throw StageError("exec", "no command specified");
+  if (report_fd != 3) throw StageError("exec", "the report socket must be descriptor 3");
   // Only the streams and the report socket cross into the container: nothing the runtime or its caller
-  // held (CVE-2024-21626's shape) is reachable through /proc/self/fd, not even before the exec.
-  if (report_fd != 3) {
-    if (::dup3(report_fd, 3, O_CLOEXEC) < 0) stage_failed("exec", "move the report socket");
-    report_fd = 3;
+  // held (CVE-2024-21626's shape) is reachable through /proc/self/fd, not even before the exec. (`keep`:
+  // close-on-exec descriptors the caller still needs until then.)
+  std::vector<int> keep = ctx.keep_fds;
+  std::sort(keep.begin(), keep.end());
+  unsigned from = 4;
+  for (int fd : keep) {
+    if (fd < static_cast<int>(from)) continue;
+    if (fd > static_cast<int>(from) && ::syscall(SYS_close_range, from, static_cast<unsigned>(fd - 1), 0u) != 0)
+      stage_failed("exec", "close inherited descriptors");
+    from = static_cast<unsigned>(fd) + 1;
   }
-  if (::syscall(SYS_close_range, 4u, ~0u, 0u) != 0) stage_failed("exec", "close inherited descriptors");
+  if (::syscall(SYS_close_range, from, ~0u, 0u) != 0) stage_failed("exec", "close inherited descriptors");
   ::fcntl(report_fd, F_SETFD, FD_CLOEXEC);  // closing at the exec is the parent's "started"
   if (ctx.stdin_null) {
     UniqueFd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));  // the container's own
@@ -391,7 +408,7 @@ void enter_working_directory(const std::string& cwd, bool create) {
     ids.groups.push_back(p.user.gid);
     for (auto g : p.user.additional_gids) ids.groups.push_back(g);
     for (const auto& f : read_colon_file("/etc/passwd"))
-      if (f.size() >= 7 && all_digits(f[2]) && std::stoul(f[2]) == p.user.uid) ids.home = f[5];
+      if (f.size() >= 7 && all_digits(f[2]) && f[2].size() <= 10 && std::stoull(f[2]) == p.user.uid) ids.home = f[5];
   }
   if (env_value(p.env, "HOME").empty()) p.env.push_back("HOME=" + ids.home);
 
@@ -401,16 +418,9 @@ void enter_working_directory(const std::string& cwd, bool create) {
   }
   ::umask(p.user.umask.value_or(022));
   enter_working_directory(p.cwd, ctx.create_cwd);
-  if (p.terminal) {
-    std::optional<winsize> size;
-    if (p.console_size)
-      size = winsize{static_cast<unsigned short>(p.console_size->height), static_cast<unsigned short>(p.console_size->width), 0, 0};
-    UniqueFd master = open_container_tty(size, ids.uid);
-    send_message(report_fd, encode(StageReply{StageReply::Kind::tty, "tty", 0, "", 0}), master.get());
-  } else if (::setsid() < 0 && errno != EPERM) {
-    // No controlling terminal: /dev/tty inside cannot reach the caller's (TIOCSTI injection).
-    stage_failed("exec", "setsid");
-  }
+  // A session of its own and no controlling terminal: /dev/tty inside cannot reach the caller's
+  // (TIOCSTI injection). With a terminal, the process that execs makes it its controlling one.
+  if (::setsid() < 0 && errno != EPERM) stage_failed("exec", "setsid");
   if (p.oom_score_adj) {
     std::string value = std::to_string(*p.oom_score_adj);
     UniqueFd fd(::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC));
@@ -434,20 +444,21 @@ void enter_working_directory(const std::string& cwd, bool create) {
   }
   if (p.no_new_privileges) stage_check(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privileges", "set no_new_privs");
 
-  const std::string program = find_executable(p.args[0], env_value(p.env, "PATH"));
-  std::vector<std::string> argv = p.args;
-  UniqueFd init;
+  ConfinedProcess out;
+  out.shown = p.args[0];
+  out.program = find_executable(p.args[0], env_value(p.env, "PATH"));
+  out.argv = p.args;
   if (ctx.init) {
-    init = sealed_init_program();
-    argv.insert(argv.begin(), {"cppcker-init", program});
+    out.init = sealed_init_program();
+    out.argv.insert(out.argv.begin(), {"cppcker-init", out.program});
   }
-  std::vector<char*> args, envp;
-  for (auto& a : argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  for (auto& e : p.env) envp.push_back(e.data());
-  envp.push_back(nullptr);
+  out.env = std::move(p.env);
+  out.terminal = p.terminal;
+  if (p.console_size)
+    out.size = winsize{static_cast<unsigned short>(p.console_size->height), static_cast<unsigned short>(p.console_size->width), 0, 0};
+  out.uid = ids.uid;
 
-  // Last before the exec: the filter, then the container's capability sets.
+  // Last of the confinement: the filter, then the container's capability sets.
   if (!ctx.seccomp_program.empty()) {
     try {
       install_seccomp_program(ctx.seccomp_program, ctx.seccomp_flags);
@@ -460,14 +471,32 @@ void enter_working_directory(const std::string& cwd, bool create) {
   } catch (const SystemError& e) {
     throw StageError("capabilities", e.what(), e.sys_errno());
   }
-  if (init) ::syscall(SYS_execveat, init.get(), "", args.data(), envp.data(), AT_EMPTY_PATH);
-  else ::execve(program.c_str(), args.data(), envp.data());
+  return out;
+}
+
+[[noreturn]] void exec_confined(ConfinedProcess p, int report_fd) {
+  if (p.terminal) {
+    UniqueFd master = open_container_tty(p.size, p.uid);
+    send_message(report_fd, encode(StageReply{StageReply::Kind::tty, "tty", 0, "", 0}), master.get());
+  }
+  std::vector<char*> args, envp;
+  for (auto& a : p.argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  for (auto& e : p.env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  if (p.init) ::syscall(SYS_execveat, p.init.get(), "", args.data(), envp.data(), AT_EMPTY_PATH);
+  else ::execve(p.program.c_str(), args.data(), envp.data());
   int err = errno;
-  const std::string what = "exec: \"" + p.args[0] + "\": ";
+  const std::string what = "exec: \"" + p.shown + "\": ";
   if (err == EACCES) exec_error(126, what + "permission denied", err);
   if (err == ENOEXEC) exec_error(126, what + "exec format error", err);
   if (err == ENOENT) exec_error(127, what + "no such file or directory", err);
   exec_error(126, what + std::strerror(err), err);
+}
+
+bool peer_gone(int fd) {
+  pollfd p{fd, POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR));
 }
 
 int child_mode_main(int sync_fd) {
@@ -538,7 +567,11 @@ int child_mode_main(int sync_fd) {
     static const std::vector<std::string> no_flags;
     LaunchContext context{request.seccomp_program, spec.linux.seccomp ? spec.linux.seccomp->flags : no_flags,
                           request.create_cwd, request.init, request.stdin_null, request.docker_user};
-    launch_in_container(std::move(request.spec.process), context, sync_fd);
+    ConfinedProcess process = confine_process(std::move(request.spec.process), context, sync_fd);
+    // A credential change clears the parent-death signal: set again, and the parent checked still there.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (peer_gone(sync_fd)) return 125;
+    exec_confined(std::move(process), sync_fd);
   } catch (const StageError& e) {
     return reply(e.reply());
   } catch (const SystemError& e) {

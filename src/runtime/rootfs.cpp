@@ -241,34 +241,44 @@ struct Builder {
     }
   }
 
-  // A bind mount; idmapped into the container's user namespace when it has one (and the filesystem can).
+  // A bind mount, made aside as a detached tree (open_tree), given its attributes there (read-only,
+  // nosuid, ... for every submount too; the container's id mapping when the options ask for it), then
+  // attached on the target's descriptor: nothing is looked up again between the mount and its flags, and
+  // no submount of a read-only volume stays writable.
   void bind(const oci::Mount& m, const MountOptions& o) {
     struct stat st{};
     if (::stat(m.source.c_str(), &st) != 0) mount_failed("bind mount source " + m.source);
     UniqueFd target = open_target_in_root(root, m.destination, S_ISDIR(st.st_mode));
-    bool mounted = false;
-    if (userns()) {
-      try {
-        UniqueFd mapped = idmapped_mount(AT_FDCWD, m.source, userns_fd, o.recursive, (o.flags & MS_RDONLY) != 0);
-        if (::syscall(SYS_move_mount, mapped.get(), "", target.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
-          mount_failed("attach idmapped " + m.source + " on " + m.destination);
-        mounted = true;
-      } catch (const SystemError& e) {
-        // A filesystem that cannot be idmapped is bound as it is: its files keep their host owners, which
-        // the container sees as the overflow id (Docker's userns-remap behaves so for every bind).
-        if (e.sys_errno() != EINVAL && e.sys_errno() != EPERM) throw;
+    const unsigned recursive = o.recursive ? AT_RECURSIVE : 0;
+    UniqueFd tree(static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, m.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | recursive)));
+    if (!tree) mount_failed("bind " + m.source);
+    mount_attr attr{};
+    auto flag = [&](unsigned long ms, std::uint64_t attribute) {
+      if (o.flags & ms) attr.attr_set |= attribute;
+      if (o.clear & ms) attr.attr_clr |= attribute;
+    };
+    flag(MS_RDONLY, MOUNT_ATTR_RDONLY);
+    flag(MS_NOSUID, MOUNT_ATTR_NOSUID);
+    flag(MS_NODEV, MOUNT_ATTR_NODEV);
+    flag(MS_NOEXEC, MOUNT_ATTR_NOEXEC);
+    flag(MS_NODIRATIME, MOUNT_ATTR_NODIRATIME);
+    if (o.idmap && userns()) {
+      mount_attr mapped = attr;
+      mapped.attr_set |= MOUNT_ATTR_IDMAP;
+      mapped.userns_fd = static_cast<std::uint64_t>(userns_fd);
+      if (::syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH | recursive, &mapped, sizeof mapped) == 0) {
+        attr = {};  // all applied
+      } else if (errno != EINVAL) {
+        mount_failed("idmapped bind of " + m.source);
       }
+      // EINVAL: a filesystem that cannot be idmapped is bound as it is; its files keep their host owners,
+      // which the container sees as the overflow id.
     }
-    if (!mounted &&
-        ::mount(m.source.c_str(), fd_path(target.get()).c_str(), nullptr, MS_BIND | (o.recursive ? MS_REC : 0), nullptr) != 0)
+    if ((attr.attr_set || attr.attr_clr) &&
+        ::syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH | recursive, &attr, sizeof attr) != 0)
+      mount_failed("set the options of " + m.destination);
+    if (::syscall(SYS_move_mount, tree.get(), "", target.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
       mount_failed("bind " + m.source + " on " + m.destination);
-    const unsigned long extra = o.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
-    if (extra) {
-      // Flags are a property of the new mount: reach it through a fresh lookup of the target.
-      UniqueFd top = open_target_in_root(root, m.destination, S_ISDIR(st.st_mode));
-      if (::mount(nullptr, fd_path(top.get()).c_str(), nullptr, MS_BIND | MS_REMOUNT | extra, nullptr) != 0)
-        mount_failed("remount " + m.destination + " with its options");
-    }
     propagate(m, o);
   }
 
@@ -366,12 +376,20 @@ struct Builder {
     mode_t type = d.type == "b" ? S_IFBLK : d.type == "p" ? S_IFIFO : S_IFCHR;
     mode_t mode = d.file_mode.value_or(0666) & 07777;
     dev_t dev = makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor));
-    std::string where = fd_path(parent.get()) + "/" + name;
-    if (::mknod(where.c_str(), type | mode, dev) != 0) stage_failed("devices", "mknod " + d.path);
-    if (::chmod(where.c_str(), mode) != 0) stage_failed("devices", "chmod " + d.path);
+    // Exactly `mode` (no umask), and the owner set on the node itself (an O_PATH descriptor of it, taken
+    // without following links), never through a path a writer elsewhere could swap meanwhile.
+    const mode_t saved = ::umask(0);
+    int rc = ::mknodat(parent.get(), name.c_str(), type | mode, dev);
+    ::umask(saved);
+    if (rc != 0) stage_failed("devices", "mknod " + d.path);
     uid_t uid = map_to_host(uids(), d.uid.value_or(0));
     gid_t gid = map_to_host(gids(), d.gid.value_or(0));
-    if ((uid != 0 || gid != 0) && ::lchown(where.c_str(), uid, gid) != 0) stage_failed("devices", "chown " + d.path);
+    if (uid != 0 || gid != 0) {
+      UniqueFd node(::openat(parent.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+      if (!node || ::fstat(node.get(), &st) != 0 || (st.st_mode & S_IFMT) != type)
+        stage_failed("devices", "open " + d.path);
+      if (::fchownat(node.get(), "", uid, gid, AT_EMPTY_PATH) != 0) stage_failed("devices", "chown " + d.path);
+    }
   }
 
   void devices() {

@@ -14,6 +14,7 @@
 #include "cppcker/runtime/process.hpp"
 #include "cppcker/runtime/stdio.hpp"
 #include "cppcker/runtime/tty.hpp"
+#include "cppcker/security/userns.hpp"
 #include "cppcker/util/error.hpp"
 #include "cppcker/util/humanize.hpp"
 #include "cppcker/util/sha256.hpp"
@@ -151,24 +152,23 @@ int finish_container(ContainerProcess& proc, const ContainerStore& containers, c
   return exit.code;
 }
 
+// With --rm: the record, its user-namespace range and its anonymous volumes go, as in Docker.
+void remove_if_asked(const ContainerStore& containers, const Container& c) {
+  if (!c.spec.auto_remove) return;
+  containers.remove(c.id);
+  if (c.spec.userns) UsernsAllocator(containers.root() / "userns").release(c.id);
+  VolumeStore volumes(containers.root());
+  for (const auto& m : c.spec.mounts)
+    if (m.anonymous && volumes.exists(m.source)) volumes.remove(m.source);
+}
+
 // A start that failed leaves the container "created" with the error, as Docker does; --rm removes it.
 void record_start_failure(const ContainerStore& containers, Container& c, const Error& e) {
-  if (c.spec.auto_remove) {
-    containers.remove(c.id);
-    return;
-  }
+  if (c.spec.auto_remove) return remove_if_asked(containers, c);
   c.state.status = "created";
   c.state.error = e.what();
   c.state.exit_code = e.exit_code();
   containers.save(c);
-}
-
-void remove_if_asked(const ContainerStore& containers, const Container& c) {
-  if (!c.spec.auto_remove) return;
-  containers.remove(c.id);
-  VolumeStore volumes(containers.root());
-  for (const auto& m : c.spec.mounts)  // --rm takes the container's anonymous volumes with it, as in Docker
-    if (m.anonymous && volumes.exists(m.source)) volumes.remove(m.source);
 }
 
 LogWriter open_log(const ContainerStore& containers, const Container& c) {

@@ -45,7 +45,12 @@ std::vector<oci::Mount> user_mounts(const ContainerSpec& s, const ContainerPaths
       continue;
     }
     std::string source = m.type == "volume" ? (fs::path(paths.volumes_dir) / m.source / "_data").string() : m.source;
-    out.push_back(mount(m.target, "bind", source, {"rbind", m.readonly ? "ro" : "rw", "rprivate"}));
+    std::vector<std::string> options = {"rbind", m.readonly ? "ro" : "rw", "rprivate"};
+    // In a user namespace, a volume of cppcker's own is seen through the container's mapping (its root is
+    // the container's root); a host directory only when asked (`:idmap`): container root would write
+    // there as host root.
+    if (s.userns && (m.type == "volume" || m.idmap)) options.push_back("idmap");
+    out.push_back(mount(m.target, "bind", source, options));
   }
   return out;
 }
@@ -135,7 +140,11 @@ oci::Spec build_spec(const Container& c, const ContainerPaths& paths, const Host
   spec.mounts = system_mounts(s);
   const std::pair<const char*, const std::string*> files[] = {
       {"/etc/resolv.conf", &paths.resolv_conf}, {"/etc/hostname", &paths.hostname}, {"/etc/hosts", &paths.hosts}};
-  for (const auto& [target, source] : files) spec.mounts.push_back(mount(target, "bind", *source, {"rbind", "rprivate"}));
+  for (const auto& [target, source] : files) {
+    std::vector<std::string> options = {"rbind", "rprivate"};
+    if (s.userns) options.push_back("idmap");  // container root's, as Docker chowns them to the remapped root
+    spec.mounts.push_back(mount(target, "bind", *source, options));
+  }
   for (auto& m : user_mounts(s, paths)) spec.mounts.push_back(std::move(m));
 
   // ---- namespaces

@@ -43,7 +43,7 @@ UniqueFd open_container_tty(const std::optional<winsize>& size, uid_t uid) {
   if (!slave) fail("open the pty's slave");
   if (size && ::ioctl(slave.get(), TIOCSWINSZ, &*size) != 0) fail("set the window size");
   if (uid != 0 && ::fchown(slave.get(), uid, static_cast<gid_t>(-1)) != 0) fail("chown the pty");
-  if (::setsid() < 0) fail("setsid");
+  if (::setsid() < 0 && ::getsid(0) != ::getpid()) fail("setsid");  // a session leader already is fine
   if (::ioctl(slave.get(), TIOCSCTTY, 0) != 0) fail("make the pty the controlling terminal");
   for (int target = 0; target < 3; ++target)
     if (::dup2(slave.get(), target) < 0) fail("dup2");

@@ -13,13 +13,13 @@ namespace cppcker {
 using nlohmann::json;
 
 json MountSpec::to_json() const {
-  return {{"type", type}, {"source", source}, {"target", target}, {"readonly", readonly}, {"anonymous", anonymous},
-          {"options", options}};
+  return {{"type", type},           {"source", source},   {"target", target}, {"readonly", readonly},
+          {"anonymous", anonymous}, {"options", options}, {"idmap", idmap}};
 }
 
 MountSpec MountSpec::from_json(const json& j) {
-  return {j.value("type", ""), j.value("source", ""), j.value("target", ""), j.value("readonly", false),
-          j.value("anonymous", false), j.value("options", "")};
+  return {j.value("type", ""),       j.value("source", ""),  j.value("target", ""), j.value("readonly", false),
+          j.value("anonymous", false), j.value("options", ""), j.value("idmap", false)};
 }
 
 bool valid_volume_name(const std::string& name) {
@@ -45,8 +45,12 @@ MountSpec parse_volume_flag(const std::string& text) {
     m.source = parts[0];
     m.target = parts[1];
     if (parts.size() == 3) {
-      if (parts[2] == "ro") m.readonly = true;
-      else if (parts[2] != "rw") throw Error("invalid mode: " + parts[2], 125);
+      for (const auto& option : split(parts[2], ',')) {
+        if (option == "ro") m.readonly = true;
+        else if (option == "rw") m.readonly = false;
+        else if (option == "idmap") m.idmap = true;
+        else throw Error("invalid mode: " + parts[2], 125);
+      }
     }
     if (m.source.empty()) throw Error("invalid volume specification: '" + text + "'", 125);
     if (m.source.front() == '/') {

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "cppcker/runtime/container.hpp"
 #include "runtime_fixture.hpp"
 
 namespace {
@@ -154,6 +155,17 @@ TEST_F(ConfinementTest, ExecGetsTheContainersConfinement) {
   auto attempts = outcomes(cpk_({"exec", id, "/probe", "attempts"}).out);
   ASSERT_GE(attempts.size(), 20u);
   for (const auto& [name, outcome] : attempts) EXPECT_NE(outcome, "allowed") << name << " is allowed in exec";
+  // Its failures are reported as Docker reports them, -d too.
+  auto missing = cpk_({"exec", id, "/nonexistent"});
+  EXPECT_EQ(missing.exit_code, 127);
+  EXPECT_NE(missing.err.find("exec: \"/nonexistent\""), std::string::npos) << missing.err;
+  EXPECT_EQ(cpk_({"exec", "-d", id, "/nonexistent"}).exit_code, 127);
+  auto nouser = cpk_({"exec", "-u", "nosuchuser", id, "true"});
+  EXPECT_EQ(nouser.exit_code, 125);
+  EXPECT_NE(nouser.err.find("unable to find user nosuchuser"), std::string::npos) << nouser.err;
+  auto nodir = cpk_({"exec", "-w", "/nonexistent", id, "true"});
+  EXPECT_EQ(nodir.exit_code, 126);
+  EXPECT_NE(nodir.err.find("chdir to cwd"), std::string::npos) << nodir.err;
   // exec --privileged: every capability of the host, the container's seccomp filter stays (as in Docker).
   auto privileged = cpk_({"exec", "--privileged", id, "/probe", "caps"});
   EXPECT_NE(status_field(privileged.out, "CapEff"), kDockerCaps);
@@ -391,6 +403,8 @@ TEST_F(ConfinementTest, BadInputIsRefusedAndLeavesNothing) {
       {"--log-opt", "max-size=huge"},
       {"--log-opt", "colour=blue"},
       {"-v", "anon-volume-check:/data", "--cap-add", "NOPE"},
+      {"-u", "4294967296"},  // not wrapped onto root
+      {"-v", "/tmp:/x:rox"},
   };
   for (const auto& flags : cases) {
     std::vector<std::string> args = {"--rm", "--network", "none"};
@@ -424,6 +438,16 @@ TEST_F(ConfinementTest, UlimitsShmSizeTmpfsDefaultsAndLogRotation) {
   std::string logs = cpk_({"logs", id}).out;
   EXPECT_NE(logs.find("line-199\n"), std::string::npos);
   EXPECT_EQ(logs.find("line-0\n"), std::string::npos) << "the oldest lines should have rotated away";
+  // Output without a newline is logged in entries of at most 16 KiB (nothing piles up in cppcker), and
+  // `logs` gives it back whole.
+  std::string long_id = trim(run({"-d", "--network", "none", "probe:1", "sh", "-c", "head -c 100000 /dev/zero | tr '\\0' a"}).out);
+  ASSERT_EQ(long_id.size(), 64u);
+  ASSERT_TRUE(eventually([&] { return inspect(long_id)["State"]["Status"] == "exited"; }));
+  EXPECT_EQ(cpk_({"logs", long_id}).out, std::string(100000, 'a'));
+  std::istringstream entries(cppcker::read_file(cpk_.root / "containers" / long_id / "container.log"));
+  int count = 0;
+  for (std::string line; std::getline(entries, line); ++count) EXPECT_LT(line.size(), 17000u);
+  EXPECT_EQ(count, 7);  // 6 x 16 KiB + the rest
 }
 
 TEST_F(ConfinementTest, VolumeNamesCannotLeaveTheVolumeStore) {
@@ -499,4 +523,22 @@ TEST_F(ConfinementTest, ForegroundStreamsAreRelayedAndLogged) {
   EXPECT_EQ(exec.exit_code, 0) << exec.err;
   EXPECT_EQ(exec.out, "20000\n");
   EXPECT_EQ(exec.err, "done\n");
+}
+
+TEST_F(ConfinementTest, ContainerDiesWithItsOwnerWhateverItsUser) {
+  // A user switch (and entering a user namespace) clears the parent-death signal: set again after it.
+  for (const std::vector<std::string>& flags : {std::vector<std::string>{"-u", "65534"}, std::vector<std::string>{"-u", "app"}}) {
+    std::vector<std::string> args = {"--name", "owned", "--network", "none"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.insert(args.end(), {"probe:1", "sleep", "100"});
+    pid_t cli = ts::spawn(run_argv(args), tmp_.path / "owned.log");
+    ASSERT_TRUE(eventually([&] { return inspect("owned")["State"]["Status"] == "running"; }));
+    pid_t pid = inspect("owned")["State"]["Pid"].get<pid_t>();
+    ASSERT_GT(pid, 0);
+    const std::uint64_t start = cppcker::process_start_time(pid);
+    ::kill(cli, SIGKILL);
+    ::waitpid(cli, nullptr, 0);
+    EXPECT_TRUE(eventually([&] { return !cppcker::process_alive(pid, start); })) << flags[1] << ": the container outlived its owner";
+    EXPECT_EQ(cpk_({"rm", "-f", "owned"}).exit_code, 0);
+  }
 }

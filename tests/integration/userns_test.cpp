@@ -76,20 +76,35 @@ TEST_F(UsernsTest, ContainerRootIsAnUnprivilegedHostRange) {
 TEST_F(UsernsTest, TwoContainersGetDisjointRangesAndVolumesAreIdmapped) {
   fs::path host_dir = tmp_.path / "shared";
   fs::create_directories(host_dir);
-  std::ofstream(host_dir / "owned-by-root") << "x";
-  std::string a = trim(run({"-d", "--userns=auto", "--network", "none", "-v", host_dir.string() + ":/shared", "img", "sleep", "60"}).out);
+  fs::permissions(host_dir, fs::perms(0755));
+  std::ofstream(host_dir / "owned-by-root") << "secret";
+  fs::permissions(host_dir / "owned-by-root", fs::perms(0600));
+  std::string a = trim(run({"-d", "--userns=auto", "--network", "none", "-v", host_dir.string() + ":/plain",
+                            "-v", host_dir.string() + ":/mapped:idmap", "-v", "named:/data", "img", "sleep", "60"})
+                           .out);
   std::string b = trim(run({"-d", "--userns=auto:size=1000", "--network", "none", "img", "sleep", "60"}).out);
   ASSERT_EQ(a.size(), 64u) << a;
   ASSERT_EQ(b.size(), 64u) << b;
   const std::uint32_t sa = host_uid(a), sb = host_uid(b);
   EXPECT_TRUE(sa + 65536 <= sb || sb + 1000 <= sa) << sa << " and " << sb << " overlap";
-  // A bind mount is seen through the mapping: the host's root-owned file is root's inside, and what
-  // container root writes there is the host's root's again (the volume keeps its owners).
-  auto r = cpk_({"exec", a, "sh", "-c", "stat -c %u /shared/owned-by-root; touch /shared/from-container"});
+  // A host directory bound as it is: container root is no one there (the host's root-only file stays
+  // unreadable, nothing can be made in it), so --userns=auto means what it says on binds too.
+  auto plain = cpk_({"exec", a, "sh", "-c", "cat /plain/owned-by-root; touch /plain/from-container"});
+  EXPECT_NE(plain.exit_code, 0);
+  EXPECT_EQ(plain.out, "");
+  EXPECT_FALSE(fs::exists(host_dir / "from-container"));
+  // Asked for (:idmap), the host's ids are seen through the mapping: root-owned is root's inside, and what
+  // container root writes there is the host's root's (the bind keeps its owners).
+  auto r = cpk_({"exec", a, "sh", "-c", "stat -c %u /mapped/owned-by-root; touch /mapped/from-container"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "0\n");
   struct stat st{};
   ASSERT_EQ(::stat((host_dir / "from-container").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+  // A volume of cppcker's own is always seen through the mapping (it lies in the 0700 state root).
+  auto v = cpk_({"exec", a, "sh", "-c", "touch /data/made && stat -c %u /data/made"});
+  EXPECT_EQ(v.out, "0\n") << v.err;
+  ASSERT_EQ(::stat((cpk_.root / "volumes/named/_data/made").c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, 0u);
   // Removing a container frees its range for the next one.
   cpk_({"rm", "-f", b});

@@ -291,6 +291,22 @@ void attempts() {
     if (fd >= 0) ::close(static_cast<int>(fd));
     report("perf_event_open", fd);
   }
+  // AF_VSOCK reaches the hypervisor's host; EAFNOSUPPORT means the kernel was asked (no vsock here).
+  for (long family : {40L, 0x100000028L /* upper bits the kernel drops */}) {
+    long fd = ::syscall(SYS_socket, family, SOCK_STREAM, 0);
+    if (fd < 0 && errno == EAFNOSUPPORT) fd = 0;
+    else if (fd >= 0) ::close(static_cast<int>(fd));
+    report(family == 40 ? "socket_vsock" : "socket_vsock_high_bits", fd);
+  }
+  {
+    struct {
+      unsigned sq_entries, cq_entries, flags, sq_thread_cpu, sq_thread_idle, features, wq_fd, resv[3];
+      unsigned long long sq_off[5], cq_off[5];
+    } params{};
+    long fd = ::syscall(SYS_io_uring_setup, 1, &params);
+    if (fd >= 0) ::close(static_cast<int>(fd));
+    report("io_uring_setup", fd);
+  }
   {
     long fd = ::syscall(SYS_fsopen, "tmpfs", 0);
     if (fd >= 0) ::close(static_cast<int>(fd));

@@ -342,10 +342,17 @@ TEST(SeccompDefaultProfile, DockersDefaultCapabilitiesGetNoPrivilegedRule) {
   ASSERT_EQ(clone3.size(), 1u);
   EXPECT_EQ(clone3[0]->action, "SCMP_ACT_ERRNO");
   EXPECT_EQ(clone3[0]->errno_ret, 38u);
-  // AF_VSOCK (40) sockets are refused.
+  // AF_VSOCK (40) sockets are refused: every family below it, and the ones above it by name.
   auto socket = rules_for(s, "socket");
   ASSERT_EQ(socket.size(), 1u);
-  EXPECT_EQ(socket[0]->args, (std::vector<oci::SeccompArg>{{0, 40, 0, "SCMP_CMP_NE"}}));
+  EXPECT_EQ(socket[0]->args, (std::vector<oci::SeccompArg>{{0, 40, 0, "SCMP_CMP_LT"},
+                                                           {0, 41, 0, "SCMP_CMP_EQ"},
+                                                           {0, 42, 0, "SCMP_CMP_EQ"},
+                                                           {0, 43, 0, "SCMP_CMP_EQ"},
+                                                           {0, 44, 0, "SCMP_CMP_EQ"},
+                                                           {0, 45, 0, "SCMP_CMP_EQ"}}));
+  // io_uring's operations pass no filter (its sockets would be AF_VSOCK as well): not allowed, as in Docker.
+  for (const char* name : {"io_uring_setup", "io_uring_enter", "io_uring_register"}) EXPECT_TRUE(rules_for(s, name).empty()) << name;
 }
 
 TEST(SeccompDefaultProfile, CapabilitiesAndArchitecturesOpenTheirGroups) {
@@ -577,6 +584,11 @@ TEST(SeccompKernel, DefaultProfileConfinesAProcessAsDockersDoes) {
     report(out, "chroot", ::syscall(SYS_chroot, "/"));
     long vsock = ::syscall(SYS_socket, 40 /* AF_VSOCK */, SOCK_STREAM, 0);
     report(out, "socket_vsock", vsock);
+    // The kernel takes the family as an int: upper bits must not slip AF_VSOCK past the filter.
+    long vsock_high = ::syscall(SYS_socket, 0x100000028L, SOCK_STREAM, 0);
+    report(out, "socket_vsock_high_bits", vsock_high);
+    if (vsock_high >= 0) ::close(static_cast<int>(vsock_high));
+    report(out, "io_uring_setup", ::syscall(SYS_io_uring_setup, 4, nullptr));
     long unix_socket = ::syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
     report(out, "socket_unix", unix_socket);
     if (unix_socket >= 0) ::close(static_cast<int>(unix_socket));
@@ -613,6 +625,8 @@ TEST(SeccompKernel, DefaultProfileConfinesAProcessAsDockersDoes) {
   refused("personality_other", EPERM);
   refused("init_module", EPERM);
   refused("socket_vsock", EPERM);
+  refused("socket_vsock_high_bits", EPERM);
+  refused("io_uring_setup", EPERM);
   allowed("socket_unix");
   allowed("clone_plain");
   refused("clone_newns", EPERM);

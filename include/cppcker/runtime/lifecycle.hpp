@@ -36,6 +36,7 @@ class LogWriter {
   explicit LogWriter(const fs::path& path, std::int64_t max_size = -1, int max_file = 1);
   void write(const std::string& stream, std::string_view data);  // splits into lines
   void flush();
+  static constexpr std::size_t kMaxEntry = 16 * 1024;  // the longest "log" of one entry
 
  private:
   void append(const std::string& lines);

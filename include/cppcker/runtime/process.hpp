@@ -104,13 +104,15 @@ struct UserIds {
 };
 UserIds resolve_user(const std::string& spec);
 
-// The last step inside the container, shared by `run`'s child-mode and `exec`: the user (from
-// process.user.username when set: HOME from its passwd entry, and Docker's rule that a non-root user has
-// empty effective and permitted capability sets), rlimits, umask, the working directory (resolved inside
-// the root, never through a magic link), the terminal (its master sent over `report_fd`), the user
-// switch, the capability sets, no_new_privs, the seccomp program (the last thing before execve), then
-// execve of the program (or of cppcker's init with `init`). Every descriptor but 0-2 and `report_fd` is
-// closed first, and `report_fd` closes at the exec. Throws StageError with Docker's codes.
+// The last steps inside the container, shared by `run`'s child-mode and `exec`. confine_process: every
+// descriptor but 0-2 and the report socket (which must be 3; it closes at the exec) closed, the user
+// (from process.user.username when docker_user: HOME from its passwd entry, and Docker's rule that a
+// non-root user has empty effective and permitted capability sets), rlimits, umask, the working directory
+// (resolved inside the root, never through a magic link), a new session, the user switch, the capability
+// sets, no_new_privs and the seccomp program. exec_confined: the terminal (its master sent over the report
+// socket), then execve of the program (or of cppcker's init). `exec` confines its helper before it forks
+// the process into the container's pid namespace, so nothing there ever holds the runtime's privileges.
+// Both throw StageError with Docker's codes: 125 runtime, 126 cannot invoke, 127 not found.
 struct LaunchContext {
   const std::string& seccomp_program;
   const std::vector<std::string>& seccomp_flags;
@@ -118,8 +120,21 @@ struct LaunchContext {
   bool init = false;
   bool stdin_null = false;
   bool docker_user = false;  // process.user.username is Docker's -u ("" = root), resolved in /etc/passwd
+  std::vector<int> keep_fds;  // close-on-exec descriptors left open (exec's cgroup.procs, written after the fork)
 };
-[[noreturn]] void launch_in_container(oci::Process process, const LaunchContext& context, int report_fd);
+struct ConfinedProcess {
+  std::string program;  // resolved in the container's PATH
+  std::vector<std::string> argv, env;
+  std::string shown;    // the command as the user gave it, for messages
+  bool terminal = false;
+  std::optional<winsize> size;
+  uid_t uid = 0;
+  UniqueFd init;        // cppcker-init's sealed memfd with --init
+};
+ConfinedProcess confine_process(oci::Process process, const LaunchContext& context, int report_fd);
+[[noreturn]] void exec_confined(ConfinedProcess process, int report_fd);
+// Whether the other end of a socket is gone.
+bool peer_gone(int fd);
 
 // The program to exec: a name with '/' as it is, else the first executable match in `path_env`.
 // Throws StageError with Docker's codes: 127 not found, 126 not executable.

@@ -17,11 +17,14 @@ struct MountSpec {
   bool readonly = false;
   bool anonymous = false;  // a volume made for this container alone (`rm -v` removes it)
   std::string options;     // tmpfs mount options
+  bool idmap = false;      // a bind seen through the container's id mapping (-v /host:/ctr:idmap, podman's)
   nlohmann::json to_json() const;
   static MountSpec from_json(const nlohmann::json& j);
 };
 
-// Docker's -v syntax: /ctr (anonymous), name:/ctr[:ro|rw], /host:/ctr[:ro|rw]. Throws Error (125).
+// Docker's -v syntax: /ctr (anonymous), name:/ctr[:OPTIONS], /host:/ctr[:OPTIONS], OPTIONS a comma-separated
+// list of ro, rw and idmap (podman's: with --userns=auto, the host's ids seen through the container's
+// mapping; without it a host bind's files keep their host owners). Throws Error (125).
 MountSpec parse_volume_flag(const std::string& text);
 // --tmpfs /ctr[:options]
 MountSpec parse_tmpfs_flag(const std::string& text);
