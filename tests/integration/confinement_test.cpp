@@ -2,6 +2,7 @@
 // runtime attacks (CVE-2019-5736, CVE-2024-21626 shapes), the findings of the audit, each as a test.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -541,4 +542,22 @@ TEST_F(ConfinementTest, ContainerDiesWithItsOwnerWhateverItsUser) {
     EXPECT_TRUE(eventually([&] { return !cppcker::process_alive(pid, start); })) << flags[1] << ": the container outlived its owner";
     EXPECT_EQ(cpk_({"rm", "-f", "owned"}).exit_code, 0);
   }
+}
+
+TEST_F(ConfinementTest, ReadOnlyVolumesAreReadOnlyBelowTheirTopMount) {
+  // A host directory with a mount below it, bound :ro: the submount is read-only in the container too.
+  fs::path dir = tmp_.path / "rotest";
+  fs::create_directories(dir / "sub");
+  ASSERT_EQ(::mount("tmpfs", (dir / "sub").c_str(), "tmpfs", 0, "size=64k"), 0) << std::strerror(errno);
+  struct Unmount {
+    fs::path p;
+    ~Unmount() { ::umount2(p.c_str(), MNT_DETACH); }
+  } unmount{dir / "sub"};
+  auto r = run({"--rm", "--network", "none", "-v", dir.string() + ":/r:ro", "probe:1", "sh", "-c",
+                "touch /r/top 2>/dev/null && echo top-writable; touch /r/sub/f 2>/dev/null && echo sub-writable; echo done"});
+  EXPECT_EQ(r.out, "done\n") << r.err;
+  EXPECT_FALSE(fs::exists(dir / "sub" / "f"));
+  // And without :ro both are writable (the test sees a refusal, not a broken mount).
+  auto rw = run({"--rm", "--network", "none", "-v", dir.string() + ":/r", "probe:1", "sh", "-c", "touch /r/sub/f && echo ok"});
+  EXPECT_EQ(rw.out, "ok\n") << rw.err;
 }
