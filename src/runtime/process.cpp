@@ -504,7 +504,7 @@ int child_mode_main(int sync_fd) {
   // namespaces; non-dumpable, its /proc/<pid>/exe is out of reach of anything in the container.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   ::umask(022);
-  // The socket at 3 (where launch_in_container keeps it), and nothing else the caller may have leaked.
+  // The socket at 3 (where confine_process keeps it), and nothing else the caller may have leaked.
   if (sync_fd != 3) {
     if (::dup3(sync_fd, 3, O_CLOEXEC) < 0) return 125;
     ::close(sync_fd);

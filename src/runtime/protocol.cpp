@@ -79,21 +79,6 @@ std::string encode_go() { return R"({"type":"go"})"; }
 
 bool is_go(const std::string& bytes) { return bytes == encode_go(); }
 
-std::string encode(const ExecRequest& r) {
-  return with_blob({{"type", "exec"},
-                    {"process", oci::to_json(r.process)},
-                    {"stdinNull", r.stdin_null},
-                    {"dockerUser", r.docker_user}},
-                   r.seccomp_program);
-}
-
-ExecRequest decode_exec_request(const std::string& bytes) {
-  auto [j, blob] = split_blob(bytes, "exec");
-  if (j.value("type", "") != "exec") throw Error("expected an exec message", 125);
-  return {oci::process_from_json(j.at("process")), std::move(blob), j.value("stdinNull", false),
-          j.value("dockerUser", false)};
-}
-
 std::string encode(const StageReply& r) {
   return with_blob({{"type", r.kind == StageReply::Kind::tty ? "tty" : "error"},
                     {"stage", r.stage},

@@ -188,10 +188,6 @@ TEST(ProtocolTest, MessagesRoundTripAndCrossFrames) {
   r.overlay = OverlayRootfs{"/layers", {"a/diff", "b/diff"}, "/u", "/w"};
   r.init = r.create_cwd = r.docker_user = true;
   EXPECT_EQ(decode_start_request(encode(r)), r);
-  ExecRequest e;
-  e.process.args = {"ls"};
-  e.stdin_null = true;
-  EXPECT_EQ(decode_exec_request(encode(e)), e);
   StageReply reply{StageReply::Kind::error, "mount", 2, "mount /x: No such file or directory", 125};
   EXPECT_EQ(decode_stage_reply(encode(reply)), reply);
   EXPECT_THROW(decode_stage_reply("{\"type\":\"nope\"}"), Error);

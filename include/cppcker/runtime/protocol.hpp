@@ -40,7 +40,8 @@ struct StartRequest {
   bool operator==(const StartRequest&) const = default;
 };
 
-// A process joining a running container (`exec`).
+// A process joining a running container (`exec`): its helper is a fork of cppcker, so this one travels
+// in memory, not over a socket.
 struct ExecRequest {
   oci::Process process;
   std::string seccomp_program;
@@ -87,10 +88,8 @@ bool is_go(const std::string& bytes);
 
 // Encoding (exposed for the unit tests).
 std::string encode(const StartRequest& r);
-std::string encode(const ExecRequest& r);
 std::string encode(const StageReply& r);
 StartRequest decode_start_request(const std::string& bytes);
-ExecRequest decode_exec_request(const std::string& bytes);
 StageReply decode_stage_reply(const std::string& bytes);
 
 // One message, split into datagrams of at most kFrameSize bytes; `fds` (up to kMaxFds) ride on the first.
