@@ -536,9 +536,11 @@ int child_mode_main(int sync_fd) {
     }
     // Now in its cgroup: a cgroup namespace rooted there hides the host's hierarchy. A hierarchy it was
     // not put in (cpuset without --cpuset-cpus) stays at the host's root: that one is not mounted.
-    std::vector<std::string> outside_cgroups;
+    std::vector<CgroupHierarchy> cgroups;
     if (spec.linux.find_namespace("cgroup")) {
-      outside_cgroups = root_cgroup_hierarchies(read_file("/proc/self/cgroup"));
+      const std::string mine = read_file("/proc/self/cgroup");
+      for (auto& h : cgroup_hierarchies())
+        if (cgroup_path_in(mine, h.key) != "/") cgroups.push_back(std::move(h));
       stage_check(::unshare(CLONE_NEWCGROUP), "namespaces", "unshare the cgroup namespace");
     }
     // A session keyring of its own (as runc does): nothing of the host's keys is reachable through it.
@@ -551,7 +553,7 @@ int child_mode_main(int sync_fd) {
         throw StageError("network", e.what(), e.sys_errno());
       }
     }
-    build_container_filesystem(request, userns.get(), outside_cgroups);
+    build_container_filesystem(request, userns.get(), cgroups);
     if (spec.linux.find_namespace("uts") && !spec.hostname.empty())
       stage_check(::sethostname(spec.hostname.data(), spec.hostname.size()), "hostname", "sethostname");
     if (userns) {

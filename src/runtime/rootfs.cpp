@@ -204,7 +204,7 @@ struct Builder {
   const oci::Spec& spec;
   int userns_fd;
   fs::path root;
-  const std::vector<std::string>& outside_cgroups;
+  const std::vector<CgroupHierarchy>& cgroups;
 
   const std::vector<oci::IdMapping>& uids() const { return spec.linux.uid_mappings; }
   const std::vector<oci::IdMapping>& gids() const { return spec.linux.gid_mappings; }
@@ -299,33 +299,20 @@ struct Builder {
       if (::mount("cgroup2", fd_path(target.get()).c_str(), "cgroup2", flags, nullptr) != 0) mount_failed("mount cgroup2");
       return;
     }
-    // v1: a tmpfs holding one mount per hierarchy the host has, named as the host names them.
+    // v1: a tmpfs holding one mount per hierarchy the container is in, named as the host names them.
     if (::mount("tmpfs", fd_path(target.get()).c_str(), "tmpfs", flags & ~MS_RDONLY,
                 map_mount_data("tmpfs", "mode=755", uids(), gids()).c_str()) != 0)
       mount_failed("mount tmpfs on " + m.destination);
     UniqueFd dir = open_target_in_root(root, m.destination, true);
-    std::istringstream mountinfo(read_file("/proc/self/mountinfo"));
-    for (std::string line; std::getline(mountinfo, line);) {
-      // "36 25 0:31 / /sys/fs/cgroup/memory rw,... - cgroup cgroup rw,memory"
-      std::istringstream fields(line);
-      std::string id, parent, devno, mnt_root, point;
-      fields >> id >> parent >> devno >> mnt_root >> point;
-      if (point.rfind("/sys/fs/cgroup/", 0) != 0 || point.find('/', 15) != std::string::npos) continue;
-      auto dash = line.find(" - ");
-      if (dash == std::string::npos) continue;
-      std::istringstream tail(line.substr(dash + 3));
-      std::string fstype, source, super;
-      tail >> fstype >> source >> super;
-      if (fstype != "cgroup" && fstype != "cgroup2") continue;
-      std::string name = point.substr(15), data;
-      for (const auto& opt : split(super, ','))
-        if (opt != "rw" && opt != "ro") data += (data.empty() ? "" : ",") + opt;
-      if (outside(fstype == "cgroup2" ? std::vector<std::string>{} : split(data, ','))) continue;
-      if (fstype == "cgroup" && data.find("name=") != std::string::npos && data.find(',') == std::string::npos)
-        data = "none," + data;  // a named hierarchy without controllers
+    for (const auto& h : cgroups) {
+      const std::string name = h.dir.filename().string();
+      const bool unified = h.key.empty();
+      // A named hierarchy without controllers is mounted as "none,name=..."; the others by their controllers.
+      const std::string data = h.key.rfind("name=", 0) == 0 ? "none," + h.key : h.key;
       if (::mkdirat(dir.get(), name.c_str(), 0755) != 0 && errno != EEXIST) mount_failed("mkdir /sys/fs/cgroup/" + name);
       std::string where = fd_path(dir.get()) + "/" + name;
-      if (::mount(fstype.c_str(), where.c_str(), fstype.c_str(), flags, fstype == "cgroup2" ? nullptr : data.c_str()) != 0)
+      if (::mount(unified ? "cgroup2" : "cgroup", where.c_str(), unified ? "cgroup2" : "cgroup", flags,
+                  unified ? nullptr : data.c_str()) != 0)
         mount_failed("mount cgroup hierarchy " + name);
     }
     // The host's aliases of co-mounted hierarchies (cpu -> cpu,cpuacct).
@@ -340,18 +327,6 @@ struct Builder {
       if (::mount(nullptr, fd_path(dir.get()).c_str(), nullptr, MS_REMOUNT | flags, nullptr) != 0)
         mount_failed("make /sys/fs/cgroup read-only");
     }
-  }
-
-  // Whether a hierarchy (its controller options; none for cgroup2) is one the container is not in.
-  bool outside(const std::vector<std::string>& options) const {
-    for (const auto& key : outside_cgroups) {
-      std::vector<std::string> wanted = key.empty() ? std::vector<std::string>{} : split(key, ',');
-      if (wanted.empty() != options.empty()) continue;
-      bool all = true;
-      for (const auto& w : wanted) all = all && std::find(options.begin(), options.end(), w) != options.end();
-      if (all) return true;
-    }
-    return false;
   }
 
   void filesystem(const oci::Mount& m) {
@@ -457,20 +432,9 @@ struct Builder {
 
 }  // namespace
 
-std::vector<std::string> root_cgroup_hierarchies(const std::string& proc_self_cgroup) {
-  std::vector<std::string> out;
-  std::istringstream in(proc_self_cgroup);
-  for (std::string line; std::getline(in, line);) {
-    auto c1 = line.find(':'), c2 = line.find(':', c1 + 1);
-    if (c1 == std::string::npos || c2 == std::string::npos) continue;
-    if (line.substr(c2 + 1) == "/") out.push_back(line.substr(c1 + 1, c2 - c1 - 1));
-  }
-  return out;
-}
-
-void build_container_filesystem(const StartRequest& request, int userns_fd, const std::vector<std::string>& outside_cgroups) {
+void build_container_filesystem(const StartRequest& request, int userns_fd, const std::vector<CgroupHierarchy>& cgroups) {
   const oci::Spec& spec = request.spec;
-  Builder b{request, spec, userns_fd, fs::path(spec.root.path), outside_cgroups};
+  Builder b{request, spec, userns_fd, fs::path(spec.root.path), cgroups};
   // Nothing mounted from here on propagates back to the host.
   stage_check(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), "mount", "make / private");
   if (request.overlay) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cppcker/cgroup/cgroup.hpp"
 #include "cppcker/oci/runtime_spec.hpp"
 #include "cppcker/runtime/protocol.hpp"
 #include "cppcker/util/fd.hpp"
@@ -46,13 +47,9 @@ UniqueFd open_target_in_root(const fs::path& root, const std::string& target, bo
 
 // Everything of the container's filesystem, ending with the rootfs as "/" and the working directory
 // unset. `userns_fd` (or -1) is the user namespace the container will enter: layers and bind mounts
-// are idmapped into it, and what the stage creates is owned by the container's root. `outside_cgroups`
-// are the cgroup hierarchies (as /proc/self/cgroup names them) the container was not put in: not
-// mounted at /sys/fs/cgroup, where they would show the host's whole tree. Throws StageError.
-void build_container_filesystem(const StartRequest& request, int userns_fd,
-                                const std::vector<std::string>& outside_cgroups = {});
-
-// The hierarchies in which the calling process sits in the root cgroup (from /proc/self/cgroup's text).
-std::vector<std::string> root_cgroup_hierarchies(const std::string& proc_self_cgroup);
+// are idmapped into it, and what the stage creates is owned by the container's root. `cgroups` are the
+// v1/hybrid hierarchies the container is in, shown at /sys/fs/cgroup (one it is not in would show the
+// host's whole tree). Throws StageError.
+void build_container_filesystem(const StartRequest& request, int userns_fd, const std::vector<CgroupHierarchy>& cgroups);
 
 }  // namespace cppcker
