@@ -115,7 +115,15 @@ json Container::to_json() const {
              }()},
             {"shm_size", spec.shm_size},
             {"log_max_size", spec.log_max_size},
-            {"log_max_file", spec.log_max_file}}},
+            {"log_max_file", spec.log_max_file},
+            {"labels", spec.labels},
+            {"restart", {{"name", spec.restart.name}, {"maximum_retry_count", spec.restart.maximum_retry_count}}},
+            {"health", spec.health ? json{{"test", spec.health->test},
+                                          {"interval", spec.health->interval_ns},
+                                          {"timeout", spec.health->timeout_ns},
+                                          {"start_period", spec.health->start_period_ns},
+                                          {"retries", spec.health->retries}}
+                                   : json(nullptr)}}},
           {"state",
            {{"status", state.status},
             {"pid", state.pid},
@@ -128,7 +136,15 @@ json Container::to_json() const {
             {"created", state.created},
             {"started", state.started},
             {"finished", state.finished},
-            {"net", state.net ? state.net->to_json() : json(nullptr)}}}};
+            {"net", state.net ? state.net->to_json() : json(nullptr)},
+            {"restart_count", state.restart_count},
+            {"stopped_by_user", state.stopped_by_user},
+            {"health", {{"status", state.health.status}, {"failing_streak", state.health.failing_streak}, {"log", [&] {
+                          json out = json::array();
+                          for (const auto& p : state.health.log)
+                            out.push_back({{"start", p.start}, {"end", p.end}, {"exit_code", p.exit_code}, {"output", p.output}});
+                          return out;
+                        }()}}}}}};
 }
 
 Container Container::from_json(const json& j) {
@@ -181,6 +197,21 @@ Container Container::from_json(const json& j) {
   c.spec.shm_size = s.value("shm_size", std::int64_t{64} * 1024 * 1024);
   c.spec.log_max_size = s.value("log_max_size", std::int64_t{-1});
   c.spec.log_max_file = s.value("log_max_file", 1);
+  c.spec.labels = s.value("labels", std::map<std::string, std::string>{});
+  if (s.contains("restart") && s["restart"].is_object()) {
+    c.spec.restart.name = s["restart"].value("name", "no");
+    c.spec.restart.maximum_retry_count = s["restart"].value("maximum_retry_count", 0);
+  }
+  if (s.contains("health") && s["health"].is_object()) {
+    const json& h = s["health"];
+    HealthConfig hc;
+    hc.test = h.value("test", std::vector<std::string>{});
+    hc.interval_ns = h.value("interval", hc.interval_ns);
+    hc.timeout_ns = h.value("timeout", hc.timeout_ns);
+    hc.start_period_ns = h.value("start_period", hc.start_period_ns);
+    hc.retries = h.value("retries", hc.retries);
+    c.spec.health = hc;
+  }
   const json& st = j.at("state");
   c.state.status = st.value("status", "created");
   c.state.pid = st.value("pid", 0);
@@ -194,6 +225,15 @@ Container Container::from_json(const json& j) {
   c.state.started = st.value("started", "");
   c.state.finished = st.value("finished", "");
   if (st.contains("net") && st["net"].is_object()) c.state.net = Endpoint::from_json(st["net"]);
+  c.state.restart_count = st.value("restart_count", 0);
+  c.state.stopped_by_user = st.value("stopped_by_user", false);
+  if (st.contains("health") && st["health"].is_object()) {
+    const json& h = st["health"];
+    c.state.health.status = h.value("status", "");
+    c.state.health.failing_streak = h.value("failing_streak", 0);
+    for (const auto& p : h.value("log", json::array()))
+      c.state.health.log.push_back({p.value("start", ""), p.value("end", ""), p.value("exit_code", 0), p.value("output", "")});
+  }
   return c;
 }
 

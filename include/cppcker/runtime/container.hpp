@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,34 @@
 #include "cppcker/util/fs.hpp"
 
 namespace cppcker {
+
+// --restart: Docker's policies, carried out by the container's monitor.
+struct RestartPolicy {
+  std::string name = "no";  // no | on-failure | always | unless-stopped
+  int maximum_retry_count = 0;  // on-failure:N (0: no limit)
+};
+
+// --health-*: a command the monitor runs inside the container (as exec does) every `interval`.
+struct HealthConfig {
+  std::vector<std::string> test;  // Docker's form: {"CMD", args...} or {"CMD-SHELL", "cmd"} or {"NONE"}
+  std::int64_t interval_ns = 30'000'000'000;
+  std::int64_t timeout_ns = 30'000'000'000;
+  std::int64_t start_period_ns = 0;
+  int retries = 3;
+};
+
+// One health probe's result, as Docker's State.Health.Log keeps the last five.
+struct HealthProbe {
+  std::string start, end;  // RFC 3339
+  int exit_code = 0;
+  std::string output;
+};
+
+struct ContainerHealth {
+  std::string status;  // "" (no health check) | starting | healthy | unhealthy
+  int failing_streak = 0;
+  std::vector<HealthProbe> log;
+};
 
 struct ContainerSpec {
   std::string image;     // as the user named it
@@ -62,6 +91,9 @@ struct ContainerSpec {
   std::int64_t shm_size = 64 * 1024 * 1024;
   std::int64_t log_max_size = -1;  // --log-opt max-size (bytes; -1 unlimited)
   int log_max_file = 1;            // --log-opt max-file
+  std::map<std::string, std::string> labels;  // --label, --label-file
+  RestartPolicy restart;
+  std::optional<HealthConfig> health;  // from the image's Healthcheck or --health-*; nullopt: none
 };
 
 struct ContainerState {
@@ -75,6 +107,9 @@ struct ContainerState {
   std::string error;
   std::string created, started, finished;
   std::optional<Endpoint> net;  // while attached to a bridge network
+  int restart_count = 0;        // restarts the monitor made under the restart policy
+  bool stopped_by_user = false; // stop/kill by the user: the restart policy (but "always" at a new start) ends
+  ContainerHealth health;
 };
 
 struct Container {
