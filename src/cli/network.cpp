@@ -3,6 +3,7 @@
 
 #include "cppcker/cli/commands.hpp"
 #include "cppcker/runtime/container.hpp"
+#include "cppcker/runtime/networking.hpp"
 #include "cppcker/util/error.hpp"
 
 namespace cppcker::cli {
@@ -14,26 +15,28 @@ nlohmann::ordered_json inspect_network(const NetworkStore& networks, const Conta
   nlohmann::ordered_json members = nlohmann::ordered_json::object();
   for (const auto& [ip, id] : networks.members(n.name)) {
     auto c = containers.load(id);
-    if (!c || !c->state.net) continue;
-    members[id] = {{"Name", c->name},
-                   {"MacAddress", c->state.net->mac},
-                   {"IPv4Address", c->state.net->address.str()},
-                   {"IPv6Address", ""}};
+    const Endpoint* e = c ? endpoint_on(c->state, n.name) : nullptr;  // its endpoint on this network
+    if (!e) continue;
+    members[id] = {{"Name", c->name}, {"MacAddress", e->mac}, {"IPv4Address", e->address.str()}, {"IPv6Address", ""}};
   }
+  const bool bridged = n.driver == "bridge";
   return {{"Name", n.name},
           {"Id", n.id},
           {"Created", n.created},
           {"Scope", "local"},
-          {"Driver", "bridge"},
+          {"Driver", n.driver},
           {"EnableIPv6", false},
           {"IPAM",
            {{"Driver", "default"},
             {"Options", nullptr},
-            {"Config", {{{"Subnet", n.gateway.network_str()}, {"Gateway", format_ipv4(n.gateway.address)}}}}}},
+            {"Config", bridged ? nlohmann::ordered_json{{{"Subnet", n.gateway.network_str()},
+                                                          {"Gateway", format_ipv4(n.gateway.address)}}}
+                               : nlohmann::ordered_json::array()}}},
           {"Internal", false},
           {"Attachable", false},
           {"Containers", members},
-          {"Options", {{"com.docker.network.bridge.name", n.bridge}}},
+          {"Options", bridged ? nlohmann::ordered_json{{"com.docker.network.bridge.name", n.bridge}}
+                              : nlohmann::ordered_json::object()},
           {"Labels", nlohmann::ordered_json::object()}};
 }
 
@@ -68,7 +71,7 @@ void register_network(CLI::App& app, GlobalOptions& global) {
     for (const auto& n : global.networks().list()) {
       std::string id = *no_trunc ? n.id : n.id.substr(0, 12);
       if (*quiet) std::cout << id << "\n";
-      else rows.push_back({id, n.name, "bridge", "local"});
+      else rows.push_back({id, n.name, n.driver, "local"});
     }
     if (!*quiet) std::cout << format_table(rows);
     return 0;
@@ -83,6 +86,38 @@ void register_network(CLI::App& app, GlobalOptions& global) {
     return print_inspected(*inspect_names, [&](const std::string& n) {
       return inspect_network(networks, containers, networks.get(n));
     });
+  });
+
+  auto* connect = cmd->add_subcommand("connect", "Connect a container to a network");
+  struct ConnectOpts {
+    std::string network, container, ip;
+    std::vector<std::string> aliases;
+  };
+  auto cn = std::make_shared<ConnectOpts>();
+  connect->add_option("NETWORK", cn->network, "Network")->required();
+  connect->add_option("CONTAINER", cn->container, "Container")->required();
+  connect->add_option("--ip", cn->ip, "IPv4 address (e.g., 172.30.100.104)");
+  connect->add_option("--alias", cn->aliases, "Add network-scoped alias for the container")->allow_extra_args(false);
+  set_action(connect, [&global, cn] {
+    ContainerStore containers(global.root);
+    connect_network(global.networks(), containers, cn->container, {cn->network, cn->ip, cn->aliases});
+    return 0;
+  });
+
+  auto* disconnect = cmd->add_subcommand("disconnect", "Disconnect a container from a network");
+  struct DisconnectOpts {
+    std::string network, container;
+    bool force = false;
+  };
+  auto dn = std::make_shared<DisconnectOpts>();
+  disconnect->add_option("NETWORK", dn->network, "Network")->required();
+  disconnect->add_option("CONTAINER", dn->container, "Container")->required();
+  // Docker's -f matters for swarm endpoints only; accepted for scripts that pass it.
+  disconnect->add_flag("-f,--force", dn->force, "Force the container to disconnect from a network");
+  set_action(disconnect, [&global, dn] {
+    ContainerStore containers(global.root);
+    disconnect_network(global.networks(), containers, dn->container, dn->network);
+    return 0;
   });
 
   auto* rm = cmd->add_subcommand("rm", "Remove one or more networks");

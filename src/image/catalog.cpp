@@ -34,14 +34,14 @@ std::vector<RemovalEvent> remove_image(const ImageStore& store, const std::strin
   std::vector<RemovalEvent> events;
   std::string id = store.resolve_image(text);
   std::vector<ImageUser> in_use = users ? users(id) : std::vector<ImageUser>{};
-  for (const auto& u : in_use) {
-    if (!force)
-      throw Error("conflict: unable to remove repository reference \"" + text + "\" (must force) - container " +
-                  u.container_id.substr(0, 12) + " is using its referenced image " + id.substr(7, 12));
-    if (u.running)
-      throw Error("conflict: unable to delete " + id.substr(7, 12) + " (cannot be forced) - image is being used by running container " +
-                  u.container_id.substr(0, 12));
-  }
+  const ImageUser* running = nullptr;
+  for (const auto& u : in_use)
+    if (u.running && !running) running = &u;
+  auto cannot_be_forced = [&] {
+    return Error("conflict: unable to delete " + id.substr(7, 12) +
+                 " (cannot be forced) - image is being used by running container " +
+                 running->container_id.substr(0, 12));
+  };
   {
     auto lock = store.lock_metadata();
     auto refs = store.refs();
@@ -53,38 +53,50 @@ std::vector<RemovalEvent> remove_image(const ImageStore& store, const std::strin
     } catch (const Error&) {
     }
     auto names = names_by_image(refs)[id];
+    std::set<std::string> repos;
+    for (const auto& t : names.tags) repos.insert(t.name());
+    for (const auto& d : names.digests) repos.insert(d.name());
+    // Docker's "single reference": every name in one repository, at most one tag. Removing it would leave
+    // a container's image nameless, which needs force; removing one of several names never does.
+    const bool single_reference = repos.size() <= 1 && names.tags.size() <= 1;
     auto untag = [&](const Reference& r) {
       refs.erase(r.string());
       events.push_back({RemovalEvent::Kind::untagged, r.familiar_string()});
     };
-    bool delete_image = false;
     if (!named.empty()) {
       Reference ref = Reference::parse_name_only(named);
-      untag(ref);
+      if (!force && single_reference && !in_use.empty())
+        throw Error("conflict: unable to remove repository reference \"" + text + "\" (must force) - container " +
+                    in_use.front().container_id.substr(0, 12) + " is using its referenced image " + id.substr(7, 12));
       std::size_t tags_left = 0;
       for (const auto& t : names.tags) tags_left += t.string() != ref.string();
-      if (tags_left == 0) {
-        for (const auto& d : names.digests)
-          if (d.string() != ref.string()) untag(d);
-        delete_image = true;
+      if (tags_left > 0) {
+        // Other tags still name the image: only this name goes, whoever uses the image.
+        untag(ref);
+        store.write_refs(refs);
+        return events;
       }
+      // The last tag: the image would go, which a running container forbids even with force.
+      if (running) throw cannot_be_forced();
+      untag(ref);
+      for (const auto& d : names.digests)
+        if (d.string() != ref.string()) untag(d);
     } else {
-      std::set<std::string> repos;
-      for (const auto& t : names.tags) repos.insert(t.name());
+      if (running) throw cannot_be_forced();
+      if (!force && !in_use.empty())
+        throw Error("conflict: unable to delete " + id.substr(7, 12) +
+                    " (must be forced) - image is being used by stopped container " +
+                    in_use.front().container_id.substr(0, 12));
       if (repos.size() > 1 && !force)
         throw Error("conflict: unable to delete " + id.substr(7, 12) +
                     " (must be forced) - image is referenced in multiple repositories");
       for (const auto& t : names.tags) untag(t);
       for (const auto& d : names.digests) untag(d);
-      delete_image = true;
     }
     store.write_refs(refs);
     if (!in_use.empty()) return events;  // forced: names are gone, the image stays for its containers
-    if (delete_image) {
-      store.delete_image_record(id);
-      events.push_back({RemovalEvent::Kind::deleted, id});
-    }
-    if (!delete_image) return events;
+    store.delete_image_record(id);
+    events.push_back({RemovalEvent::Kind::deleted, id});
   }
   for (const auto& chain : store.collect_garbage()) events.push_back({RemovalEvent::Kind::deleted, chain});
   return events;

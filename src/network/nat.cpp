@@ -77,6 +77,27 @@ void NatTable::remove_port(const PortBinding& b) {
 
 void NatTable::drop() { run("delete table ip " + table_, Tolerate::missing); }
 
+bool NatTable::in_use() {
+  // The kernel's own state decides, as JSON (not the text format, whose wording may change).
+  unsigned flags = ::nft_ctx_output_get_flags(ctx_);
+  ::nft_ctx_output_set_flags(ctx_, flags | NFT_CTX_OUTPUT_JSON);
+  bool listed = false;
+  try {
+    listed = run("list table ip " + table_, Tolerate::missing);
+  } catch (...) {
+    ::nft_ctx_output_set_flags(ctx_, flags);
+    throw;
+  }
+  ::nft_ctx_output_set_flags(ctx_, flags);
+  if (!listed) return false;
+  auto j = nlohmann::json::parse(::nft_ctx_get_output_buffer(ctx_), nullptr, false);
+  if (j.is_discarded() || !j.contains("nftables")) throw Error("nftables: unreadable listing of table " + table_, 125);
+  for (const auto& item : j["nftables"])
+    for (const char* kind : {"set", "map"})
+      if (item.contains(kind) && item[kind].contains("elem") && !item[kind]["elem"].empty()) return true;
+  return false;
+}
+
 std::string NatTable::list() {
   run("list table ip " + table_);
   return ::nft_ctx_get_output_buffer(ctx_);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 
 #include "cppcker/util/error.hpp"
 #include "cppcker/util/fd.hpp"
@@ -146,6 +147,17 @@ bool Netlink::delete_link(const std::string& name) {
   if (rc == -NLE_OBJ_NOTFOUND || rc == -NLE_NODEV) return false;
   check_nl(rc, "delete link " + name);
   return true;
+}
+
+int bridge_port_count(const std::string& name) {
+  std::error_code ec;
+  int n = 0;
+  // brif/ lists the ports of a bridge; a name with '/' or ".." could leave /sys/class/net.
+  if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") return 0;
+  for (auto it = std::filesystem::directory_iterator("/sys/class/net/" + name + "/brif", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+    ++n;
+  return n;
 }
 
 void set_link_up_ioctl(const std::string& name) {

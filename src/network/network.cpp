@@ -8,12 +8,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <regex>
+#include <thread>
 
 #include "cppcker/network/nat.hpp"
 #include "cppcker/network/netlink.hpp"
 #include "cppcker/util/error.hpp"
 #include "cppcker/util/humanize.hpp"
+#include "cppcker/util/sha256.hpp"
 
 namespace cppcker {
 
@@ -55,7 +58,7 @@ NetworkConfig NetworkConfig::load(const fs::path& path, bool required) {
 
 json NetworkRecord::to_json() const {
   return {{"name", name},       {"id", id},           {"bridge", bridge}, {"gateway", gateway.str()},
-          {"nft_table", nft_table}, {"created", created}, {"builtin", builtin}};
+          {"nft_table", nft_table}, {"created", created}, {"builtin", builtin}, {"driver", driver}};
 }
 
 NetworkRecord NetworkRecord::from_json(const json& j) {
@@ -63,10 +66,11 @@ NetworkRecord NetworkRecord::from_json(const json& j) {
   r.name = j.at("name");
   r.id = j.at("id");
   r.bridge = j.at("bridge");
-  r.gateway = Ipv4Net::parse(j.at("gateway"));
+  r.gateway = j.at("gateway").get<std::string>().empty() ? Ipv4Net{} : Ipv4Net::parse(j.at("gateway"));
   r.nft_table = j.value("nft_table", "cppcker");
   r.created = j.value("created", "");
   r.builtin = j.value("builtin", false);
+  r.driver = j.value("driver", "bridge");
   return r;
 }
 
@@ -75,7 +79,7 @@ json Endpoint::to_json() const {
   for (const auto& b : ports) p.push_back(b.to_json());
   return {{"network", network}, {"network_id", network_id}, {"bridge", bridge},   {"nft_table", nft_table},
           {"address", address.str()}, {"gateway", format_ipv4(gateway)}, {"mac", mac}, {"host_veth", host_veth},
-          {"netns", netns},     {"ports", p}};
+          {"netns", netns},     {"ports", p},         {"interface", interface}, {"aliases", aliases}};
 }
 
 Endpoint Endpoint::from_json(const json& j) {
@@ -89,11 +93,28 @@ Endpoint Endpoint::from_json(const json& j) {
   e.mac = j.value("mac", "");
   e.host_veth = j.value("host_veth", "");
   e.netns = j.value("netns", "");
+  e.interface = j.value("interface", "eth0");
+  e.aliases = j.value("aliases", std::vector<std::string>{});
   for (const auto& p : j.value("ports", json::array())) e.ports.push_back(PortBinding::from_json(p));
   return e;
 }
 
 std::string host_veth_name(const std::string& container_id) { return "veth" + container_id.substr(0, 11); }
+
+std::string host_veth_name(const std::string& container_id, int index) {
+  std::string suffix = "x" + std::to_string(index);
+  return "veth" + container_id.substr(0, 11 - suffix.size()) + suffix;
+}
+
+json NetworkAttachment::to_json() const { return {{"network", network}, {"ip", ip}, {"aliases", aliases}}; }
+
+NetworkAttachment NetworkAttachment::from_json(const json& j) {
+  NetworkAttachment a;
+  a.network = j.at("network");
+  a.ip = j.value("ip", "");
+  a.aliases = j.value("aliases", std::vector<std::string>{});
+  return a;
+}
 
 namespace {
 
@@ -159,6 +180,16 @@ int free_host_port(const std::string& proto, const std::vector<int>& taken) {
   throw Error("no free host port found", 125);
 }
 
+// No port on the bridge, or none left after a moment: the veth of a container just removed goes with its
+// dying namespace, which the kernel cleans up in the background; ports that stay belong to running ones.
+bool bridge_idle(const std::string& bridge) {
+  for (int i = 0; i < 150; ++i) {
+    if (bridge_port_count(bridge) == 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
 void write_sysctl(const std::string& key, const std::string& value) {
   std::string path = "/proc/sys/" + key;
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
@@ -202,7 +233,27 @@ NetworkRecord NetworkStore::default_network() const {
   return r;
 }
 
+bool is_predefined_non_bridge(const std::string& name) { return name == "host" || name == "none"; }
+
+NetworkRecord predefined_network(const std::string& name) {
+  if (!is_predefined_non_bridge(name)) throw Error("network " + name + " not found");
+  NetworkRecord r;
+  r.name = name;
+  r.id = digest_hex(sha256_digest("cppcker predefined network " + name));  // the same in every root, no file
+  r.builtin = true;
+  r.driver = name == "host" ? "host" : "null";
+  return r;
+}
+
 std::vector<NetworkRecord> NetworkStore::list() const {
+  std::vector<NetworkRecord> out = bridge_networks();
+  out.push_back(predefined_network("host"));
+  out.push_back(predefined_network("none"));
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+std::vector<NetworkRecord> NetworkStore::bridge_networks() const {
   std::vector<NetworkRecord> out{default_network()};
   std::error_code ec;
   for (auto& e : fs::directory_iterator(dir(), ec)) {
@@ -220,6 +271,7 @@ std::vector<NetworkRecord> NetworkStore::list() const {
 NetworkRecord NetworkStore::get(const std::string& key) const {
   // By name straight from its file (the start path asks this); IDs and prefixes need the whole list.
   if (key == kDefaultNetwork) return default_network();
+  if (is_predefined_non_bridge(key)) return predefined_network(key);
   if (valid_network_name(key))
     if (auto r = load(key)) return *r;
   auto all = list();
@@ -239,7 +291,7 @@ NetworkRecord NetworkStore::create(const std::string& name, const std::string& s
                     ? "operation is not permitted on predefined " + name + " network"
                     : "invalid network name: " + name);
   auto guard = lock();
-  auto existing = list();
+  auto existing = bridge_networks();
   for (const auto& n : existing)
     if (n.name == name) throw Error("network with name " + name + " already exists");
   std::vector<Ipv4Net> used;
@@ -292,7 +344,7 @@ std::vector<std::pair<Ipv4, std::string>> NetworkStore::members(const std::strin
 void NetworkStore::remove(const std::string& key) const {
   auto guard = lock();
   NetworkRecord r = get(key);
-  if (r.builtin) throw Error("bridge is a pre-defined network and cannot be removed");
+  if (r.builtin) throw Error(r.name + " is a pre-defined network and cannot be removed");
   if (!members(r.name).empty())
     throw Error("error while removing network: network " + r.name + " id " + r.id + " has active endpoints");
   Netlink nl;
@@ -311,14 +363,14 @@ void NetworkStore::dismantle(const NetworkRecord& r, Netlink& nl) const {
 std::vector<std::string> NetworkStore::prune() const {
   auto guard = lock();
   std::vector<std::string> removed;
-  std::vector<std::string> tables_in_use, tables_seen;
+  std::vector<std::string> tables;
   Netlink nl;
-  for (const auto& r : list()) {
-    tables_seen.push_back(r.nft_table);
-    if (!members(r.name).empty()) {
-      tables_in_use.push_back(r.nft_table);
-      continue;
-    }
+  for (const auto& r : bridge_networks()) {
+    if (std::find(tables.begin(), tables.end(), r.nft_table) == tables.end()) tables.push_back(r.nft_table);
+    if (!members(r.name).empty()) continue;
+    // No container of this root is on it, but the default bridge is shared with every other root on the
+    // host: ports on it are their running containers' veths, and it stays with its subnet in the table.
+    if (r.builtin && !bridge_idle(r.bridge)) continue;
     dismantle(r, nl);
     if (!r.builtin) {
       std::error_code ec;
@@ -326,13 +378,16 @@ std::vector<std::string> NetworkStore::prune() const {
       removed.push_back(r.name);
     }
   }
-  for (const auto& t : tables_seen)
-    if (std::find(tables_in_use.begin(), tables_in_use.end(), t) == tables_in_use.end()) NatTable(t).drop();
+  // A table still holding a subnet or a port serves a network (of this root or another): kept.
+  for (const auto& t : tables) {
+    NatTable nat(t);
+    if (!nat.in_use()) nat.drop();
+  }
   return removed;
 }
 
 Endpoint NetworkStore::reserve(const NetworkRecord& network, const std::string& container_id,
-                               const std::vector<PortBinding>& wanted) const {
+                               const std::vector<PortBinding>& wanted, std::optional<Ipv4> ip) const {
   auto guard = lock();
   // Addresses: the container's own one again, else the lowest free one; entries of removed containers go.
   fs::path ipam_path = dir() / (network.name + ".ipam.json");
@@ -345,6 +400,15 @@ Endpoint NetworkStore::reserve(const NetworkRecord& network, const std::string& 
     if (owner == container_id || container_exists(owner)) kept[ip] = owner;
   }
   const Ipv4Net& subnet = network.gateway;
+  if (ip) {
+    if (!subnet.contains(*ip) || *ip == subnet.network() || *ip == subnet.broadcast())
+      throw Error("Invalid address " + format_ipv4(*ip) + ": It does not belong to any of this network's subnets", 125);
+    std::string key = format_ipv4(*ip);
+    if (*ip == subnet.address || (kept.contains(key) && kept[key] != container_id)) throw Error("Address already in use", 125);
+    if (mine && *mine != *ip) kept.erase(format_ipv4(*mine));
+    mine = ip;
+    kept[key] = container_id;
+  }
   if (!mine) {
     for (Ipv4 a = subnet.network() + 1; a < subnet.broadcast(); ++a) {
       if (a == subnet.address || kept.contains(format_ipv4(a))) continue;
@@ -415,6 +479,20 @@ void NetworkStore::release(const std::string& network, const std::string& contai
   for (const auto& p : ports)
     if (p.value("Container", "") != container_id) ports_kept.push_back(p);
   if (ports_kept.size() != ports.size()) write_file_atomic(ports_path, ports_kept.dump(), 0644, Durability::unsynced);
+}
+
+std::vector<std::string> NetworkStore::release_everywhere(const std::string& container_id) const {
+  std::vector<std::string> out;
+  for (const auto& n : bridge_networks()) {
+    json ipam = read_json_or(dir() / (n.name + ".ipam.json"), json::object());
+    for (auto& [ip, id] : ipam.items())
+      if (id == container_id) {
+        release(n.name, container_id);
+        out.push_back(n.name);
+        break;
+      }
+  }
+  return out;
 }
 
 void NetworkStore::ensure_infrastructure(const NetworkRecord& network) const {

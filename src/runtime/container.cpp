@@ -77,6 +77,11 @@ json Container::to_json() const {
             {"user", spec.user},
             {"hostname", spec.hostname},
             {"network", spec.network},
+            {"extra_networks", [&] {
+               json out = json::array();
+               for (const auto& a : spec.extra_networks) out.push_back(a.to_json());
+               return out;
+             }()},
             {"ports", json_array(spec.ports)},
             {"dns", spec.dns},
             {"dns_search", spec.dns_search},
@@ -137,6 +142,13 @@ json Container::to_json() const {
             {"started", state.started},
             {"finished", state.finished},
             {"net", state.net ? state.net->to_json() : json(nullptr)},
+            // Every endpoint, the primary (`net`) first: the list readers of several networks use.
+            {"networks", [&] {
+               json out = json::array();
+               if (state.net) out.push_back(state.net->to_json());
+               for (const auto& e : state.extra_nets) out.push_back(e.to_json());
+               return out;
+             }()},
             {"restart_count", state.restart_count},
             {"stopped_by_user", state.stopped_by_user},
             {"health", {{"status", state.health.status}, {"failing_streak", state.health.failing_streak}, {"log", [&] {
@@ -161,6 +173,7 @@ Container Container::from_json(const json& j) {
   c.spec.user = s.value("user", "");
   c.spec.hostname = s.value("hostname", "");
   c.spec.network = s.value("network", "none");
+  for (const auto& a : s.value("extra_networks", json::array())) c.spec.extra_networks.push_back(NetworkAttachment::from_json(a));
   for (const auto& p : s.value("ports", json::array())) c.spec.ports.push_back(PortBinding::from_json(p));
   c.spec.dns = s.value("dns", std::vector<std::string>{});
   c.spec.dns_search = s.value("dns_search", std::vector<std::string>{});
@@ -225,6 +238,10 @@ Container Container::from_json(const json& j) {
   c.state.started = st.value("started", "");
   c.state.finished = st.value("finished", "");
   if (st.contains("net") && st["net"].is_object()) c.state.net = Endpoint::from_json(st["net"]);
+  // "networks" repeats `net` first (records before it have `net` alone): the rest are the extra ones.
+  for (const auto& e : st.value("networks", json::array()))
+    if (!(c.state.net && e.value("interface", "eth0") == c.state.net->interface))
+      c.state.extra_nets.push_back(Endpoint::from_json(e));
   c.state.restart_count = st.value("restart_count", 0);
   c.state.stopped_by_user = st.value("stopped_by_user", false);
   if (st.contains("health") && st["health"].is_object()) {

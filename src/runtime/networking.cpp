@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -107,29 +108,44 @@ std::vector<Container> peers_on(const NetworkStore& networks, const ContainerSto
   for (const auto& [ip, id] : networks.members(network)) {
     if (id == except) continue;
     auto peer = containers.load(id);
-    if (peer && peer->state.net && peer->state.net->network == network) out.push_back(*peer);
+    if (peer && endpoint_on(peer->state, network)) out.push_back(*peer);
   }
   return out;
 }
 
-bool is_user_network(const Container& c) {
-  return c.state.net && c.state.net->network != "bridge";
+void write_hosts(const ContainerStore& containers, const Container& c, const std::string& text) {
+  UniqueFd fd(::open((containers.dir(c.id) / "hosts").c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW));
+  if (fd && ::write(fd.get(), text.data(), text.size()) < 0) {
+    // A container that is going away at this moment; its own teardown refreshes the rest.
+  }
 }
 
 // Rewrites the /etc/hosts of every container on `network` in place (a bind-mounted file keeps its inode).
 void refresh_peer_hosts(const NetworkStore& networks, const ContainerStore& containers, const std::string& network) {
   auto guard = networks.lock();
-  auto all = peers_on(networks, containers, network, "");
-  for (const auto& p : all) {
-    std::vector<Container> others;
-    for (const auto& o : all)
-      if (o.id != p.id) others.push_back(o);
-    std::string text = hosts_file(p, others);
-    UniqueFd fd(::open((containers.dir(p.id) / "hosts").c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW));
-    if (fd && ::write(fd.get(), text.data(), text.size()) < 0) {
-      // A peer that is going away at this moment; its own teardown refreshes the rest.
-    }
-  }
+  for (const auto& p : peers_on(networks, containers, network, ""))
+    write_hosts(containers, p, hosts_file(p, network_peers(networks, containers, p)));
+}
+
+// Runs the setup-veth stage for `attachments` (network record, endpoint) and waits for it.
+pid_t spawn_veth_stage(const NetworkStore& networks, const std::vector<std::pair<NetworkRecord, Endpoint>>& attachments,
+                       UniqueFd& err) {
+  json list = json::array();
+  for (const auto& [n, e] : attachments) list.push_back({{"network", n.to_json()}, {"endpoint", e.to_json()}});
+  json request = {{"root", networks.root().string()}, {"attachments", list}};
+  return spawn_stage("setup-veth", request.dump(), err);
+}
+
+// A connected network's endpoint: eth<index> inside, its own host veth and MAC, the container's namespace.
+void make_extra_endpoint(Endpoint& e, const Container& c, int index, const NetworkAttachment& a) {
+  e.interface = "eth" + std::to_string(index);
+  e.host_veth = host_veth_name(c.id, index);
+  // Locally administered and unicast (bit 1 set, bit 0 clear) like eth0's 02:..., distinct per interface.
+  char first[3];
+  std::snprintf(first, sizeof first, "%02x", (0x02 + 4 * index) & 0xfe);
+  e.mac = first + mac_for_container(c.id).substr(2);
+  e.aliases = a.aliases;
+  e.netns = c.state.net ? c.state.net->netns : "";
 }
 
 }  // namespace
@@ -168,18 +184,28 @@ void NetworkSetup::begin() {
       break;
   }
   // What a crashed earlier run of it left (its record says so: it is saved before any stage runs).
-  if (c_.state.net) teardown_network(networks_, containers_, c_);
+  if (c_.state.net || !c_.state.extra_nets.empty()) teardown_network(networks_, containers_, c_);
   NetworkRecord network = networks_.get(c_.spec.network);
   c_.state.net = networks_.reserve(network, c_.id, c_.spec.ports);
   c_.state.net->netns = (containers_.dir(c_.id) / "netns").string();
+  std::vector<std::pair<NetworkRecord, Endpoint>> attachments{{network, *c_.state.net}};
+  // The networks `network connect` added: eth1, eth2, ... in the order they were connected.
+  for (const auto& a : c_.spec.extra_networks) {
+    NetworkRecord extra = networks_.get(a.network);
+    std::optional<Ipv4> ip;
+    if (!a.ip.empty()) ip = parse_ipv4(a.ip);
+    Endpoint e = networks_.reserve(extra, c_.id, {}, ip);
+    make_extra_endpoint(e, c_, static_cast<int>(c_.state.extra_nets.size()) + 1, a);
+    c_.state.extra_nets.push_back(e);
+    attachments.emplace_back(extra, e);
+  }
   containers_.save(c_, Durability::unsynced);  // from here on, rm -f finds what to tear down
   UniqueFd err;
   pid_t stage = spawn_stage("setup-netns", c_.state.net->netns, err);
   wait_stage(stage, err, "setup-netns");
   netns_.reset(::open(c_.state.net->netns.c_str(), O_RDONLY | O_CLOEXEC));
   if (!netns_) throw_errno("open " + c_.state.net->netns);
-  json request = {{"root", networks_.root().string()}, {"network", network.to_json()}, {"endpoint", c_.state.net->to_json()}};
-  veth_stage_ = spawn_stage("setup-veth", request.dump(), veth_stage_err_);
+  veth_stage_ = spawn_veth_stage(networks_, attachments, veth_stage_err_);
 }
 
 void NetworkSetup::finish() {
@@ -187,11 +213,19 @@ void NetworkSetup::finish() {
   pid_t stage = veth_stage_;
   veth_stage_ = -1;
   wait_stage(stage, veth_stage_err_, "setup-veth");
-  if (is_user_network(c_)) refresh_peer_hosts(networks_, containers_, c_.state.net->network);
+  for (const auto& e : container_endpoints(c_.state))
+    if (e.network != "bridge") refresh_peer_hosts(networks_, containers_, e.network);
 }
 
 void teardown_network(const NetworkStore& networks, const ContainerStore& containers, Container& c) {
   if (network_mode(c.spec.network) != NetworkMode::bridge) return;
+  // `network connect`/`disconnect` change the record while its owner holds an older copy in memory:
+  // the record on disk knows the connected networks (the owner saves `c` after this, keeping them).
+  if (auto disk = containers.load(c.id)) {
+    c.spec.extra_networks = disk->spec.extra_networks;
+    for (const auto& e : disk->state.extra_nets)
+      if (!endpoint_on(c.state, e.network)) c.state.extra_nets.push_back(e);
+  }
   std::optional<Endpoint> e = c.state.net;
   if (e && !e->ports.empty()) {
     NatTable nat(e->nft_table);
@@ -202,14 +236,155 @@ void teardown_network(const NetworkStore& networks, const ContainerStore& contai
   if (!mounted && errno != EINVAL && errno != ENOENT) throw_errno("unmount " + netns.string());
   if (::unlink(netns.c_str()) != 0 && errno != ENOENT) throw_errno("remove " + netns.string());
   // With its last process gone and the mount released, the namespace dies and the kernel deletes the
-  // veth pair with it, in the background. Deleting it here would wait ~20 ms for RCU; that is only
+  // veth pairs with it, in the background. Deleting them here would wait ~20 ms for RCU; that is only
   // worth it when no dying namespace will do it (by name, so that it works without a record).
-  if (!mounted) Netlink().delete_link(host_veth_name(c.id));
-  if (e) {
-    networks.release(e->network, c.id);
-    c.state.net.reset();
-    if (e->network != "bridge") refresh_peer_hosts(networks, containers, e->network);
+  if (!mounted) {
+    Netlink nl;
+    nl.delete_link(host_veth_name(c.id));
+    for (const auto& x : c.state.extra_nets) nl.delete_link(x.host_veth);
   }
+  // Addresses on every network, also those a lost record no longer names.
+  std::vector<std::string> left;
+  for (const auto& x : container_endpoints(c.state)) {
+    networks.release(x.network, c.id);
+    left.push_back(x.network);
+  }
+  for (const auto& n : networks.release_everywhere(c.id)) left.push_back(n);
+  c.state.net.reset();
+  c.state.extra_nets.clear();
+  std::sort(left.begin(), left.end());
+  left.erase(std::unique(left.begin(), left.end()), left.end());
+  for (const auto& n : left)
+    if (n != "bridge") refresh_peer_hosts(networks, containers, n);
+}
+
+namespace {
+
+// The network given at run, resolved (it may have been written as an ID); nullopt when it is gone.
+std::optional<NetworkRecord> primary_network(const NetworkStore& networks, const Container& c) {
+  try {
+    return networks.get(c.spec.network);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+// The record as it is now: connects and disconnects of one container are serialised by its network.lock
+// (two at once would each save a record without the other's change).
+Container reloaded(const ContainerStore& containers, const Container& c) {
+  auto fresh = containers.load(c.id);
+  if (!fresh) throw Error("No such container: " + c.id);
+  return *fresh;
+}
+
+}  // namespace
+
+void connect_network(const NetworkStore& networks, const ContainerStore& containers, const std::string& container,
+                     NetworkAttachment a) {
+  Container c = containers.resolve(container);
+  FileLock guard(containers.dir(c.id) / "network.lock");
+  c = reloaded(containers, c);
+  NetworkMode mode = network_mode(c.spec.network);
+  if (a.network == "host" || mode == NetworkMode::host)
+    throw Error("container cannot be disconnected from host network or connected to host network");
+  if (mode == NetworkMode::container)
+    throw Error("container sharing network namespace with another container or host cannot be connected to any other network");
+  NetworkRecord network = networks.get(a.network);
+  if (network.name == "none" || mode == NetworkMode::none)
+    throw Error("container cannot be connected to multiple networks with one of the networks in private (none) mode");
+  auto primary = primary_network(networks, c);
+  bool connected = primary && primary->id == network.id;
+  for (const auto& x : c.spec.extra_networks) connected = connected || x.network == network.name;
+  if (connected) throw Error("endpoint with name " + c.name + " already exists in network " + network.name);
+  std::optional<Ipv4> ip;
+  if (!a.ip.empty()) {
+    if (network.builtin) throw Error("user specified IP address is supported on user defined networks only");
+    ip = parse_ipv4(a.ip);
+    if (!network.gateway.contains(*ip))
+      throw Error("Invalid address " + a.ip + ": It does not belong to any of this network's subnets");
+  }
+  if (!a.aliases.empty() && network.builtin)
+    throw Error("network-scoped alias is supported only for containers in user defined networks");
+  a.network = network.name;
+
+  const bool running = ContainerStore::observed_state(c).status == "running" && c.state.net;
+  if (!running) {  // joined at its next start
+    c.spec.extra_networks.push_back(a);
+    containers.save(c);
+    return;
+  }
+  int index = 1;  // the lowest free ethN
+  while (std::any_of(c.state.extra_nets.begin(), c.state.extra_nets.end(),
+                     [&](const Endpoint& e) { return e.interface == "eth" + std::to_string(index); }))
+    ++index;
+  Endpoint e = networks.reserve(network, c.id, {}, ip);
+  make_extra_endpoint(e, c, index, a);
+  Container before = c;
+  c.spec.extra_networks.push_back(a);
+  c.state.extra_nets.push_back(e);
+  containers.save(c, Durability::unsynced);  // from here on, rm finds the endpoint to tear down
+  try {
+    UniqueFd err;
+    pid_t stage = spawn_veth_stage(networks, {{network, e}}, err);
+    wait_stage(stage, err, "setup-veth");
+  } catch (const Error&) {
+    // Whatever half of it was made: its veth (the peer goes with it) and its address.
+    try {
+      Netlink().delete_link(e.host_veth);
+      networks.release(network.name, c.id);
+      containers.save(before);
+    } catch (const Error&) {
+      // The connect's own error is what the user needs; rm tears down what is left.
+    }
+    throw;
+  }
+  refresh_peer_hosts(networks, containers, network.name);
+}
+
+void disconnect_network(const NetworkStore& networks, const ContainerStore& containers, const std::string& container,
+                        const std::string& network_name) {
+  Container c = containers.resolve(container);
+  FileLock guard(containers.dir(c.id) / "network.lock");
+  c = reloaded(containers, c);
+  if (network_name == "host" || network_mode(c.spec.network) == NetworkMode::host)
+    throw Error("container cannot be disconnected from host network or connected to host network");
+  NetworkRecord network = networks.get(network_name);
+  auto attached = std::find_if(c.spec.extra_networks.begin(), c.spec.extra_networks.end(),
+                               [&](const NetworkAttachment& a) { return a.network == network.name; });
+  if (attached == c.spec.extra_networks.end()) {
+    auto primary = primary_network(networks, c);
+    if (primary && primary->id == network.id && network_mode(c.spec.network) == NetworkMode::bridge)
+      throw Error("container " + c.id + " was started with --network " + network.name +
+                  ": cppcker cannot disconnect it from that network");
+    throw Error("container " + c.id + " is not connected to network " + network.name);
+  }
+  c.spec.extra_networks.erase(attached);
+  auto e = std::find_if(c.state.extra_nets.begin(), c.state.extra_nets.end(),
+                        [&](const Endpoint& x) { return x.network == network.name; });
+  if (e != c.state.extra_nets.end()) {
+    // Deleting the host side deletes its peer inside the container too.
+    Netlink().delete_link(e->host_veth);
+    networks.release(network.name, c.id);
+    c.state.extra_nets.erase(e);
+  }
+  containers.save(c);
+  refresh_peer_hosts(networks, containers, network.name);
+  // c is no longer among that network's members: its own file is rewritten here.
+  if (c.state.net) write_hosts(containers, c, hosts_file(c, network_peers(networks, containers, c)));
+}
+
+std::vector<Endpoint> container_endpoints(const ContainerState& s) {
+  std::vector<Endpoint> out;
+  if (s.net) out.push_back(*s.net);
+  out.insert(out.end(), s.extra_nets.begin(), s.extra_nets.end());
+  return out;
+}
+
+const Endpoint* endpoint_on(const ContainerState& s, const std::string& network) {
+  if (s.net && s.net->network == network) return &*s.net;
+  for (const auto& e : s.extra_nets)
+    if (e.network == network) return &e;
+  return nullptr;
 }
 
 std::string hosts_file(const Container& c, const std::vector<Container>& peers) {
@@ -229,9 +404,14 @@ std::string hosts_file(const Container& c, const std::vector<Container>& peers) 
   // On a user network its members find each other by name (Docker does this with a DNS server; a
   // file kept current is enough here and sends no query anywhere).
   for (const auto& p : peers) {
-    if (!p.state.net) continue;
-    out += format_ipv4(p.state.net->address.address) + "\t" + p.name + " " + p.id.substr(0, 12);
+    // The peer's address on a user network both are on (its first one, as c would reach it).
+    const Endpoint* shared = nullptr;
+    for (const auto& mine : container_endpoints(c.state))
+      if (mine.network != "bridge" && (shared = endpoint_on(p.state, mine.network))) break;
+    if (!shared) continue;
+    out += format_ipv4(shared->address.address) + "\t" + p.name + " " + p.id.substr(0, 12);
     if (p.spec.hostname != p.id.substr(0, 12)) out += " " + p.spec.hostname;
+    for (const auto& alias : shared->aliases) out += " " + alias;
     out += "\n";
   }
   return out;
@@ -280,8 +460,13 @@ std::string resolv_conf(const ContainerSpec& spec) {
 
 std::vector<Container> network_peers(const NetworkStore& networks, const ContainerStore& containers,
                                      const Container& c) {
-  if (!c.state.net || c.state.net->network == "bridge") return {};
-  return peers_on(networks, containers, c.state.net->network, c.id);
+  std::vector<Container> out;
+  for (const auto& e : container_endpoints(c.state)) {
+    if (e.network == "bridge") continue;
+    for (auto& p : peers_on(networks, containers, e.network, c.id))
+      if (std::none_of(out.begin(), out.end(), [&](const Container& o) { return o.id == p.id; })) out.push_back(std::move(p));
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- stages
@@ -312,24 +497,33 @@ int setup_veth_stage(const std::string& request_json) {
   try {
     stage_dies_with_parent();
     json request = json::parse(request_json);
-    NetworkRecord network = NetworkRecord::from_json(request.at("network"));
-    Endpoint e = Endpoint::from_json(request.at("endpoint"));
-    NetworkStore(request.at("root").get<std::string>(), NetworkConfig{}).ensure_infrastructure(network);
-    UniqueFd netns(::open(e.netns.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!netns) throw_errno("open " + e.netns);
+    NetworkStore store(request.at("root").get<std::string>(), NetworkConfig{});
+    std::vector<Endpoint> endpoints;
+    for (const auto& a : request.at("attachments")) {
+      store.ensure_infrastructure(NetworkRecord::from_json(a.at("network")));
+      endpoints.push_back(Endpoint::from_json(a.at("endpoint")));
+    }
+    if (endpoints.empty()) return 0;
+    UniqueFd netns(::open(endpoints.front().netns.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!netns) throw_errno("open " + endpoints.front().netns);
     {
       Netlink host;
-      host.create_veth(e.host_veth, e.bridge, "eth0", netns.get(), e.mac);
-      if (!e.ports.empty()) {
-        NatTable nat(e.nft_table);
-        for (const auto& p : e.ports) nat.add_port(p, e.address.address);
+      for (const auto& e : endpoints) {
+        host.create_veth(e.host_veth, e.bridge, e.interface, netns.get(), e.mac);
+        if (!e.ports.empty()) {
+          NatTable nat(e.nft_table);
+          for (const auto& p : e.ports) nat.add_port(p, e.address.address);
+        }
       }
     }
     if (::setns(netns.get(), CLONE_NEWNET) != 0) throw_errno("enter the container's network namespace");
     Netlink inside;
-    inside.add_address("eth0", e.address);
-    inside.set_up("eth0");
-    inside.add_default_route("eth0", e.gateway);
+    for (const auto& e : endpoints) {
+      inside.add_address(e.interface, e.address);
+      inside.set_up(e.interface);
+      // The default route goes through --network's gateway; a connected network serves its subnet only.
+      if (e.interface == "eth0") inside.add_default_route(e.interface, e.gateway);
+    }
     return 0;
   } catch (const std::exception& e) {
     return stage_failed(e);

@@ -161,3 +161,55 @@ TEST_F(StoreFixture, CorruptRefsFileIsReportedNotIgnored) {
   write_file_atomic(root / "repositories.json", "{not json");
   EXPECT_THROW(store.refs(), Error);
 }
+
+// rmi while containers use the image (Docker 20.10's rules): an extra tag always just goes; the last name
+// needs force for a stopped user and cannot go at all for a running one.
+TEST_F(StoreFixture, RmiOfAnExtraTagUntagsWhileAContainerRuns) {
+  auto a = add_image("a", {"x"}, {"alpha:1", "alpha:extra"});
+  ImageUsers running = [&](const std::string& id) {
+    return id == a.id ? std::vector<ImageUser>{{std::string(64, 'c'), true}} : std::vector<ImageUser>{};
+  };
+  auto events = remove_image(store, "alpha:extra", false, running);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, RemovalEvent::Kind::untagged);
+  EXPECT_EQ(events[0].what, "alpha:extra");
+  EXPECT_EQ(store.refs().count("docker.io/library/alpha:extra"), 0u);
+  EXPECT_TRUE(store.get_image(a.id));
+
+  // With -f, the same for another extra tag.
+  tag_image(store, "alpha:1", "alpha:more");
+  events = remove_image(store, "alpha:more", true, running);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].what, "alpha:more");
+
+  // The last tag: refused, with and without force, and the tag stays.
+  try {
+    remove_image(store, "alpha:1", true, running);
+    FAIL() << "the last tag of a running container's image went";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "conflict: unable to delete " + a.id.substr(7, 12) +
+                                         " (cannot be forced) - image is being used by running container cccccccccccc");
+  }
+  EXPECT_THROW(remove_image(store, "alpha:1", false, running), Error);
+  EXPECT_THROW(remove_image(store, a.id, true, running), Error);
+  EXPECT_EQ(store.refs().count("docker.io/library/alpha:1"), 1u);
+  EXPECT_TRUE(store.get_image(a.id));
+}
+
+TEST_F(StoreFixture, RmiOfTheLastTagOfAStoppedContainersImageNeedsForce) {
+  auto a = add_image("a", {"x"}, {"alpha:1"});
+  ImageUsers stopped = [&](const std::string&) { return std::vector<ImageUser>{{std::string(64, 'd'), false}}; };
+  try {
+    remove_image(store, "alpha:1", false, stopped);
+    FAIL() << "removed without force";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("(must force) - container dddddddddddd is using its referenced image"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(remove_image(store, a.id, false, stopped), Error);
+  auto events = remove_image(store, "alpha:1", true, stopped);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, RemovalEvent::Kind::untagged);
+  EXPECT_TRUE(store.get_image(a.id));  // kept for its container
+}

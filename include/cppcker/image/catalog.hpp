@@ -34,8 +34,10 @@ struct RemovalEvent {
 };
 // Docker's rmi for one argument: removes the reference given, or (by ID) all of the image's references,
 // and deletes the image once nothing names it; then removes layers and blobs nothing uses any more.
-// An ID that names an image in several repositories needs `force`. An image a container uses is kept:
-// refused without `force`; with it (stopped containers only) its names go and the image stays, as in Docker.
+// An ID that names an image in several repositories needs `force`. One of several tags always just goes,
+// also while containers use the image. An image a container uses is kept: removing its last name (or it
+// by ID) is refused without `force`; with it (stopped containers only) its names go and the image stays;
+// while a container runs from it, its last name cannot go even with `force`, as in Docker.
 std::vector<RemovalEvent> remove_image(const ImageStore& store, const std::string& text, bool force,
                                        const ImageUsers& users = {});
 

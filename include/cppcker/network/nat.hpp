@@ -35,6 +35,9 @@ class NatTable {
   void add_port(const PortBinding& binding, Ipv4 container_ip);
   void remove_port(const PortBinding& binding);  // missing: fine
   void drop();                                   // the whole table; missing: fine
+  // Whether any network subnet or published port is still in the table (of any state root: the table
+  // is shared by every root on the host that uses the same config). A missing table: false.
+  bool in_use();
   // `nft list table` output, for tests and debugging.
   std::string list();
 

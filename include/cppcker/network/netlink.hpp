@@ -36,6 +36,10 @@ class Netlink {
   nl_sock* sock_ = nullptr;
 };
 
+// The links enslaved to bridge `name` (veths of running containers, of any state root), from sysfs; 0 when
+// there is no such bridge. The kernel's view is the truth about whether a shared bridge is in use.
+int bridge_port_count(const std::string& name);
+
 // Brings a link up with an ioctl, for `lo` in a fresh namespace (no netlink library needed for that).
 void set_link_up_ioctl(const std::string& name);
 

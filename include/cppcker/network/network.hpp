@@ -37,15 +37,28 @@ struct NetworkRecord {
   Ipv4Net gateway;  // the bridge's address with the subnet's prefix
   std::string nft_table;
   std::string created;
-  bool builtin = false;  // the default "bridge" network
+  bool builtin = false;  // a predefined network: the default "bridge", "host", "none"
+  std::string driver = "bridge";  // "host" and "null" for the predefined host and none networks
 
   nlohmann::json to_json() const;
   static NetworkRecord from_json(const nlohmann::json& j);
 };
 
+// A user network a container joins beyond its --network (`network connect`), at every start.
+struct NetworkAttachment {
+  std::string network;  // its name
+  std::string ip;       // --ip; "" = any free address
+  std::vector<std::string> aliases;  // --alias: more names its peers on this network know it by
+
+  nlohmann::json to_json() const;
+  static NetworkAttachment from_json(const nlohmann::json& j);
+};
+
 // A container's place on a network, kept in its record while it runs.
 struct Endpoint {
   std::string network;
+  std::string interface = "eth0";  // its name inside the container: eth0 for --network, eth1... connected ones
+  std::vector<std::string> aliases;
   std::string network_id;
   std::string bridge;
   std::string nft_table;
@@ -60,8 +73,15 @@ struct Endpoint {
   static Endpoint from_json(const nlohmann::json& j);
 };
 
+// The predefined "host" and "none" networks (a container joins them with --network host|none).
+bool is_predefined_non_bridge(const std::string& name);
+NetworkRecord predefined_network(const std::string& name);  // "host" or "none"
+
 // Names that follow from the container ID alone, so that cleanup after a crash needs no record.
 std::string host_veth_name(const std::string& container_id);  // "veth" + 11 hex: 15 characters
+// The host side of a connected network's veth (eth<index> inside, index >= 1): "veth" + hex + "x" + index,
+// 15 characters at most; the "x" keeps it apart from every primary name.
+std::string host_veth_name(const std::string& container_id, int index);
 
 class NetworkStore {
  public:
@@ -69,9 +89,10 @@ class NetworkStore {
   const fs::path& root() const { return root_; }
 
   FileLock lock() const;
-  // The default network and every user network, default first.
+  // Every network, sorted by name as `network ls` shows them: the default bridge, the predefined
+  // "host" and "none" (driver host / null, no bridge) and the user networks.
   std::vector<NetworkRecord> list() const;
-  // By name, full ID or unique ID prefix. Error("network X not found").
+  // By name, full ID or unique ID prefix (host and none too). Error("network X not found").
   NetworkRecord get(const std::string& name_or_id) const;
   // `network create`: a bridge named br-<12 hex of the ID>, a free /size subnet of the pool unless given.
   NetworkRecord create(const std::string& name, const std::string& subnet, const std::string& gateway) const;
@@ -79,13 +100,20 @@ class NetworkStore {
   void remove(const std::string& name_or_id) const;
   // Removes the networks nobody uses: user networks, and the kernel objects of the default one (its
   // bridge; the NAT table when no network of this table is left). Returns the names of removed networks.
+  // The default bridge and the NAT table are shared by every state root on the host with the same config:
+  // a bridge with ports (another root's running containers) and a table that still holds another root's
+  // subnets or ports are kept.
   std::vector<std::string> prune() const;
 
   // Under the lock: an address for `container_id` (its old one if it has one), and host ports for
   // `ports` (0 = a free one). An address or host port whose container record is gone is free again.
+  // `ip`: this address (--ip) or Error("Address already in use") / Error("Invalid address ...").
   Endpoint reserve(const NetworkRecord& network, const std::string& container_id,
-                   const std::vector<PortBinding>& ports) const;
+                   const std::vector<PortBinding>& ports, std::optional<Ipv4> ip = std::nullopt) const;
   void release(const std::string& network, const std::string& container_id) const;
+  // Releases the container's address on every bridge network (whatever its record still knows); returns
+  // the names of the networks that had one.
+  std::vector<std::string> release_everywhere(const std::string& container_id) const;
   // Live containers on `network`: address -> container ID.
   std::vector<std::pair<Ipv4, std::string>> members(const std::string& network) const;
 
@@ -97,6 +125,8 @@ class NetworkStore {
   // A network's bridge, its subnet in the NAT table and its address file (not its record).
   void dismantle(const NetworkRecord& network, Netlink& nl) const;
   NetworkRecord default_network() const;  // writes its record on first use (caller holds the lock)
+  // The bridge networks (the default first): what IPAM, create and prune work on.
+  std::vector<NetworkRecord> bridge_networks() const;
   std::optional<NetworkRecord> load(const std::string& name) const;
   fs::path dir() const { return root_ / "networks"; }
   fs::path root_;

@@ -60,6 +60,7 @@ struct ContainerSpec {
   std::string user;
   std::string hostname;
   std::string network = "bridge";  // bridge | none | host | container:<id> | a user network's name
+  std::vector<NetworkAttachment> extra_networks;  // `network connect`: joined as eth1... at every start
   std::vector<PortBinding> ports;       // -p (and -P, resolved against the image's ExposedPorts)
   std::vector<std::string> dns, dns_search, dns_options;
   std::vector<std::string> extra_hosts;  // --add-host "name:ip"
@@ -107,6 +108,7 @@ struct ContainerState {
   std::string error;
   std::string created, started, finished;
   std::optional<Endpoint> net;  // while attached to a bridge network
+  std::vector<Endpoint> extra_nets;  // while running: the extra_networks' endpoints (eth1, ...)
   int restart_count = 0;        // restarts the monitor made under the restart policy
   bool stopped_by_user = false; // stop/kill by the user: the restart policy (but "always" at a new start) ends
   ContainerHealth health;

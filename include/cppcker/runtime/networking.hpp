@@ -45,6 +45,21 @@ class NetworkSetup {
 // after a crash) and updates the /etc/hosts of its peers on a user network. Clears c.state.net.
 void teardown_network(const NetworkStore& networks, const ContainerStore& containers, Container& c);
 
+// Every endpoint of a running container: the primary one (`net`, eth0) first, then the connected ones.
+std::vector<Endpoint> container_endpoints(const ContainerState& s);
+// Its endpoint on `network` (by name), or nullptr.
+const Endpoint* endpoint_on(const ContainerState& s, const std::string& network);
+
+// `network connect`: the container joins `a.network` (a bridge network) now if it runs (a veth named
+// eth1, eth2, ... inside, an address of that network, the peers' /etc/hosts), and at each later start.
+// Errors as Docker's (125 is not used: they are the daemon's "Error response" cases, exit 1).
+void connect_network(const NetworkStore& networks, const ContainerStore& containers, const std::string& container,
+                     NetworkAttachment a);
+// `network disconnect`: undoes a connect. The network given at run (--network) stays: cppcker cannot
+// run a container without it.
+void disconnect_network(const NetworkStore& networks, const ContainerStore& containers, const std::string& container,
+                        const std::string& network);
+
 // The container's /etc/hosts and /etc/resolv.conf, as Docker writes them.
 std::string hosts_file(const Container& c, const std::vector<Container>& peers);
 // The other containers on c's user network (none on the default bridge: no name resolution there).
