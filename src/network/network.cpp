@@ -183,7 +183,7 @@ int free_host_port(const std::string& proto, const std::vector<int>& taken) {
 // No port on the bridge, or none left after a moment: the veth of a container just removed goes with its
 // dying namespace, which the kernel cleans up in the background; ports that stay belong to running ones.
 bool bridge_idle(const std::string& bridge) {
-  for (int i = 0; i < 150; ++i) {
+  for (int i = 0; i < 250; ++i) {  // up to 5 s: a loaded machine may take that long
     if (bridge_port_count(bridge) == 0) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -242,6 +242,7 @@ NetworkRecord predefined_network(const std::string& name) {
   r.id = digest_hex(sha256_digest("cppcker predefined network " + name));  // the same in every root, no file
   r.builtin = true;
   r.driver = name == "host" ? "host" : "null";
+  r.created = "0001-01-01T00:00:00Z";  // Go's zero time: they exist from the start, no file records them
   return r;
 }
 
