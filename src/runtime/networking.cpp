@@ -292,10 +292,7 @@ void connect_network(const NetworkStore& networks, const ContainerStore& contain
   NetworkRecord network = networks.get(a.network);
   if (network.name == "none" || mode == NetworkMode::none)
     throw Error("container cannot be connected to multiple networks with one of the networks in private (none) mode");
-  auto primary = primary_network(networks, c);
-  bool connected = primary && primary->id == network.id;
-  for (const auto& x : c.spec.extra_networks) connected = connected || x.network == network.name;
-  if (connected) throw Error("endpoint with name " + c.name + " already exists in network " + network.name);
+  // The request itself first, then whether it is already done.
   std::optional<Ipv4> ip;
   if (!a.ip.empty()) {
     if (network.builtin) throw Error("user specified IP address is supported on user defined networks only");
@@ -305,6 +302,10 @@ void connect_network(const NetworkStore& networks, const ContainerStore& contain
   }
   if (!a.aliases.empty() && network.builtin)
     throw Error("network-scoped alias is supported only for containers in user defined networks");
+  auto primary = primary_network(networks, c);
+  bool connected = primary && primary->id == network.id;
+  for (const auto& x : c.spec.extra_networks) connected = connected || x.network == network.name;
+  if (connected) throw Error("endpoint with name " + c.name + " already exists in network " + network.name);
   a.network = network.name;
 
   const bool running = ContainerStore::observed_state(c).status == "running" && c.state.net;

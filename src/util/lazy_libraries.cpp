@@ -159,6 +159,8 @@ CPPCKER_FORWARD(nftables_library, nft_ctx_buffer_error, (nft_ctx * ctx), (ctx))
 CPPCKER_FORWARD(nftables_library, nft_ctx_get_output_buffer, (nft_ctx * ctx), (ctx))
 CPPCKER_FORWARD(nftables_library, nft_ctx_get_error_buffer, (nft_ctx * ctx), (ctx))
 CPPCKER_FORWARD(nftables_library, nft_run_cmd_from_buffer, (nft_ctx * ctx, const char* buf), (ctx, buf))
+CPPCKER_FORWARD(nftables_library, nft_ctx_output_get_flags, (nft_ctx * ctx), (ctx))
+CPPCKER_FORWARD(nftables_library, nft_ctx_output_set_flags, (nft_ctx * ctx, unsigned int flags), (ctx, flags))
 
 // ---- libseccomp (compiling a seccomp profile once; the container start installs the cached program without it)
 CPPCKER_FORWARD(seccomp_library, seccomp_init, (uint32_t def_action), (def_action))

@@ -145,6 +145,12 @@ TEST_F(NetworkConnectTest, HostAndNoneArePredefinedNetworks) {
 TEST_F(NetworkConnectTest, PruneInOneRootKeepsTheBridgeAndTableAnotherRootUses) {
   // A second state root with the same config: the same default bridge and NAT table.
   ts::Cppcker other{tmp_.path / "other-root", cpk_.config};
+  {  // the same image in it (load_image loads into cpk_'s root)
+    ts::Cppcker mine = cpk_;
+    cpk_ = other;
+    load_image("img:latest", nlohmann::json{{"Cmd", {"sh"}}, {"Env", {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}}});
+    cpk_ = mine;
+  }
   auto started = other({"run", "--cgroup-parent", parent_, "-d", "--name", "elsewhere", "img", "sleep", "100"});
   ASSERT_EQ(started.exit_code, 0) << started.err;
   struct Cleanup {
