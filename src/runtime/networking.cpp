@@ -190,7 +190,7 @@ void NetworkSetup::finish() {
   if (is_user_network(c_)) refresh_peer_hosts(networks_, containers_, c_.state.net->network);
 }
 
-void teardown_network(const NetworkStore& networks, const ContainerStore& containers, Container& c) {
+void teardown_network(const NetworkStore& networks, const ContainerStore& containers, Container& c, bool keep_address) {
   if (network_mode(c.spec.network) != NetworkMode::bridge) return;
   std::optional<Endpoint> e = c.state.net;
   if (e && !e->ports.empty()) {
@@ -206,7 +206,7 @@ void teardown_network(const NetworkStore& networks, const ContainerStore& contai
   // worth it when no dying namespace will do it (by name, so that it works without a record).
   if (!mounted) Netlink().delete_link(host_veth_name(c.id));
   if (e) {
-    networks.release(e->network, c.id);
+    if (!keep_address) networks.release(e->network, c.id);
     c.state.net.reset();
     if (e->network != "bridge") refresh_peer_hosts(networks, containers, e->network);
   }
