@@ -18,7 +18,11 @@ void register_kill(CLI::App& app, GlobalOptions& global) {
     int sig = parse_signal(*signal);
     return for_each_argument(*names, [&](const std::string& name) {
       Container c = store.resolve(name);
-      if (!signal_container(c, sig)) throw Error("Cannot kill container: " + name + ": container " + c.id + " is not running");
+      try {
+        kill_container(store, c, sig);
+      } catch (const Error& e) {
+        throw Error("Cannot kill container: " + name + ": " + e.what(), e.exit_code());
+      }
       std::cout << name << "\n";
     });
   });

@@ -135,6 +135,7 @@ int main(int argc, char** argv) {
   cli::register_logs(app, global);
   cli::register_exec(app, global);
   cli::register_start(app, global);
+  cli::register_restart(app, global);
   cli::register_volume(app, global);
   cli::register_network(app, global);
   cli::register_port(app, global);

@@ -7,9 +7,11 @@
 
 #include "cppcker/cli/commands.hpp"
 #include "cppcker/image/pull.hpp"
+#include "cppcker/runtime/health.hpp"
 #include "cppcker/runtime/lifecycle.hpp"
 #include "cppcker/runtime/options.hpp"
 #include "cppcker/runtime/networking.hpp"
+#include "cppcker/runtime/restart.hpp"
 #include "cppcker/runtime/run.hpp"
 #include "cppcker/runtime/volume.hpp"
 #include "cppcker/security/capabilities.hpp"
@@ -39,7 +41,39 @@ struct RunOptions {
   std::vector<std::string> cap_add, cap_drop, security_opt, devices, device_cgroup_rules, ulimits, log_opts;
   bool privileged = false;
   std::string userns, shm_size;
+  // --restart and the health check (read in restart_and_health below).
+  std::string restart = "no", health_cmd, health_interval, health_timeout, health_start_period;
+  int health_retries = 0;
+  bool no_healthcheck = false;
 };
+
+// --restart and --health-*: checked before anything is made (as Docker's CLI does); the health check is
+// merged with the image's afterwards (merge_health_config).
+struct RestartAndHealth {
+  RestartPolicy restart;
+  HealthFlags health;
+};
+RestartAndHealth restart_and_health(const RunOptions& o) {
+  RestartAndHealth r;
+  r.restart = parse_restart_policy(o.restart);
+  if (o.rm && r.restart.name != "no") throw Error("Conflicting options: --restart and --rm", 125);
+  auto duration = [](const std::string& value, const char* flag) -> std::int64_t {
+    if (value.empty()) return 0;
+    try {
+      return parse_go_duration(value);
+    } catch (const Error& e) {
+      throw Error("invalid argument \"" + value + "\" for \"" + flag + "\" flag: " + e.what(), 125);
+    }
+  };
+  r.health.cmd = o.health_cmd;
+  r.health.interval_ns = duration(o.health_interval, "--health-interval");
+  r.health.timeout_ns = duration(o.health_timeout, "--health-timeout");
+  r.health.start_period_ns = duration(o.health_start_period, "--health-start-period");
+  r.health.retries = o.health_retries;
+  r.health.none = o.no_healthcheck;
+  merge_health_config(r.health, nullptr);  // the flags' own checks, before any image is pulled
+  return r;
+}
 
 // The image's ID, pulled first when it is not here (as `docker run` does).
 std::string find_or_pull(const GlobalOptions& global, const ImageStore& store, const std::string& name) {
@@ -210,6 +244,14 @@ void register_run(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--ulimit", o->ulimits, "Ulimit options: NAME=SOFT[:HARD]")->allow_extra_args(false);
   cmd->add_option("--shm-size", o->shm_size, "Size of /dev/shm (default 64m)");
   cmd->add_option("--log-opt", o->log_opts, "Log driver options: max-size=SIZE, max-file=N")->allow_extra_args(false);
+  cmd->add_option("--restart", o->restart, "Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)");
+  cmd->add_option("--health-cmd", o->health_cmd, "Command to run to check health");
+  cmd->add_option("--health-interval", o->health_interval, "Time between running the check (ms|s|m|h) (default 0s)");
+  cmd->add_option("--health-timeout", o->health_timeout, "Maximum time to allow one check to run (ms|s|m|h) (default 0s)");
+  cmd->add_option("--health-start-period", o->health_start_period,
+                  "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)");
+  cmd->add_option("--health-retries", o->health_retries, "Consecutive failures needed to report unhealthy");
+  cmd->add_flag("--no-healthcheck", o->no_healthcheck, "Disable any container-specified HEALTHCHECK");
   set_action(cmd, [&global, o, cmd, ep] {
     std::vector<std::string> rest = cmd->remaining();
     if (rest.empty()) throw Error("\"cppcker run\" requires at least 1 argument.\nSee 'cppcker run --help'.", 125);
@@ -243,6 +285,7 @@ void register_run(CLI::App& app, GlobalOptions& global) {
       auto more = parse_publish(p);
       ports.insert(ports.end(), more.begin(), more.end());
     }
+    const RestartAndHealth restart_health = restart_and_health(*o);
     if (o->detach && o->rm) {
       // Docker allows it: the monitor removes the container when it exits.
     }
@@ -336,6 +379,8 @@ void register_run(CLI::App& app, GlobalOptions& global) {
     for (auto& m : spec.mounts)
       if (m.anonymous) m.source = random_hex(32);
     spec.auto_remove = o->rm;
+    spec.restart = restart_health.restart;
+    spec.health = merge_health_config(restart_health.health, cfg.contains("Healthcheck") ? cfg["Healthcheck"] : nlohmann::json());
 
     ContainerStore containers(global.root);
     NetworkStore networks = global.networks();

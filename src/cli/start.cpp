@@ -17,12 +17,9 @@ void register_start(CLI::App& app, GlobalOptions& global) {
     NetworkStore networks = global.networks();
     return for_each_argument(*names, [&](const std::string& name) {
       Container c = containers.resolve(name);
-      if (ContainerStore::observed_state(c).status != "running") {
-        // A fresh state, but the network of a run whose owner crashed stays known until it is torn down.
-        c.state = ContainerState{.created = c.state.created, .net = c.state.net};
-        c.spec.detach = true;
-        run_detached(images, containers, networks, c);
-      }
+      // One waiting out its restart back-off has a monitor that starts it: nothing to do, as in Docker.
+      const std::string status = ContainerStore::observed_state(c).status;
+      if (status != "running" && status != "restarting") start_again(images, containers, networks, c);
       std::cout << name << "\n";
     });
   });

@@ -460,6 +460,11 @@ ContainerState ContainerStore::observed_state(const Container& c) {
     s.exit_code = 137;
     s.error = "the container's monitor is gone";
   }
+  if (s.status == "restarting" && !process_alive(s.monitor_pid, s.monitor_start)) {
+    // The monitor died waiting to restart it: nobody will, it stays as its last run ended.
+    s.status = "exited";
+    s.error = "the container's monitor is gone";
+  }
   return s;
 }
 

@@ -8,14 +8,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "cppcker/runtime/networking.hpp"
+#include "cppcker/runtime/health.hpp"
 #include "cppcker/runtime/options.hpp"
+#include "cppcker/runtime/restart.hpp"
 #include "cppcker/security/userns.hpp"
 #include "cppcker/util/error.hpp"
 #include "cppcker/util/humanize.hpp"
@@ -79,13 +83,29 @@ bool wait_until_stopped(const Container& c, std::chrono::milliseconds timeout) {
 }
 
 void stop_container(const ContainerStore& store, const Container& c, int timeout_seconds) {
-  (void)store;
-  if (!process_alive(c.state.pid, c.state.pid_start)) return;
-  signal_container(c, c.spec.stop_signal);
-  if (!wait_until_stopped(c, std::chrono::seconds(std::max(timeout_seconds, 0)))) {
-    signal_container(c, SIGKILL);
-    wait_until_stopped(c, std::chrono::seconds(10));
+  const std::string status = ContainerStore::observed_state(c).status;
+  if (status != "running" && status != "restarting") return;
+  // The restart policy ends first, so that the exit the stop signal causes is not restarted. A container
+  // waiting to restart has no process: its monitor sees the mark and ends, which is waited for below.
+  Container current = mark_stopped_by_user(store, c.id).value_or(c);
+  signal_container(current, current.spec.stop_signal);
+  if (!wait_until_stopped(current, std::chrono::seconds(std::max(timeout_seconds, 0)))) {
+    // A monitor that restarted it meanwhile recorded another process.
+    if (auto fresh = store.load(c.id)) current = *fresh;
+    signal_container(current, SIGKILL);
+    wait_until_stopped(current, std::chrono::seconds(10));
   }
+}
+
+void kill_container(const ContainerStore& store, const Container& c, int sig) {
+  const std::string status = ContainerStore::observed_state(c).status;
+  if (status != "running" && status != "restarting")
+    throw Error("container " + c.id + " is not running");
+  // As Docker: any signal the user sends ends the restart policy; one waiting to restart gets none.
+  Container current = mark_stopped_by_user(store, c.id).value_or(c);
+  if (status == "restarting") return;
+  if (!signal_container(current, sig))
+    throw Error("container " + c.id + " is not running");
 }
 
 void remove_container(const ContainerStore& store, const NetworkStore& networks, const Container& c, bool force,
@@ -97,10 +117,11 @@ void remove_container(const ContainerStore& store, const NetworkStore& networks,
   std::optional<FileLock> owner;
   for (;;) {
     bool owner_alive = process_alive(current.state.monitor_pid, current.state.monitor_start);
-    if (ContainerStore::observed_state(current).status == "running" || owner_alive) {
+    const std::string status = ContainerStore::observed_state(current).status;
+    if (status == "running" || status == "restarting" || owner_alive) {
       if (!force)
-        throw Error("You cannot remove a running container " + c.id +
-                    ". Stop the container before attempting removal or force remove");
+        throw Error("You cannot remove a " + std::string(status == "restarting" ? "restarting" : "running") +
+                    " container " + c.id + ". Stop the container before attempting removal or force remove");
       // The owner first: a container still starting has no pid on record yet, but dies with its owner.
       if (UniqueFd monitor = verified_pidfd(current.state.monitor_pid, current.state.monitor_start))
         ::syscall(SYS_pidfd_send_signal, monitor.get(), SIGKILL, nullptr, 0);
@@ -118,6 +139,8 @@ void remove_container(const ContainerStore& store, const NetworkStore& networks,
   make_cgroup(current.cgroup_paths())->destroy();
   remove_empty_cgroup_parents(current.cgroup_paths(), current.spec.cgroup_owned_tops);
   teardown_network(networks, store, current);
+  // The address a restart policy kept for it while it was down (its record no longer names it then).
+  if (network_mode(current.spec.network) == NetworkMode::bridge) networks.release(current.spec.network, c.id);
   // Still under the owner lock: a start waiting for it finds no record afterwards.
   store.remove(c.id);
   if (current.spec.userns) UsernsAllocator(store.root() / "userns").release(c.id);
@@ -133,7 +156,13 @@ std::string status_text(const ContainerState& s) {
     auto tp = parse_rfc3339(t);
     return tp ? human_duration(now() - *tp) : std::string("?");
   };
-  if (s.status == "running") return "Up " + since(s.started);
+  if (s.status == "running") {
+    std::string health;
+    if (s.health.status == "starting") health = " (health: starting)";
+    else if (!s.health.status.empty()) health = " (" + s.health.status + ")";
+    return "Up " + since(s.started) + health;
+  }
+  if (s.status == "restarting") return "Restarting (" + std::to_string(s.exit_code) + ") " + since(s.finished) + " ago";
   if (s.status == "exited") return "Exited (" + std::to_string(s.exit_code) + ") " + since(s.finished) + " ago";
   return "Created";
 }
@@ -243,6 +272,92 @@ void parse_log_options(const std::vector<std::string>& options, std::int64_t& ma
     }
   }
   if (file_given && max_file > 1 && max_size < 0) throw Error("max-file cannot be set without max-size", 125);
+}
+
+TimePoint parse_log_time(const std::string& value, TimePoint reference) {
+  if (value != "0") {
+    try {
+      return reference - std::chrono::nanoseconds(parse_go_duration(value));
+    } catch (const Error&) {
+      // Not a duration: a time.
+    }
+  }
+  const Error unparsable("failed to parse value as time or duration: \"" + value + "\"");
+  // Date, then optionally T and hours[:minutes[:seconds[.fraction]]], then optionally Z or +hh:mm/-hh:mm.
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, n = 0;
+  if (std::sscanf(value.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &n) == 3 && n == 10) {
+    std::size_t pos = 10;
+    long long frac = 0;
+    auto two_digits = [&](int& out) {
+      if (pos + 2 > value.size() || !std::isdigit(static_cast<unsigned char>(value[pos])) ||
+          !std::isdigit(static_cast<unsigned char>(value[pos + 1])))
+        throw unparsable;
+      out = (value[pos] - '0') * 10 + (value[pos + 1] - '0');
+      pos += 2;
+    };
+    if (pos < value.size() && value[pos] == 'T') {
+      ++pos;
+      two_digits(h);
+      if (pos < value.size() && value[pos] == ':') {
+        ++pos;
+        two_digits(mi);
+        if (pos < value.size() && value[pos] == ':') {
+          ++pos;
+          two_digits(sec);
+          if (pos < value.size() && value[pos] == '.') {
+            ++pos;
+            int digits = 0;
+            while (pos < value.size() && std::isdigit(static_cast<unsigned char>(value[pos]))) {
+              if (digits++ < 9) frac = frac * 10 + (value[pos] - '0');
+              ++pos;
+            }
+            if (digits == 0) throw unparsable;
+            for (; digits < 9; ++digits) frac *= 10;
+          }
+        }
+      }
+    }
+    std::optional<long> offset;  // seconds east of UTC; none: local time, as Docker's CLI reads it
+    if (pos < value.size() && (value[pos] == 'Z' || value[pos] == 'z')) {
+      offset = 0;
+      ++pos;
+    } else if (pos < value.size() && (value[pos] == '+' || value[pos] == '-')) {
+      const long sign = value[pos] == '-' ? -1 : 1;
+      ++pos;
+      int oh = 0, om = 0;
+      two_digits(oh);
+      if (pos >= value.size() || value[pos] != ':') throw unparsable;
+      ++pos;
+      two_digits(om);
+      offset = sign * (oh * 3600L + om * 60L);
+    }
+    if (pos != value.size() || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) throw unparsable;
+    std::tm tm{};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    std::time_t t;
+    if (offset) {
+      t = ::timegm(&tm) - *offset;
+    } else {
+      tm.tm_isdst = -1;
+      t = ::mktime(&tm);
+    }
+    return TimePoint(std::chrono::seconds(t)) + std::chrono::nanoseconds(frac);
+  }
+  // A Unix timestamp: seconds[.nanoseconds].
+  auto dot = value.find('.');
+  std::string secs = value.substr(0, dot), nanos = dot == std::string::npos ? "" : value.substr(dot + 1);
+  auto digits_only = [](const std::string& t) { return t.find_first_not_of("0123456789") == std::string::npos; };
+  if (secs.empty() || secs.size() > 18 || !digits_only(secs) || !digits_only(nanos) ||
+      (dot != std::string::npos && nanos.empty()))
+    throw unparsable;
+  nanos = nanos.substr(0, 9);
+  nanos.append(9 - nanos.size(), '0');
+  return TimePoint(std::chrono::seconds(std::stoll(secs))) + std::chrono::nanoseconds(std::stoll(nanos));
 }
 
 void read_logs(const fs::path& path, bool follow, const std::function<bool()>& still_running,

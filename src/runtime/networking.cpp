@@ -217,7 +217,7 @@ void NetworkSetup::finish() {
     if (e.network != "bridge") refresh_peer_hosts(networks_, containers_, e.network);
 }
 
-void teardown_network(const NetworkStore& networks, const ContainerStore& containers, Container& c) {
+void teardown_network(const NetworkStore& networks, const ContainerStore& containers, Container& c, bool keep_address) {
   if (network_mode(c.spec.network) != NetworkMode::bridge) return;
   // `network connect`/`disconnect` change the record while its owner holds an older copy in memory:
   // the record on disk knows the connected networks (the owner saves `c` after this, keeping them).
@@ -243,13 +243,15 @@ void teardown_network(const NetworkStore& networks, const ContainerStore& contai
     nl.delete_link(host_veth_name(c.id));
     for (const auto& x : c.state.extra_nets) nl.delete_link(x.host_veth);
   }
-  // Addresses on every network, also those a lost record no longer names.
+  // Addresses on every network, also those a lost record no longer names; a restart under the
+  // container's policy keeps them (reserve() gives the owner its own address again).
   std::vector<std::string> left;
   for (const auto& x : container_endpoints(c.state)) {
-    networks.release(x.network, c.id);
+    if (!keep_address) networks.release(x.network, c.id);
     left.push_back(x.network);
   }
-  for (const auto& n : networks.release_everywhere(c.id)) left.push_back(n);
+  if (!keep_address)
+    for (const auto& n : networks.release_everywhere(c.id)) left.push_back(n);
   c.state.net.reset();
   c.state.extra_nets.clear();
   std::sort(left.begin(), left.end());

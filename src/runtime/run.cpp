@@ -7,11 +7,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
+#include "cppcker/runtime/health.hpp"
 #include "cppcker/runtime/lifecycle.hpp"
 #include "cppcker/runtime/networking.hpp"
 #include "cppcker/runtime/process.hpp"
+#include "cppcker/runtime/restart.hpp"
 #include "cppcker/runtime/stdio.hpp"
 #include "cppcker/runtime/tty.hpp"
 #include "cppcker/security/userns.hpp"
@@ -131,25 +135,48 @@ ContainerProcess start_container(const ImageStore& images, const ContainerStore&
   c.state.pid = proc.pid();
   c.state.pid_start = process_start_time(proc.pid());
   c.state.started = format_rfc3339(now());
-  containers.save(c, Durability::unsynced);
+  c.state.error.clear();
+  if (health_enabled(c.spec)) {
+    // Docker keeps the probe log of earlier runs; status and streak start over.
+    c.state.health.status = "starting";
+    c.state.health.failing_streak = 0;
+  } else {
+    c.state.health = {};
+  }
+  save_owned(containers, c, /*own_health=*/true);
   return proc;
 }
 
-// Records the end: exit code, OOM, finish time; removes the cgroup's empty parents and the network.
-int finish_container(ContainerProcess& proc, const ContainerStore& containers, const NetworkStore& networks, Container& c) {
+struct RunEnd {
+  int code = 0;
+  std::optional<std::chrono::milliseconds> restart_in;  // the policy's back-off, when it restarts
+};
+
+// Records the end: exit code, OOM, finish time; removes the cgroup's empty parents and the network (its
+// address stays the container's when the restart policy brings it back); "restarting" or "exited".
+RunEnd finish_container(ContainerProcess& proc, const ContainerStore& containers, const NetworkStore& networks,
+                        Container& c, RestartManager& restarts) {
   ContainerProcess::Exit exit = proc.wait();
   remove_empty_cgroup_parents(c.cgroup_paths(), c.spec.cgroup_owned_tops);
+  {
+    // A stop or kill recorded before this point ends the policy now; a later one is seen while waiting.
+    auto guard = containers.lock();
+    if (auto on_disk = containers.load(c.id)) c.state.stopped_by_user |= on_disk->state.stopped_by_user;
+  }
+  auto started = parse_rfc3339(c.state.started);
+  RunEnd end{exit.code, restarts.next(exit.code, c.state.stopped_by_user, started ? now() - *started : std::chrono::nanoseconds(0))};
   try {
-    teardown_network(networks, containers, c);
+    teardown_network(networks, containers, c, /*keep_address=*/end.restart_in.has_value());
   } catch (const Error&) {
     // Left for `rm`, which tears down again; the exit is what must be recorded now.
   }
-  c.state.status = "exited";
+  c.state.status = end.restart_in ? "restarting" : "exited";
   c.state.exit_code = exit.code;
   c.state.oom_killed = exit.oom_killed;
   c.state.finished = format_rfc3339(now());
-  containers.save(c, Durability::unsynced);
-  return exit.code;
+  if (end.restart_in) c.state.restart_count = restarts.restarts();
+  save_owned(containers, c);
+  return end;
 }
 
 // With --rm: the record, its user-namespace range and its anonymous volumes go, as in Docker.
@@ -173,6 +200,82 @@ void record_start_failure(const ContainerStore& containers, Container& c, const 
 
 LogWriter open_log(const ContainerStore& containers, const Container& c) {
   return LogWriter(containers.dir(c.id) / "container.log", c.spec.log_max_size, c.spec.log_max_file);
+}
+
+// The monitor: no terminal, no inherited stdio (a caller's $(...) must not wait for it).
+void become_monitor() {
+  ::setsid();
+  ::signal(SIGHUP, SIG_IGN);
+  ::signal(SIGINT, SIG_IGN);
+  ::signal(SIGPIPE, SIG_IGN);
+  int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  ::dup2(devnull, 0);
+  ::dup2(devnull, 1);
+  ::dup2(devnull, 2);
+  if (devnull > 2) ::close(devnull);
+}
+
+// The back-off before a restart, cut short when the user stops or kills the container meanwhile (they
+// mark the record; `rm -f` kills this process instead). True: restart now.
+bool wait_to_restart(const ContainerStore& containers, Container& c, std::chrono::milliseconds delay) {
+  const auto deadline = std::chrono::steady_clock::now() + delay;
+  for (;;) {
+    auto on_disk = containers.load(c.id);
+    if (!on_disk) return false;
+    if (on_disk->state.stopped_by_user) {
+      c.state.stopped_by_user = true;
+      return false;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return true;
+    // Short naps: a stop waits for this process to end, so it should not wait long.
+    std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(50)));
+  }
+}
+
+// The monitor's work once the container runs: its output to the log until it ends, the end recorded,
+// health probes meanwhile, and restarts while the policy asks for them (same record, address, volumes
+// and upper dir). Without `proc` it starts with a restart. Returns the last exit code.
+int keep_running(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks, Container& c,
+                 LogWriter& log, std::optional<ContainerProcess> proc, std::optional<StdioPipes> pipes,
+                 RestartManager& restarts) {
+  for (;;) {
+    if (proc) {
+      if (pipes) pipes->container_started();
+      HealthProber prober(containers, c);
+      if (c.spec.tty) {
+        // With -t everything the container writes comes through its terminal, logged as stdout.
+        relay_tty(proc->tty_master(), -1, -1, -1, proc->pid(), [&](std::string_view bytes) { log.write("stdout", bytes); });
+      } else {
+        relay_stdio(-1, {}, pipes->take_out_read(), pipes->take_err_read(), proc->pidfd(),
+                    [&](int stream, std::string_view bytes) { log.write(stream == 2 ? "stderr" : "stdout", bytes); });
+      }
+      log.flush();
+      prober.stop();
+      RunEnd end = finish_container(*proc, containers, networks, c, restarts);
+      proc.reset();
+      if (!end.restart_in) return end.code;
+      if (!wait_to_restart(containers, c, *end.restart_in)) {
+        c.state.status = "exited";
+        save_owned(containers, c);
+        return end.code;
+      }
+    }
+    pipes.reset();
+    if (!c.spec.tty) pipes.emplace(/*with_stdin=*/false);
+    try {
+      proc.emplace(start_container(images, containers, networks, c, pipes ? pipes->container() : StdioFds{}, std::nullopt));
+    } catch (const Error& e) {
+      // As Docker: a restart that cannot start ends the policy; the container stays as it last ended.
+      c.state.status = "exited";
+      c.state.error = e.what();
+      save_owned(containers, c);
+      return c.state.exit_code;
+    }
+    // A stop that came while it started (its mark was merged in by the save): carried out here, as the
+    // stopping process saw no process to signal and waits for this monitor to end.
+    if (c.state.stopped_by_user) signal_container(c, c.spec.stop_signal);
+  }
 }
 
 }  // namespace
@@ -199,14 +302,17 @@ int run_foreground(const ImageStore& images, const ContainerStore& containers, c
     record_start_failure(containers, c, e);
     throw;
   }
-  int code;
+  RestartManager restarts(c.spec.restart);
+  RunEnd end;
   {
     SignalForwarder forward(proc->pid(), /*include_winch=*/!c.spec.tty);
+    if (!c.spec.tty) pipes->container_started();
+    // Probes run in the foreground too; the prober dies with this process.
+    HealthProber prober(containers, c);
     if (c.spec.tty) {
       relay_tty(proc->tty_master(), c.spec.interactive ? 0 : -1, 1, size_from, proc->pid(),
                 [&](std::string_view bytes) { log.write("stdout", bytes); });
     } else {
-      pipes->container_started();
       auto to_caller = caller_stdio_sink();
       relay_stdio(c.spec.interactive ? 0 : -1, pipes->take_in_write(), pipes->take_out_read(), pipes->take_err_read(),
                   proc->pidfd(), [&](int stream, std::string_view bytes) {
@@ -215,11 +321,52 @@ int run_foreground(const ImageStore& images, const ContainerStore& containers, c
                   });
     }
     log.flush();
-    code = finish_container(*proc, containers, networks, c);
+    prober.stop();
+    end = finish_container(*proc, containers, networks, c, restarts);
   }
   raw.reset();
+  if (end.restart_in) {
+    // As with Docker's client, which stays attached to the first run and returns its exit code while the
+    // daemon restarts the container: the policy goes on in a monitor forked here, which inherits the
+    // owner lock (the same open lock, so there is no moment without an owner) and runs detached from
+    // now on; the output of its restarts goes to the log. This process returns once the monitor has
+    // recorded itself as the owner.
+    // Done with before the fork: nothing of the ended run may be cleaned up twice, or after the restart.
+    proc.reset();
+    pipes.reset();
+    int ready[2];
+    if (::pipe2(ready, O_CLOEXEC) != 0) throw_errno("pipe");
+    pid_t monitor = ::fork();
+    if (monitor < 0) throw_errno("fork monitor");
+    if (monitor == 0) {
+      ::close(ready[0]);
+      become_monitor();
+      int code = 125;
+      try {
+        c.state.monitor_pid = ::getpid();
+        c.state.monitor_start = process_start_time(c.state.monitor_pid);
+        save_owned(containers, c);
+        ::close(ready[1]);
+        if (wait_to_restart(containers, c, *end.restart_in)) {
+          code = keep_running(images, containers, networks, c, log, std::nullopt, std::nullopt, restarts);
+        } else {
+          c.state.status = "exited";
+          save_owned(containers, c);
+          code = end.code;
+        }
+      } catch (...) {
+      }
+      ::_exit(code);
+    }
+    ::close(ready[1]);
+    char byte;
+    while (::read(ready[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+    ::close(ready[0]);
+    return end.code;
+  }
   remove_if_asked(containers, c);
-  return code;
+  return end.code;
 }
 
 void run_detached(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
@@ -229,16 +376,8 @@ void run_detached(const ImageStore& images, const ContainerStore& containers, co
   pid_t monitor = ::fork();
   if (monitor < 0) throw_errno("fork monitor");
   if (monitor == 0) {
-    // The monitor: no terminal, no inherited stdio (a caller's $(...) must not wait for it).
     ::close(report[0]);
-    ::setsid();
-    ::signal(SIGHUP, SIG_IGN);
-    ::signal(SIGINT, SIG_IGN);
-    ::signal(SIGPIPE, SIG_IGN);
-    int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    ::dup2(devnull, 0);
-    ::dup2(devnull, 1);
-    ::dup2(devnull, 2);
+    become_monitor();
     int code = 0;
     try {
       std::optional<FileLock> owner;
@@ -264,16 +403,8 @@ void run_detached(const ImageStore& images, const ContainerStore& containers, co
         ::_exit(e.exit_code());
       }
       ::close(report[1]);  // EOF: started
-      if (c.spec.tty) {
-        // With -t everything the container writes comes through its terminal, logged as stdout.
-        relay_tty(proc->tty_master(), -1, -1, -1, proc->pid(), [&](std::string_view bytes) { log->write("stdout", bytes); });
-      } else {
-        pipes->container_started();
-        relay_stdio(-1, {}, pipes->take_out_read(), pipes->take_err_read(), proc->pidfd(),
-                    [&](int stream, std::string_view bytes) { log->write(stream == 2 ? "stderr" : "stdout", bytes); });
-      }
-      log->flush();
-      code = finish_container(*proc, containers, networks, c);
+      RestartManager restarts(c.spec.restart);
+      code = keep_running(images, containers, networks, c, *log, std::move(proc), std::move(pipes), restarts);
       remove_if_asked(containers, c);
     } catch (...) {
       ::_exit(125);
@@ -298,6 +429,14 @@ void run_detached(const ImageStore& images, const ContainerStore& containers, co
     throw Error(r.message, r.exit_code);
   }
   // The monitor lives on, reparented to init when this process exits.
+}
+
+void start_again(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks, Container& c) {
+  // A fresh state (the user's stop mark, restart count and health with it), but the network of a run
+  // whose owner crashed stays known until it is torn down.
+  c.state = ContainerState{.created = c.state.created, .net = c.state.net};
+  c.spec.detach = true;
+  run_detached(images, containers, networks, c);
 }
 
 }  // namespace cppcker

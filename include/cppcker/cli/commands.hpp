@@ -46,6 +46,7 @@ void register_kill(CLI::App& app, GlobalOptions& global);
 void register_logs(CLI::App& app, GlobalOptions& global);
 void register_exec(CLI::App& app, GlobalOptions& global);
 void register_start(CLI::App& app, GlobalOptions& global);
+void register_restart(CLI::App& app, GlobalOptions& global);
 void register_volume(CLI::App& app, GlobalOptions& global);
 void register_network(CLI::App& app, GlobalOptions& global);
 void register_port(CLI::App& app, GlobalOptions& global);

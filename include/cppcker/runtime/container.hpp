@@ -98,7 +98,7 @@ struct ContainerSpec {
 };
 
 struct ContainerState {
-  std::string status = "created";  // created | running | exited
+  std::string status = "created";  // created | running | restarting (waiting out the back-off) | exited
   pid_t pid = 0;
   std::uint64_t pid_start = 0;  // /proc/<pid>/stat starttime: a reused pid is never taken for ours
   pid_t monitor_pid = 0;

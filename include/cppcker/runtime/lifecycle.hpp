@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cppcker/runtime/container.hpp"
+#include "cppcker/util/humanize.hpp"
 
 namespace cppcker {
 
@@ -15,14 +16,19 @@ int parse_signal(const std::string& text);
 bool signal_container(const Container& c, int sig);
 // Waits until neither the container's process nor its monitor is alive, or the timeout passes.
 bool wait_until_stopped(const Container& c, std::chrono::milliseconds timeout);
-// Docker's stop: the stop signal, then SIGKILL after `timeout`. Returns once the container is down.
+// Docker's stop: the stop signal, then SIGKILL after `timeout`. Returns once the container is down (and
+// its monitor gone). Ends the restart policy (state.stopped_by_user) until the next start.
 void stop_container(const ContainerStore& store, const Container& c, int timeout_seconds);
+// Docker's kill: `sig` to a running container; ends the restart policy as stop does (a container waiting
+// to restart gets no signal, it just stays down). Throws Error("container <id> is not running").
+void kill_container(const ContainerStore& store, const Container& c, int sig);
 // Docker's rm: refuses a running container unless `force` (then kills it), removes its cgroup,
 // files and record.
 void remove_container(const ContainerStore& store, const NetworkStore& networks, const Container& c, bool force,
                       bool remove_volumes = false);
 
-// ps STATUS column: "Up 5 minutes", "Exited (0) 3 seconds ago", "Created".
+// ps STATUS column: "Up 5 minutes", "Up 3 seconds (healthy)", "Up 1 second (health: starting)",
+// "Restarting (1) 2 seconds ago", "Exited (0) 3 seconds ago", "Created".
 std::string status_text(const ContainerState& s);
 // ps PORTS column: "0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp" while attached.
 std::string ports_text(const ContainerState& s);
@@ -54,6 +60,12 @@ void parse_log_options(const std::vector<std::string>& options, std::int64_t& ma
 struct LogLine {
   std::string stream, text, time;
 };
+// `logs --since/--until` values as Docker's CLI reads them: a Go duration before `reference` ("10m",
+// "1h30m"), an RFC 3339 time or a shorter form of it ("2024-01-02", "2024-01-02T15:04"; local time
+// without a zone), or a Unix timestamp ("1700000000", "1700000000.5"). "0" is the epoch (no limit).
+// Throws Error for anything else.
+TimePoint parse_log_time(const std::string& value, TimePoint reference);
+
 // Reads the log (the rotated files first, oldest first); `follow` keeps reading, across rotations, until
 // `still_running` says no more will come.
 void read_logs(const fs::path& path, bool follow, const std::function<bool()>& still_running,

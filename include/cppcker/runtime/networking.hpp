@@ -42,8 +42,10 @@ class NetworkSetup {
 };
 
 // Removes the container's veth, namespace mount, port rules and address (whatever of them exists, also
-// after a crash) and updates the /etc/hosts of its peers on a user network. Clears c.state.net.
-void teardown_network(const NetworkStore& networks, const ContainerStore& containers, Container& c);
+// after a crash) and updates the /etc/hosts of its peers on a user network. Clears c.state.net. With
+// `keep_address` the IPAM entry stays the container's (a restart under its policy asks for it again).
+void teardown_network(const NetworkStore& networks, const ContainerStore& containers, Container& c,
+                      bool keep_address = false);
 
 // Every endpoint of a running container: the primary one (`net`, eth0) first, then the connected ones.
 std::vector<Endpoint> container_endpoints(const ContainerState& s);

@@ -17,10 +17,15 @@ ContainerPaths container_paths(const ContainerStore& containers, const Container
 oci::Spec load_spec(const ContainerStore& containers, const Container& c);
 
 // Starts and waits; returns the container's exit status. Removes it afterwards with spec.auto_remove.
+// When its restart policy restarts it, a detached monitor takes over the container from here on.
 int run_foreground(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
                    Container& c);
-// Forks the monitor and returns once the container runs; throws the start error otherwise.
+// Forks the monitor and returns once the container runs; throws the start error otherwise. The monitor
+// restarts the container as its restart policy says and runs its health probes.
 void run_detached(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
                   Container& c);
+// `start` of a container that is not running: a fresh state (the restart count and the user's stop mark
+// reset), then run_detached.
+void start_again(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks, Container& c);
 
 }  // namespace cppcker
