@@ -37,6 +37,15 @@ format::Methods header_methods() {
            }}};
 }
 
+// Docker's wording for a template that does not parse.
+format::Template parse_template(const std::string& text) {
+  try {
+    return format::Template::parse(text);
+  } catch (const Error& e) {
+    throw Error(std::string("Template parsing error: ") + e.what(), e.exit_code());
+  }
+}
+
 std::vector<std::string> split_lines(const std::string& text) {
   std::vector<std::string> lines;
   std::size_t begin = 0;
@@ -58,7 +67,7 @@ std::string render_list(const std::string& format, const ListLayout& layout, con
   text.erase(text.find_last_not_of(' ') + 1);
   if (table && text.empty()) text = layout.default_table.substr(5);
   text = replace_all(replace_all(text, "\\t", "\t"), "\\n", "\n");
-  auto tmpl = format::Template::parse(text);
+  auto tmpl = parse_template(text);
 
   std::string out;
   if (!table) {
@@ -77,7 +86,7 @@ std::string render_list(const std::string& format, const ListLayout& layout, con
 int print_inspected_as(const std::string& format, const std::vector<std::string>& names,
                        const std::function<nlohmann::ordered_json(const std::string&)>& describe) {
   if (format.empty()) return print_inspected(names, describe);
-  auto tmpl = format::Template::parse(format);  // a bad template fails before any object is looked at
+  auto tmpl = parse_template(format);  // a bad template fails before any object is looked at
   std::vector<std::string> errors;
   for (const auto& n : names) {
     nlohmann::ordered_json object;
