@@ -1,5 +1,6 @@
 // cppcker ps: list containers.
 #include <algorithm>
+#include <cstdio>
 #include <iostream>
 #include <set>
 
@@ -15,12 +16,31 @@
 namespace cppcker::cli {
 
 namespace {
-// Docker's COMMAND column: the command quoted, cut to 20 characters with an ellipsis.
+// Docker's COMMAND column: the command cut to 20 characters with an ellipsis, then quoted as Go's
+// strconv.Quote does (a newline in an argument stays on the row as \n).
 std::string command_column(const Container& c, bool no_trunc) {
   std::string cmd;
   for (const auto& a : c.argv()) cmd += (cmd.empty() ? "" : " ") + a;
   if (!no_trunc && cmd.size() > 20) cmd = cmd.substr(0, 19) + "…";
-  return "\"" + cmd + "\"";
+  std::string quoted = "\"";
+  for (unsigned char ch : cmd) {
+    switch (ch) {
+      case '"': quoted += "\\\""; break;
+      case '\\': quoted += "\\\\"; break;
+      case '\n': quoted += "\\n"; break;
+      case '\t': quoted += "\\t"; break;
+      case '\r': quoted += "\\r"; break;
+      default:
+        if (ch < 0x20 || ch == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\x%02x", ch);
+          quoted += buf;
+        } else {
+          quoted += static_cast<char>(ch);
+        }
+    }
+  }
+  return quoted + "\"";
 }
 
 // Docker's Ellipsis(s, 15) for the MOUNTS column.
@@ -140,6 +160,8 @@ void register_ps(CLI::App& app, GlobalOptions& global) {
     bool all = o->all || filters.has("status") || filters.has("exited") || o->latest || o->last >= 0;
     std::size_t limit = o->latest ? 1 : o->last >= 0 ? static_cast<std::size_t>(o->last) : SIZE_MAX;
 
+    // As Docker, a template that shows .Size gets it computed without -s.
+    const bool want_size = o->size || o->format.find(".Size") != std::string::npos;
     std::vector<FormatRow> rows;
     for (const auto& c : containers) {
       if (rows.size() >= limit) break;
@@ -198,7 +220,7 @@ void register_ps(CLI::App& app, GlobalOptions& global) {
         mounts += (mounts.empty() ? "" : ",") + (o->no_trunc ? m.source : ellipsis(m.source, 15));
       }
       std::string size = "0B";
-      if (o->size) {
+      if (want_size) {
         std::uint64_t rw = tree_size(store.dir(c.id) / "upper");
         std::uint64_t image = 0;
         if (auto img = global.store().get_image(c.spec.image_id)) image = img->size();
