@@ -62,10 +62,10 @@ std::string render_list(const std::string& format, const ListLayout& layout, con
   if (text == "json") text = "{{json .}}";
   bool table = text.rfind("table", 0) == 0;
   if (table) text = text.substr(5);
+  if (table && text.find_first_not_of(' ') == std::string::npos) text = layout.default_table.substr(5);
   // Docker trims spaces around the template and reads \t and \n written in it as tab and newline.
   text.erase(0, text.find_first_not_of(' '));
   text.erase(text.find_last_not_of(' ') + 1);
-  if (table && text.empty()) text = layout.default_table.substr(5);
   text = replace_all(replace_all(text, "\\t", "\t"), "\\n", "\n");
   auto tmpl = parse_template(text);
 
