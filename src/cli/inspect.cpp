@@ -1,54 +1,58 @@
-// cppcker inspect: low-level information on images, as JSON.
+// cppcker inspect: low-level information on containers, images, networks and volumes, as JSON or through
+// a Go template (-f).
 #include <iostream>
 
 #include "cppcker/cli/commands.hpp"
+#include "cppcker/cli/formatting.hpp"
 #include "cppcker/image/inspect.hpp"
 #include "cppcker/runtime/inspect.hpp"
 #include "cppcker/runtime/container.hpp"
+#include "cppcker/runtime/volume.hpp"
 #include "cppcker/util/error.hpp"
 
 namespace cppcker::cli {
 
 void register_inspect(CLI::App& app, GlobalOptions& global) {
-  auto* cmd = app.add_subcommand("inspect", "Return low-level information on containers and images");
+  auto* cmd = app.add_subcommand("inspect", "Return low-level information on Docker objects");
   auto names = std::make_shared<std::vector<std::string>>();
   auto type = std::make_shared<std::string>();
+  auto format = std::make_shared<std::string>();
   cmd->add_option("NAME|ID", *names, "Objects to inspect")->required();
-  cmd->add_option("--type", *type, "Only inspect objects of this type")->check(CLI::IsMember({"container", "image"}));
-  set_action(cmd, [&global, names, type] {
+  cmd->add_option("-f,--format", *format, "Format the output using the given Go template");
+  cmd->add_option("--type", *type, "Return JSON for specified type")
+      ->check(CLI::IsMember({"container", "image", "network", "volume"}));
+  set_action(cmd, [&global, names, type, format] {
     ImageStore store = global.store();
     ContainerStore containers(global.root);
-    nlohmann::ordered_json out = nlohmann::ordered_json::array();
-    std::vector<std::string> missing;
+    NetworkStore networks = global.networks();
+    VolumeStore volumes(global.root);
     auto not_found = [](const Error& e) {
       std::string m = e.what();
-      return m.rfind("No such image", 0) == 0 || m.rfind("No such container", 0) == 0;
+      return m.rfind("No such ", 0) == 0 || m.find("not found") != std::string::npos;
     };
-    for (const auto& name : *names) {
-      // As Docker: a container by that name or ID first, then an image.
-      if (*type != "image") {
+    // As Docker: a container by that name or ID first, then an image, a network, a volume.
+    const std::vector<std::pair<std::string, std::function<nlohmann::ordered_json(const std::string&)>>> kinds = {
+        {"container", [&](const std::string& n) { return inspect_container(store, containers, containers.resolve(n)); }},
+        {"image", [&](const std::string& n) { return inspect_image(store, store.resolve_image(n)); }},
+        {"network", [&](const std::string& n) { return inspect_network(networks, containers, networks.get(n)); }},
+        {"volume",
+         [&](const std::string& n) {
+           if (!volumes.exists(n)) throw Error("No such volume: " + n);
+           return volumes.inspect(n);
+         }},
+    };
+    return print_inspected_as(*format, *names, [&](const std::string& name) {
+      for (const auto& [kind, describe] : kinds) {
+        if (!type->empty() && *type != kind) continue;
         try {
-          out.push_back(inspect_container(store, containers, containers.resolve(name)));
-          continue;
+          return describe(name);
         } catch (const Error& e) {
           if (!not_found(e)) throw;
         }
       }
-      if (*type == "container") {
-        missing.push_back(name);
-        continue;
-      }
-      try {
-        out.push_back(inspect_image(store, store.resolve_image(name)));
-      } catch (const Error& e) {
-        if (not_found(e)) missing.push_back(name);
-        else throw;
-      }
-    }
-    std::cout << out.dump(4) << "\n";
-    std::cout.flush();
-    for (const auto& m : missing) std::cerr << "Error: No such object: " << m << "\n";
-    return missing.empty() ? 0 : 1;
+      if (!type->empty()) throw Error("No such " + *type + ": " + name);
+      throw Error("No such object: " + name);
+    });
   });
 }
 

@@ -2,13 +2,13 @@
 #include <iostream>
 
 #include "cppcker/cli/commands.hpp"
+#include "cppcker/cli/formatting.hpp"
+#include "cppcker/format/filter.hpp"
 #include "cppcker/runtime/container.hpp"
 #include "cppcker/runtime/networking.hpp"
 #include "cppcker/util/error.hpp"
 
 namespace cppcker::cli {
-
-namespace {
 
 nlohmann::ordered_json inspect_network(const NetworkStore& networks, const ContainerStore& containers,
                                        const NetworkRecord& n) {
@@ -40,8 +40,6 @@ nlohmann::ordered_json inspect_network(const NetworkStore& networks, const Conta
           {"Labels", nlohmann::ordered_json::object()}};
 }
 
-}  // namespace
-
 void register_network(CLI::App& app, GlobalOptions& global) {
   auto* cmd = app.add_subcommand("network", "Manage networks");
   cmd->require_subcommand(1);
@@ -64,26 +62,59 @@ void register_network(CLI::App& app, GlobalOptions& global) {
   auto* ls = cmd->add_subcommand("ls", "List networks");
   auto quiet = std::make_shared<bool>(false);
   auto no_trunc = std::make_shared<bool>(false);
+  auto ls_format = std::make_shared<std::string>();
+  auto ls_filters = std::make_shared<std::vector<std::string>>();
   ls->add_flag("-q,--quiet", *quiet, "Only display network IDs");
   ls->add_flag("--no-trunc", *no_trunc, "Do not truncate the output");
-  set_action(ls, [&global, quiet, no_trunc] {
-    std::vector<std::vector<std::string>> rows = {{"NETWORK ID", "NAME", "DRIVER", "SCOPE"}};
+  ls->add_option("-f,--filter", *ls_filters, "Provide filter values (e.g. 'driver=bridge')");
+  ls->add_option("--format", *ls_format,
+                 "Format output: \"table\" (default), \"json\" (one object per line), \"table TEMPLATE\" or a Go template");
+  set_action(ls, [&global, quiet, no_trunc, ls_format, ls_filters] {
+    auto filters = format::Filters::parse(*ls_filters, {"id", "name", "label", "driver", "type", "scope"});
+    for (const auto& t : filters.values("type"))
+      if (t != "custom" && t != "builtin") throw Error("invalid filter: 'type'='" + t + "'", 125);
+    std::vector<FormatRow> rows;
     for (const auto& n : global.networks().list()) {
-      std::string id = *no_trunc ? n.id : n.id.substr(0, 12);
-      if (*quiet) std::cout << id << "\n";
-      else rows.push_back({id, n.name, n.driver, "local"});
+      // Networks keep no labels yet: a label filter matches none.
+      if (!filters.match_prefix("id", n.id) || !filters.match_regex("name", n.name) || !filters.match_labels({}) ||
+          !filters.match_exact("driver", n.driver) || !filters.match_exact("scope", "local") ||
+          !filters.match_exact("type", n.builtin ? "builtin" : "custom"))
+        continue;
+      FormatRow row;
+      row.fields = {{"CreatedAt", created_at_text(n.created)},
+                    {"Driver", n.driver},
+                    {"ID", *no_trunc ? n.id : n.id.substr(0, 12)},
+                    {"IPv6", "false"},
+                    {"Internal", "false"},
+                    {"Labels", ""},
+                    {"Name", n.name},
+                    {"Scope", "local"}};
+      rows.push_back(std::move(row));
     }
-    if (!*quiet) std::cout << format_table(rows);
+    ListLayout layout{{{"CreatedAt", "CREATED AT"},
+                       {"Driver", "DRIVER"},
+                       {"ID", "NETWORK ID"},
+                       {"IPv6", "IPV6"},
+                       {"Internal", "INTERNAL"},
+                       {"Labels", "LABELS"},
+                       {"Name", "NAME"},
+                       {"Scope", "SCOPE"}},
+                      "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"};
+    std::string format = *ls_format;
+    if (*quiet && (format.empty() || format == "table")) format = "{{.ID}}";
+    std::cout << render_list(format, layout, rows);
     return 0;
   });
 
   auto* inspect = cmd->add_subcommand("inspect", "Display detailed information on one or more networks");
   auto inspect_names = std::make_shared<std::vector<std::string>>();
+  auto inspect_format = std::make_shared<std::string>();
   inspect->add_option("NETWORK", *inspect_names, "Networks")->required();
-  set_action(inspect, [&global, inspect_names] {
+  inspect->add_option("-f,--format", *inspect_format, "Format the output using the given Go template");
+  set_action(inspect, [&global, inspect_names, inspect_format] {
     NetworkStore networks = global.networks();
     ContainerStore containers(global.root);
-    return print_inspected(*inspect_names, [&](const std::string& n) {
+    return print_inspected_as(*inspect_format, *inspect_names, [&](const std::string& n) {
       return inspect_network(networks, containers, networks.get(n));
     });
   });

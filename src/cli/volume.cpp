@@ -1,7 +1,10 @@
 // cppcker volume: create, list, inspect and remove volumes.
 #include <iostream>
+#include <set>
 
 #include "cppcker/cli/commands.hpp"
+#include "cppcker/cli/formatting.hpp"
+#include "cppcker/format/filter.hpp"
 #include "cppcker/runtime/container.hpp"
 #include "cppcker/runtime/volume.hpp"
 #include "cppcker/util/error.hpp"
@@ -22,23 +25,54 @@ void register_volume(CLI::App& app, GlobalOptions& global) {
 
   auto* ls = cmd->add_subcommand("ls", "List volumes");
   auto quiet = std::make_shared<bool>(false);
+  auto ls_format = std::make_shared<std::string>();
+  auto ls_filters = std::make_shared<std::vector<std::string>>();
   ls->add_flag("-q,--quiet", *quiet, "Only display volume names");
-  set_action(ls, [&global, quiet] {
-    std::vector<std::vector<std::string>> rows = {{"DRIVER", "VOLUME NAME"}};
-    for (const auto& v : VolumeStore(global.root).list()) {
-      if (*quiet) std::cout << v << "\n";
-      else rows.push_back({"local", v});
+  ls->add_option("-f,--filter", *ls_filters, "Provide filter values (e.g. 'dangling=true')");
+  ls->add_option("--format", *ls_format,
+                 "Format output: \"table\" (default), \"json\" (one object per line), \"table TEMPLATE\" or a Go template");
+  set_action(ls, [&global, quiet, ls_format, ls_filters] {
+    auto filters = format::Filters::parse(*ls_filters, {"name", "label", "dangling", "driver"});
+    VolumeStore store(global.root);
+    // dangling: no container (running or not) refers to the volume.
+    std::set<std::string> used;
+    if (filters.has("dangling"))
+      for (const auto& c : ContainerStore(global.root).list())
+        for (const auto& m : c.spec.mounts)
+          if (m.type == "volume") used.insert(m.source);
+    std::vector<FormatRow> rows;
+    for (const auto& v : store.list()) {
+      // Volumes keep no labels yet: a label filter matches none.
+      if (!filters.match_regex("name", v) || !filters.match_labels({}) || !filters.match_exact("driver", "local"))
+        continue;
+      if (filters.has("dangling") && filters.boolean("dangling", false) == (used.count(v) > 0)) continue;
+      FormatRow row;
+      row.fields = {{"Driver", "local"},      {"Labels", ""},  {"Links", "N/A"}, {"Mountpoint", store.data_path(v).string()},
+                    {"Name", v},              {"Scope", "local"}, {"Size", "N/A"}};
+      rows.push_back(std::move(row));
     }
-    if (!*quiet) std::cout << format_table(rows);
+    ListLayout layout{{{"Driver", "DRIVER"},
+                       {"Labels", "LABELS"},
+                       {"Links", "LINKS"},
+                       {"Mountpoint", "MOUNTPOINT"},
+                       {"Name", "VOLUME NAME"},
+                       {"Scope", "SCOPE"},
+                       {"Size", "SIZE"}},
+                      "table {{.Driver}}\t{{.Name}}"};
+    std::string format = *ls_format;
+    if (*quiet && (format.empty() || format == "table")) format = "{{.Name}}";
+    std::cout << render_list(format, layout, rows);
     return 0;
   });
 
   auto* inspect = cmd->add_subcommand("inspect", "Display detailed information on volumes");
   auto inspect_names = std::make_shared<std::vector<std::string>>();
+  auto inspect_format = std::make_shared<std::string>();
   inspect->add_option("VOLUME", *inspect_names, "Volumes")->required();
-  set_action(inspect, [&global, inspect_names] {
+  inspect->add_option("-f,--format", *inspect_format, "Format the output using the given Go template");
+  set_action(inspect, [&global, inspect_names, inspect_format] {
     VolumeStore store(global.root);
-    return print_inspected(*inspect_names, [&](const std::string& n) { return store.inspect(n); });
+    return print_inspected_as(*inspect_format, *inspect_names, [&](const std::string& n) { return store.inspect(n); });
   });
 
   auto* rm = cmd->add_subcommand("rm", "Remove one or more volumes");

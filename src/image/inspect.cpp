@@ -20,7 +20,7 @@ ordered_json inspect_image(const ImageStore& store, const std::string& image_id)
 
   json diff_ids = json::array();
   for (const auto& l : record->layers) diff_ids.push_back(l.diff_id);
-  ordered_json graph = {{"Data", ordered_json::object()}, {"Name", "overlay"}};
+  ordered_json graph = {{"Data", ordered_json::object()}, {"Name", "overlay2"}};
   if (!record->layers.empty()) {
     std::string lower;
     for (auto it = std::next(record->layers.rbegin()); it != record->layers.rend(); ++it) {
