@@ -124,6 +124,13 @@ std::optional<bool> parse_bool(const std::string& v) {
   return std::nullopt;
 }
 
+// Go's filepath.Clean for an absolute path: no "." or "..", no trailing slash.
+std::string clean_path(const std::string& path) {
+  std::string out = fs::path(path).lexically_normal().string();
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out;
+}
+
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -207,15 +214,15 @@ MountSpec parse_mount_flag(const std::string& text) {
   };
   if (m.type != "bind" && m.type != "volume" && m.type != "tmpfs") throw config_error("mount type unknown");
   if (m.target.front() != '/') throw config_error("invalid mount path: '" + m.target + "' mount path must be absolute");
-  if (fs::path(m.target).lexically_normal() == "/") throw config_error("invalid specification: destination can't be '/'");
-  m.target = fs::path(m.target).lexically_normal().string();
+  m.target = clean_path(m.target);
+  if (m.target == "/") throw config_error("invalid specification: destination can't be '/'");
   if (m.type == "bind") {
     if (m.source.empty()) throw config_error("field Source must not be empty");
     if (m.source.front() != '/') throw config_error("invalid mount path: '" + m.source + "' mount path must be absolute");
     static const char* const modes[] = {"private", "rprivate", "shared", "rshared", "slave", "rslave"};
     if (!m.propagation.empty() && std::find(std::begin(modes), std::end(modes), m.propagation) == std::end(modes))
       throw config_error("invalid propagation mode: " + m.propagation);
-    m.source = fs::path(m.source).lexically_normal().string();
+    m.source = clean_path(m.source);
     std::error_code ec;
     if (!fs::exists(m.source, ec)) throw config_error("bind source path does not exist: " + m.source);
   } else if (m.type == "volume") {
