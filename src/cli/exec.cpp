@@ -27,6 +27,8 @@ void register_exec(CLI::App& app, GlobalOptions& global) {
   set_action(cmd, [&global, o, cmd] {
     std::vector<std::string> rest = cmd->remaining();
     if (rest.size() < 2) throw Error("\"cppcker exec\" requires at least 2 arguments.\nSee 'cppcker exec --help'.", 125);
+    if (!o->workdir.empty() && o->workdir.front() != '/')
+      throw Error("the working directory '" + o->workdir + "' is invalid, it needs to be an absolute path", 125);
     ContainerStore store(global.root);
     Container c = store.resolve(rest.front());
     ExecOptions options;

@@ -1,7 +1,9 @@
 // cppcker run: create and run a container from an image.
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -35,7 +37,7 @@ struct RunOptions {
   std::string memory, memory_swap, cpus, cpuset_cpus;
   std::optional<std::int64_t> mem_mb, swap_mb;
   std::int64_t pids_gocker = 0, pids_limit = 0;
-  std::uint64_t cpu_shares = 0;
+  std::int64_t cpu_shares = 0;  // signed: Docker refuses a negative value, CLI11 would wrap it
   int stop_timeout = -1;
   bool entrypoint_given = false;
   std::vector<std::string> cap_add, cap_drop, security_opt, devices, device_cgroup_rules, ulimits, log_opts;
@@ -45,6 +47,7 @@ struct RunOptions {
   std::string restart = "no", health_cmd, health_interval, health_timeout, health_start_period;
   int health_retries = 0;
   bool no_healthcheck = false;
+  std::vector<std::string> labels, label_files, mounts;
 };
 
 // --restart and --health-*: checked before anything is made (as Docker's CLI does); the health check is
@@ -82,7 +85,12 @@ std::string find_or_pull(const GlobalOptions& global, const ImageStore& store, c
   } catch (const Error& e) {
     if (std::string(e.what()).rfind("No such image", 0) != 0) throw;
   }
-  Reference ref = Reference::parse(name);
+  Reference ref;
+  try {
+    ref = Reference::parse(name);
+  } catch (const Error& e) {
+    throw Error(e.what(), 125);  // as `docker run`: a malformed reference is a usage error
+  }
   std::cerr << "Unable to find image '" << ref.familiar_string() << "' locally\n";
   PullObserver quiet;
   PullResult result;
@@ -99,6 +107,7 @@ ResourceLimits limits_from(const RunOptions& o, const RuntimeConfig& config) {
   ResourceLimits l;
   if (!o.memory.empty()) l.memory = parse_memory_size(o.memory, "-m, --memory");
   if (o.mem_mb) l.memory = *o.mem_mb * 1024 * 1024;
+  if (l.memory == 0) l.memory.reset();  // Docker: 0 is no limit
   if (l.memory && *l.memory < 6 * 1024 * 1024) throw Error("Minimum memory limit allowed is 6MB", 125);
   if (!o.memory_swap.empty()) l.memory_swap = o.memory_swap == "-1" ? -1 : parse_memory_size(o.memory_swap, "--memory-swap");
   if (o.swap_mb) {
@@ -111,16 +120,17 @@ ResourceLimits limits_from(const RunOptions& o, const RuntimeConfig& config) {
     if (*l.memory_swap < *l.memory)
       throw Error("Minimum memoryswap limit should be larger than memory limit, see usage", 125);
   }
-  if (!o.cpus.empty()) l.cpus = parse_cpus(o.cpus);
+  // Docker: --cpus 0 is no limit (NanoCPUs 0).
+  if (!o.cpus.empty() && o.cpus.find_first_not_of("0.") != std::string::npos) l.cpus = parse_cpus(o.cpus);
   std::int64_t pids = o.pids_limit != 0 ? o.pids_limit : o.pids_gocker;
   if (pids == 0 && config.default_pids_limit) pids = *config.default_pids_limit;
   if (pids != 0) l.pids = pids < 0 ? -1 : pids;
   if (!o.cpuset_cpus.empty()) {
-    if (o.cpuset_cpus.find_first_not_of("0123456789,-") != std::string::npos)
-      throw Error("Invalid value " + o.cpuset_cpus + " for cpuset cpus", 125);
+    check_cpuset_cpus(o.cpuset_cpus, online_cpus());  // before anything is made, not as a cgroup write error
     l.cpuset_cpus = o.cpuset_cpus;
   }
-  if (o.cpu_shares != 0) l.cpu_shares = o.cpu_shares;
+  if (o.cpu_shares < 0) throw Error("shares: invalid argument", 125);  // moby's getCPUResources
+  if (o.cpu_shares != 0) l.cpu_shares = static_cast<std::uint64_t>(o.cpu_shares);  // 0: the default
   return l;
 }
 
@@ -252,6 +262,9 @@ void register_run(CLI::App& app, GlobalOptions& global) {
                   "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)");
   cmd->add_option("--health-retries", o->health_retries, "Consecutive failures needed to report unhealthy");
   cmd->add_flag("--no-healthcheck", o->no_healthcheck, "Disable any container-specified HEALTHCHECK");
+  cmd->add_option("-l,--label", o->labels, "Set meta data on a container")->allow_extra_args(false);
+  cmd->add_option("--label-file", o->label_files, "Read in a line delimited file of labels")->allow_extra_args(false);
+  cmd->add_option("--mount", o->mounts, "Attach a filesystem mount to the container")->allow_extra_args(false);
   set_action(cmd, [&global, o, cmd, ep] {
     std::vector<std::string> rest = cmd->remaining();
     if (rest.empty()) throw Error("\"cppcker run\" requires at least 1 argument.\nSee 'cppcker run --help'.", 125);
@@ -289,6 +302,11 @@ void register_run(CLI::App& app, GlobalOptions& global) {
     if (o->detach && o->rm) {
       // Docker allows it: the monitor removes the container when it exits.
     }
+    // Labels, exposed ports and --mount values checked before an image is pulled or anything is made.
+    std::vector<std::string> exposed = parse_expose(o->expose);
+    std::map<std::string, std::string> labels = parse_labels(o->label_files, o->labels);
+    std::vector<MountSpec> flag_mounts;
+    for (const auto& m : o->mounts) flag_mounts.push_back(parse_mount_flag(m));
     std::string image_name = rest.front();
     std::vector<std::string> command(rest.begin() + 1, rest.end());
 
@@ -302,7 +320,13 @@ void register_run(CLI::App& app, GlobalOptions& global) {
       auto more = read_env_file(f);
       file_env.insert(file_env.end(), more.begin(), more.end());
     }
-    if (!o->stop_signal.empty()) spec.stop_signal = parse_signal(o->stop_signal);
+    if (!o->stop_signal.empty()) {
+      try {
+        spec.stop_signal = parse_signal(o->stop_signal);
+      } catch (const Error&) {
+        throw Error("Invalid signal: " + o->stop_signal, 125);  // moby's signal.ParseSignal
+      }
+    }
     spec.cgroup_parent = o->cgroup_parent;
     if (o->cgroup_parent.empty()) {
       spec.cgroup_parents = spec.cgroup_owned_tops = {{"", "/cppcker"}};
@@ -351,10 +375,10 @@ void register_run(CLI::App& app, GlobalOptions& global) {
     if (mode == NetworkMode::bridge) {
       if (o->publish_all) {
         // Every port the image exposes (and --expose), each on a free host port, unless -p named it.
-        std::vector<std::string> exposed = o->expose;
+        std::vector<std::string> all = exposed;
         if (cfg.contains("ExposedPorts") && cfg["ExposedPorts"].is_object())
-          for (auto& [key, value] : cfg["ExposedPorts"].items()) exposed.push_back(key);
-        for (const auto& e : exposed) {
+          for (auto& [key, value] : cfg["ExposedPorts"].items()) all.push_back(key);
+        for (const auto& e : all) {
           PortBinding b = parse_exposed_port(e);
           bool named = false;
           for (const auto& p : ports) named |= p.container_key() == b.container_key();
@@ -363,6 +387,18 @@ void register_run(CLI::App& app, GlobalOptions& global) {
       }
       spec.ports = ports;
     }
+    // Config.ExposedPorts as Docker has it: the image's, --expose's and every -p container port.
+    if (cfg.contains("ExposedPorts") && cfg["ExposedPorts"].is_object())
+      for (auto& [key, value] : cfg["ExposedPorts"].items()) spec.exposed_ports.push_back(key.find('/') == std::string::npos ? key + "/tcp" : key);
+    for (const auto& e : exposed) spec.exposed_ports.push_back(e);
+    for (const auto& p : ports) spec.exposed_ports.push_back(p.container_key());
+    std::sort(spec.exposed_ports.begin(), spec.exposed_ports.end());
+    spec.exposed_ports.erase(std::unique(spec.exposed_ports.begin(), spec.exposed_ports.end()), spec.exposed_ports.end());
+    // The image's labels under the container's own (container labels win), as Docker merges them.
+    if (cfg.contains("Labels") && cfg["Labels"].is_object())
+      for (auto& [key, value] : cfg["Labels"].items())
+        if (value.is_string()) spec.labels[key] = value.get<std::string>();
+    for (const auto& [key, value] : labels) spec.labels[key] = value;
     spec.dns = o->dns;
     spec.dns_search = o->dns_search;
     spec.dns_options = o->dns_options;
@@ -375,6 +411,7 @@ void register_run(CLI::App& app, GlobalOptions& global) {
     spec.read_only = o->read_only;
     for (const auto& v : o->volumes) spec.mounts.push_back(parse_volume_flag(v));
     for (const auto& t : o->tmpfs) spec.mounts.push_back(parse_tmpfs_flag(t));
+    spec.mounts.insert(spec.mounts.end(), flag_mounts.begin(), flag_mounts.end());
     // Named now, made at the start: a run refused before that leaves no volume behind.
     for (auto& m : spec.mounts)
       if (m.anonymous) m.source = random_hex(32);

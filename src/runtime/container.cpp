@@ -122,6 +122,7 @@ json Container::to_json() const {
             {"log_max_size", spec.log_max_size},
             {"log_max_file", spec.log_max_file},
             {"labels", spec.labels},
+            {"exposed_ports", spec.exposed_ports},
             {"restart", {{"name", spec.restart.name}, {"maximum_retry_count", spec.restart.maximum_retry_count}}},
             {"health", spec.health ? json{{"test", spec.health->test},
                                           {"interval", spec.health->interval_ns},
@@ -211,6 +212,7 @@ Container Container::from_json(const json& j) {
   c.spec.log_max_size = s.value("log_max_size", std::int64_t{-1});
   c.spec.log_max_file = s.value("log_max_file", 1);
   c.spec.labels = s.value("labels", std::map<std::string, std::string>{});
+  c.spec.exposed_ports = s.value("exposed_ports", std::vector<std::string>{});
   if (s.contains("restart") && s["restart"].is_object()) {
     c.spec.restart.name = s["restart"].value("name", "no");
     c.spec.restart.maximum_retry_count = s["restart"].value("maximum_retry_count", 0);

@@ -1,14 +1,18 @@
 #include "cppcker/runtime/networking.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <spawn.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -148,6 +152,35 @@ void make_extra_endpoint(Endpoint& e, const Container& c, int index, const Netwo
   e.netns = c.state.net ? c.state.net->netns : "";
 }
 
+// The host side of each published port, bound in the host's network namespace (without SO_REUSEADDR)
+// as Docker's userland proxy binds it: a port that something on the host already uses is refused before
+// the container starts, instead of its traffic being taken silently by the DNAT rule; held, the port
+// cannot be taken by anything else while the container runs. Not listening: nothing is accepted here.
+std::vector<UniqueFd> hold_host_ports(const Container& c, const std::vector<PortBinding>& ports) {
+  std::vector<UniqueFd> held;
+  for (const auto& p : ports) {
+    const bool udp = p.proto == "udp";
+    if (!udp && p.proto != "tcp") continue;  // sctp: no socket to hold without the kernel module
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(p.host_port));
+    if (::inet_pton(AF_INET, p.shown_host_ip().c_str(), &address.sin_addr) != 1)
+      throw Error("invalid host IP address in port binding: " + p.host_ip, 125);
+    UniqueFd fd(::socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0));
+    if (!fd) throw_errno("socket for port " + std::to_string(p.host_port));
+    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+      std::string why = std::strerror(errno);
+      if (!why.empty()) why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));  // Go's wording
+      throw Error("driver failed programming external connectivity on endpoint " + c.name + " (" + c.id +
+                      "): Error starting userland proxy: listen " + (udp ? "udp4 " : "tcp4 ") + p.shown_host_ip() + ":" +
+                      std::to_string(p.host_port) + ": bind: " + why,
+                  125);
+    }
+    held.push_back(std::move(fd));
+  }
+  return held;
+}
+
 }  // namespace
 
 NetworkSetup::NetworkSetup(const NetworkStore& networks, const ContainerStore& containers, Container& c)
@@ -200,6 +233,7 @@ void NetworkSetup::begin() {
     attachments.emplace_back(extra, e);
   }
   containers_.save(c_, Durability::unsynced);  // from here on, rm -f finds what to tear down
+  host_ports_ = hold_host_ports(c_, c_.state.net->ports);
   UniqueFd err;
   pid_t stage = spawn_stage("setup-netns", c_.state.net->netns, err);
   wait_stage(stage, err, "setup-netns");

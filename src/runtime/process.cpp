@@ -18,6 +18,7 @@
 
 #include <cerrno>
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <memory>
 #include <sstream>
@@ -222,6 +223,7 @@ ContainerProcess::Exit ContainerProcess::wait() {
   Exit e;
   e.code = exit_status(child_.wait());
   tty_master_.reset();
+  held_.clear();  // the published ports are free again once the container has ended
   e.oom_killed = cgroup_->oom_killed();
   cgroup_->destroy();
   return e;
@@ -352,6 +354,12 @@ int rlimit_resource(const std::string& type) {
   throw StageError("rlimits", "unknown rlimit " + type);
 }
 
+// Go's error texts start lower-case ("not a directory"), strerror's do not.
+std::string lowercase_first(std::string text) {
+  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  return text;
+}
+
 // The working directory, resolved inside the container's root (which is "/" now) without following
 // magic links: a `-w /proc/self/fd/N` cannot reach a descriptor of the runtime's on the host.
 void enter_working_directory(const std::string& cwd, bool create) {
@@ -370,11 +378,16 @@ void enter_working_directory(const std::string& cwd, bool create) {
     }
     dir = open_cwd();
   }
-  if (!dir || ::fchdir(dir.get()) != 0)
-    throw StageError("cwd", "chdir to cwd (\"" + cwd + "\") set in config.json failed: " + std::strerror(errno), errno, 126);
+  // The user wrote -w (or the image's WorkingDir): the messages name it, not the spec file.
+  if (!dir || ::fchdir(dir.get()) != 0) {
+    const int err = errno;
+    // Docker makes the directory for `run` before the start and words a file in the way so (exit 125).
+    if (create && err == ENOTDIR) throw StageError("cwd", "Cannot mkdir: " + cwd + " is not a directory", err, 125);
+    throw StageError("cwd", "chdir to the working directory \"" + cwd + "\" failed: " + lowercase_first(std::strerror(err)), err, 126);
+  }
   char buf[4096];
   if (!::getcwd(buf, sizeof buf) || buf[0] != '/')
-    throw StageError("cwd", "chdir to cwd (\"" + cwd + "\") set in config.json failed: it lies outside the container", EPERM, 126);
+    throw StageError("cwd", "chdir to the working directory \"" + cwd + "\" failed: it lies outside the container", EPERM, 126);
 }
 
 }  // namespace

@@ -130,6 +130,7 @@ ContainerProcess start_container(const ImageStore& images, const ContainerStore&
   // setup-veth has run meanwhile; the command must not start before its network is there.
   options.before_release = [&network] { network.finish(); };
   proc.release(spec, std::move(options));
+  proc.hold(network.take_host_ports());  // the published ports stay taken for as long as the container runs
   network.commit();
   c.state.status = "running";
   c.state.pid = proc.pid();

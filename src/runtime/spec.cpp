@@ -45,7 +45,7 @@ std::vector<oci::Mount> user_mounts(const ContainerSpec& s, const ContainerPaths
       continue;
     }
     std::string source = m.type == "volume" ? (fs::path(paths.volumes_dir) / m.source / "_data").string() : m.source;
-    std::vector<std::string> options = {"rbind", m.readonly ? "ro" : "rw", "rprivate"};
+    std::vector<std::string> options = {"rbind", m.readonly ? "ro" : "rw", m.propagation.empty() ? "rprivate" : m.propagation};
     // In a user namespace, a volume of cppcker's own is seen through the container's mapping (its root is
     // the container's root); a host directory only when asked (`:idmap`): container root would write
     // there as host root.

@@ -166,7 +166,7 @@ TEST_F(ConfinementTest, ExecGetsTheContainersConfinement) {
   EXPECT_NE(nouser.err.find("unable to find user nosuchuser"), std::string::npos) << nouser.err;
   auto nodir = cpk_({"exec", "-w", "/nonexistent", id, "true"});
   EXPECT_EQ(nodir.exit_code, 126);
-  EXPECT_NE(nodir.err.find("chdir to cwd"), std::string::npos) << nodir.err;
+  EXPECT_NE(nodir.err.find("chdir to the working directory \"/nonexistent\" failed"), std::string::npos) << nodir.err;
   // exec --privileged: every capability of the host, the container's seccomp filter stays (as in Docker).
   auto privileged = cpk_({"exec", "--privileged", id, "/probe", "caps"});
   EXPECT_NE(status_field(privileged.out, "CapEff"), kDockerCaps);

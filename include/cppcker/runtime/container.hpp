@@ -93,6 +93,7 @@ struct ContainerSpec {
   std::int64_t log_max_size = -1;  // --log-opt max-size (bytes; -1 unlimited)
   int log_max_file = 1;            // --log-opt max-file
   std::map<std::string, std::string> labels;  // --label, --label-file
+  std::vector<std::string> exposed_ports;     // Config.ExposedPorts: the image's and --expose's ("80/tcp")
   RestartPolicy restart;
   std::optional<HealthConfig> health;  // from the image's Healthcheck or --health-*; nullopt: none
 };

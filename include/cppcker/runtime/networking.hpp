@@ -3,6 +3,7 @@
 // bridged one (setup-netns, setup-veth), its /etc/hosts and /etc/resolv.conf, and the teardown.
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cppcker/network/network.hpp"
 #include "cppcker/runtime/container.hpp"
@@ -18,7 +19,10 @@ void validate_network(const NetworkStore& networks, const ContainerStore& contai
 // The network side of a start. begin() reserves the address and ports, runs the setup-netns stage and
 // starts setup-veth in the background (it runs while the container's child starts); netns() is the
 // namespace the child joins (-1: a new empty one, or the host's for --network host); finish() waits for
-// setup-veth. If the start fails, the destructor tears down what was made.
+// setup-veth. If the start fails, the destructor tears down what was made. begin() also binds the host
+// side of every published port in the host's namespace (Docker's userland proxy does): a port the host
+// already uses is refused with Docker's error; take_host_ports() hands the bound sockets to whoever keeps
+// the container (they keep the ports from being taken while it runs).
 class NetworkSetup {
  public:
   NetworkSetup(const NetworkStore& networks, const ContainerStore& containers, Container& c);
@@ -30,6 +34,7 @@ class NetworkSetup {
   int netns() const { return netns_.get(); }
   void finish();
   void commit() { committed_ = true; }  // the container runs: teardown is its owner's job now
+  std::vector<UniqueFd> take_host_ports() { return std::move(host_ports_); }
 
  private:
   const NetworkStore& networks_;
@@ -38,6 +43,7 @@ class NetworkSetup {
   UniqueFd netns_;
   pid_t veth_stage_ = -1;
   UniqueFd veth_stage_err_;
+  std::vector<UniqueFd> host_ports_;
   bool committed_ = false;
 };
 

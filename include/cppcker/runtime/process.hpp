@@ -85,6 +85,11 @@ class ContainerProcess {
   };
   // Waits for the process to end, then removes the cgroup (killing what is left in it).
   Exit wait();
+  // Descriptors that live as long as the container's process (the published ports' host sockets): closed
+  // by wait() once it has ended, or with this object.
+  void hold(std::vector<UniqueFd> fds) {
+    for (auto& fd : fds) held_.push_back(std::move(fd));
+  }
 
  private:
   // Destroyed in reverse: the child is killed and reaped before its cgroup is removed.
@@ -92,6 +97,7 @@ class ContainerProcess {
   OwnedChild child_;
   UniqueFd sync_;  // the socket to the child-mode stage until the process is exec'd
   UniqueFd tty_master_;
+  std::vector<UniqueFd> held_;
 };
 
 // Inside the container (after pivot_root): a user spec ("name", "uid", "name:group", "uid:gid") resolved

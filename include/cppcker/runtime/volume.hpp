@@ -18,6 +18,7 @@ struct MountSpec {
   bool anonymous = false;  // a volume made for this container alone (`rm -v` removes it)
   std::string options;     // tmpfs mount options
   bool idmap = false;      // a bind seen through the container's id mapping (-v /host:/ctr:idmap, podman's)
+  std::string propagation; // a bind's propagation (--mount bind-propagation=...); "" = rprivate
   nlohmann::json to_json() const;
   static MountSpec from_json(const nlohmann::json& j);
 };
@@ -28,6 +29,11 @@ struct MountSpec {
 MountSpec parse_volume_flag(const std::string& text);
 // --tmpfs /ctr[:options]
 MountSpec parse_tmpfs_flag(const std::string& text);
+// Docker's --mount: comma-separated (CSV) key=value fields: type=bind|volume|tmpfs (default volume),
+// source|src, target|dst|destination, readonly|ro[=bool], bind-propagation, volume-nocopy[=bool],
+// tmpfs-size, tmpfs-mode (octal). Checked as Docker's CLI and daemon check it (a bind's source must
+// exist: --mount never creates it, unlike -v). Throws Error (125) with Docker's wording.
+MountSpec parse_mount_flag(const std::string& text);
 bool valid_volume_name(const std::string& name);
 
 class VolumeStore {
