@@ -48,17 +48,18 @@ void collect(const CLI::App* app, std::vector<Node>& out) {
     n.options.push_back(o);
     for (const auto& s : o->get_snames()) {
       n.flags.push_back("-" + s);
-      if (o->get_type_size() != 0) n.value_flags.push_back("-" + s);
+      if (o->get_expected_max() != 0) n.value_flags.push_back("-" + s);
     }
     for (const auto& l : o->get_lnames()) {
       n.flags.push_back("--" + l);
-      if (o->get_type_size() != 0) n.value_flags.push_back("--" + l);
+      if (o->get_expected_max() != 0) n.value_flags.push_back("--" + l);
     }
   }
   n.kinds = kind_words(completion_kind(app));
   ArgumentRule rule = argument_rule(app);
   n.first_only = app->get_prefix_command() || (rule.max && *rule.max == 1);
   auto subs = app->get_subcommands([](const CLI::App* s) { return !s->get_group().empty() && !s->get_name().empty(); });
+  std::sort(subs.begin(), subs.end(), [](const CLI::App* a, const CLI::App* b) { return a->get_name() < b->get_name(); });
   for (const CLI::App* s : subs) n.subcommands.emplace_back(s->get_name(), s->get_description());
   out.push_back(n);
   for (const CLI::App* s : subs) collect(s, out);
@@ -193,7 +194,7 @@ end
       std::string line = "complete -c cppcker " + cond;
       for (const auto& s : o->get_snames()) line += " -s " + s;
       for (const auto& l : o->get_lnames()) line += " -l " + l;
-      if (o->get_type_size() != 0) line += " -r";
+      if (o->get_expected_max() != 0) line += " -r";
       out += line + " -d " + fish_quote(o->get_description()) + "\n";
     }
     if (!n.kinds.empty()) out += "complete -c cppcker " + cond + " -a " + fish_quote("(__cppcker_names " + n.kinds + ")") + "\n";

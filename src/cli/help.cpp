@@ -92,7 +92,7 @@ bool is_help_option(const CLI::App* app, const CLI::Option* opt) {
 
 // pflag's name for the value an option takes ("" for a flag).
 std::string value_name(const CLI::Option* opt) {
-  if (opt->get_type_size() == 0) return "";
+  if (opt->get_expected_max() == 0) return "";
   if (opt->get_expected_max() > 1) return "list";
   std::string t = opt->get_type_name();
   if (t == "INT") return "int";
@@ -116,7 +116,7 @@ std::string flag_names(const CLI::Option* opt) {
 std::string flag_description(const CLI::Option* opt) {
   std::string d = opt->get_description();
   std::string def = opt->get_default_str();
-  if (!def.empty() && def != "0" && def != "false" && def != "[]" && opt->get_type_size() != 0)
+  if (!def.empty() && def != "0" && def != "false" && def != "[]" && opt->get_expected_max() != 0)
     d += value_name(opt) == "string" ? " (default \"" + def + "\")" : " (default " + def + ")";
   return d;
 }
@@ -141,8 +141,11 @@ std::string options_block(const CLI::App* app) {
   return out;
 }
 
+// In name order, as cobra lists them.
 std::vector<const CLI::App*> visible_subcommands(const CLI::App* app) {
-  return app->get_subcommands([](const CLI::App* s) { return !s->get_group().empty() && !s->get_name().empty(); });
+  auto subs = app->get_subcommands([](const CLI::App* s) { return !s->get_group().empty() && !s->get_name().empty(); });
+  std::sort(subs.begin(), subs.end(), [](const CLI::App* a, const CLI::App* b) { return a->get_name() < b->get_name(); });
+  return subs;
 }
 
 std::string subcommand_rows(const std::vector<const CLI::App*>& subs) {

@@ -68,7 +68,8 @@ static std::size_t display_width(const std::string& s) {
 }
 
 std::string format_table(const std::vector<std::vector<std::string>>& rows) {
-  // Docker: columns padded to the widest cell plus three spaces; the last column is not padded.
+  // Docker's tabwriter (minwidth 10, padding 3): a column is as wide as its widest cell plus three
+  // spaces, and at least ten; the last column is not padded.
   std::vector<std::size_t> width;
   for (const auto& row : rows)
     for (std::size_t i = 0; i < row.size(); ++i) {
@@ -80,7 +81,7 @@ std::string format_table(const std::vector<std::vector<std::string>>& rows) {
     std::string line;
     for (std::size_t i = 0; i < row.size(); ++i) {
       line += row[i];
-      if (i + 1 < row.size()) line += std::string(width[i] - display_width(row[i]) + 3, ' ');
+      if (i + 1 < row.size()) line += std::string(std::max<std::size_t>(width[i] + 3, 10) - display_width(row[i]), ' ');
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out += line + "\n";
@@ -101,7 +102,7 @@ namespace {
 bool takes_value(const CLI::App& app, const std::string& arg) {
   if (arg.find('=') != std::string::npos) return false;
   for (const CLI::Option* o : app.get_options())
-    if (o->nonpositional() && o->get_type_size() != 0 &&
+    if (o->nonpositional() && o->get_expected_max() != 0 &&
         ((arg.rfind("--", 0) == 0 && o->check_lname(arg.substr(2))) || (arg.size() == 2 && o->check_sname(arg.substr(1)))))
       return true;
   return false;

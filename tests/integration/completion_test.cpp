@@ -52,7 +52,7 @@ TEST_F(CompletionTest, CommandsSubcommandsAndFlagsComeFromTheCommandTree) {
   EXPECT_EQ(complete({"cppcker", "network", ""}), (Words{"create", "inspect", "ls", "prune", "rm"}));
   EXPECT_EQ(complete({"cppcker", "volume", "i"}), (Words{"inspect"}));
   // The command's own flags and the global ones; the value of -e is skipped, not taken for a command.
-  EXPECT_EQ(complete({"cppcker", "run", "-e", "A=1", "--ne"}), (Words{"--network"}));
+  EXPECT_EQ(complete({"cppcker", "run", "-e", "A=1", "--netw"}), (Words{"--network"}));
   EXPECT_EQ(complete({"cppcker", "ps", "--ro"}), (Words{"--root"}));
   EXPECT_EQ(complete({"cppcker", "rm", "-"}), (Words{"--config", "--force", "--help", "--log-level", "--root",
                                                     "--version", "--volumes", "-f", "-h", "-l", "-v"}));
