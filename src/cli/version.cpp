@@ -4,13 +4,8 @@
 #include "cppcker/cli/commands.hpp"
 #include "cppcker/image/manifest.hpp"
 #include "cppcker/util/error.hpp"
+#include "cppcker_build_info.hpp"  // CPPCKER_GIT_COMMIT, CPPCKER_BUILD_TIME
 
-#ifndef CPPCKER_GIT_COMMIT
-#define CPPCKER_GIT_COMMIT "unknown"
-#endif
-#ifndef CPPCKER_BUILD_TIME
-#define CPPCKER_BUILD_TIME "unknown"
-#endif
 
 namespace cppcker::cli {
 
