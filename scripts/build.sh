@@ -2,5 +2,5 @@
 # Configures and builds cppcker and its tests in build/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCPPCKER_BUILD_TESTS=ON
 cmake --build build -j"$(nproc)"

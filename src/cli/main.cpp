@@ -1,5 +1,6 @@
 // cppcker: a daemonless, Docker-style container runtime.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <clocale>
 #include <cstdlib>
@@ -67,7 +68,8 @@ static std::size_t display_width(const std::string& s) {
 }
 
 std::string format_table(const std::vector<std::vector<std::string>>& rows) {
-  // Docker: columns padded to the widest cell plus three spaces; the last column is not padded.
+  // Docker's tabwriter (minwidth 10, padding 3): a column is as wide as its widest cell plus three
+  // spaces, and at least ten; the last column is not padded.
   std::vector<std::size_t> width;
   for (const auto& row : rows)
     for (std::size_t i = 0; i < row.size(); ++i) {
@@ -79,12 +81,139 @@ std::string format_table(const std::vector<std::vector<std::string>>& rows) {
     std::string line;
     for (std::size_t i = 0; i < row.size(); ++i) {
       line += row[i];
-      if (i + 1 < row.size()) line += std::string(width[i] - display_width(row[i]) + 3, ' ');
+      if (i + 1 < row.size()) line += std::string(std::max<std::size_t>(width[i] + 3, 10) - display_width(row[i]), ' ');
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out += line + "\n";
   }
   return out;
+}
+
+
+CLI::App* deepest_command(CLI::App& app) {
+  CLI::App* cmd = &app;
+  while (!cmd->get_subcommands().empty()) cmd = cmd->get_subcommands().front();
+  return cmd;
+}
+
+namespace {
+
+// Root options that take a value: skipped when looking for the command word.
+bool takes_value(const CLI::App& app, const std::string& arg) {
+  if (arg.find('=') != std::string::npos) return false;
+  for (const CLI::Option* o : app.get_options())
+    if (o->nonpositional() && o->get_expected_max() != 0 &&
+        ((arg.rfind("--", 0) == 0 && o->check_lname(arg.substr(2))) || (arg.size() == 2 && o->check_sname(arg.substr(1)))))
+      return true;
+  return false;
+}
+
+const CLI::App* find_subcommand(const CLI::App* app, const std::string& name) {
+  for (const CLI::App* s : app->get_subcommands([](const CLI::App*) { return true; }))
+    if (s->get_name() == name) return s;
+  return nullptr;
+}
+
+bool has_subcommands(const CLI::App* app) {
+  return !app->get_subcommands([](const CLI::App* s) { return !s->get_name().empty(); }).empty();
+}
+
+// The first unknown flag among the arguments CLI11 left over (an image or container name never starts
+// with "-"; a lone "-" is an argument).
+std::optional<std::string> first_flag(const std::vector<std::string>& args) {
+  for (const auto& a : args) {
+    if (a == "--") return std::nullopt;
+    if (a.size() > 1 && a[0] == '-') return a;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<int> check_command_words(CLI::App& app, int argc, char** argv) {
+  // Docker: a bare `cppcker` prints its help; a word that is no command is refused before any flag (even
+  // --help) is looked at; a management command alone prints its help, with an unknown subcommand its usage.
+  const CLI::App* cmd = &app;
+  bool other_flag = false;  // --help, --version, an unknown one: CLI11 answers those
+  int i = 1;
+  for (; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--") break;
+    if (arg.size() > 1 && arg[0] == '-') {
+      if (cmd != &app) break;  // the command's own flags: CLI11 reads them
+      if (takes_value(app, arg)) ++i;
+      else if (!takes_value(app, arg.substr(0, arg.find('=')))) other_flag = true;
+      continue;
+    }
+    const CLI::App* sub = find_subcommand(cmd, arg);
+    if (!sub) {
+      if (cmd == &app) {
+        std::cerr << "cppcker: '" << arg << "' is not a cppcker command.\nSee 'cppcker --help'\n";
+        return 1;
+      }
+      std::cerr << help_text(cmd);
+      return 1;
+    }
+    cmd = sub;
+    if (!has_subcommands(cmd)) break;
+  }
+  if (has_subcommands(cmd) && i >= argc && !other_flag) {
+    std::cout << help_text(cmd);
+    return 0;
+  }
+  return std::nullopt;
+}
+
+int report_parse_error(CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
+  CLI::App* cmd = deepest_command(app);
+  std::vector<std::string> left = app.remaining(true);
+  // Docker reads the flags first: an unknown one is reported before a missing argument.
+  if (auto flag = first_flag(left)) {
+    // CLI11 takes the known letters off a group ("-az" leaves "-z"); pflag names the group as typed.
+    if (flag->rfind("--", 0) != 0)
+      for (int i = 1; i < argc; ++i) {
+        std::string_view a = argv[i];
+        if (a.size() > flag->size() && a[0] == '-' && a[1] != '-' && a.substr(a.size() - (flag->size() - 1)) == flag->substr(1)) {
+          *flag = a;
+          break;
+        }
+      }
+    std::cerr << unknown_flag_error(cmd, *flag) << "\n";
+    return 125;
+  }
+  if (dynamic_cast<const CLI::RequiredError*>(&e) || dynamic_cast<const CLI::ExtrasError*>(&e)) {
+    std::string message = argument_count_error(cmd, given_arguments(cmd) + left.size());
+    if (!message.empty()) {
+      std::cerr << message << "\n";
+      return 1;
+    }
+  }
+  // A bad value: pflag's wording differs, the layout and status are Docker's.
+  std::cerr << e.what() << "\nSee 'cppcker" << (command_path(cmd).empty() ? "" : " " + command_path(cmd)) << " --help'.\n";
+  return 125;
+}
+
+std::optional<int> check_parsed(CLI::App& app) {
+  CLI::App* cmd = deepest_command(app);
+  if (cmd->get_prefix_command()) {
+    // run/exec stop reading options at the first word they do not know: a flag there is an unknown one.
+    std::vector<std::string> rest = cmd->remaining();
+    if (!rest.empty() && rest.front().size() > 1 && rest.front()[0] == '-') {
+      std::cerr << unknown_flag_error(cmd, rest.front()) << "\n";
+      return 125;
+    }
+    std::string message = argument_count_error(cmd, rest.size());
+    if (!message.empty()) {
+      std::cerr << message << "\n";
+      return 1;
+    }
+  }
+  if (needs_root(cmd) && ::geteuid() != 0) {
+    std::cerr << "cppcker: this command needs root privileges (try sudo cppcker"
+              << (command_path(cmd).empty() ? "" : " " + command_path(cmd)) << ")\n";
+    return 1;
+  }
+  return std::nullopt;
 }
 
 }  // namespace cppcker::cli
@@ -107,8 +236,9 @@ int main(int argc, char** argv) {
   global.root = env_root && *env_root ? env_root : "/var/lib/cppcker";
   global.config_path = "/etc/cppcker/config.json";
 
-  CLI::App app{"cppcker: a daemonless, Docker-style container runtime", "cppcker"};
-  app.set_version_flag("-v,--version", "cppcker version 0.1.0");
+  CLI::App app{"A daemonless, Docker-style container runtime", "cppcker"};
+  app.formatter(cli::make_help_formatter());  // before the subcommands: they inherit it
+  app.set_version_flag("-v,--version", "cppcker version " CPPCKER_VERSION, "Print version information and quit");
   app.require_subcommand(1);
   app.fallthrough();
   app.add_option("--root", global.root, "Root of the state directory (env CPPCKER_ROOT)")
@@ -139,19 +269,25 @@ int main(int argc, char** argv) {
   cli::register_volume(app, global);
   cli::register_network(app, global);
   cli::register_port(app, global);
+  cli::register_version(app, global);
+  cli::register_info(app, global);
+  cli::register_completion(app, global);
 
+  if (auto status = cli::check_command_words(app, argc, argv)) return *status;
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << cli::help_text(cli::deepest_command(app));
+    return 0;
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << cli::help_text(cli::deepest_command(app));
+    return 0;
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "cppcker: " << e.what() << "\nSee 'cppcker --help'.\n";
-    return 125;  // Docker's status for its own usage errors
+    return cli::report_parse_error(app, e, argc, argv);
   }
+  if (auto status = cli::check_parsed(app)) return *status;
   global.config_given = config_opt->count() > 0;
   spdlog::set_level(spdlog::level::from_str(global.log_level));
 

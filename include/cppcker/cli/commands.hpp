@@ -2,6 +2,8 @@
 // The command-line layer: parses, calls the library, prints. One register_* per command file.
 #include <filesystem>
 #include <functional>
+#include <optional>
+#include <string_view>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -50,6 +52,45 @@ void register_restart(CLI::App& app, GlobalOptions& global);
 void register_volume(CLI::App& app, GlobalOptions& global);
 void register_network(CLI::App& app, GlobalOptions& global);
 void register_port(CLI::App& app, GlobalOptions& global);
+void register_version(CLI::App& app, GlobalOptions& global);
+void register_info(CLI::App& app, GlobalOptions& global);
+// `completion bash|zsh|fish` and the hidden `__complete KIND` that the scripts call for names.
+void register_completion(CLI::App& app, GlobalOptions& global);
+
+// What the CLI11 tree does not say about a command (help.cpp holds the table, keyed by command path).
+enum class CompletionKind { none, container, image, container_or_image, network, volume };
+struct CommandInfo {
+  std::string_view path;      // "run", "network ls"; "" for cppcker itself
+  std::string_view usage;     // Docker's usage after the path: "[OPTIONS] IMAGE [COMMAND] [ARG...]"
+  std::string_view examples;  // lines indented by two spaces, or empty
+  CompletionKind completion;  // what the command's arguments name
+  bool needs_root;            // false: works for any user (help, version, completion)
+  int min_args;               // for prefix commands (run, exec): the arguments they need; -1: from the positionals
+};
+const CommandInfo* command_info(const std::string& path);  // nullptr for a command the table lacks
+std::string command_path(const CLI::App* cmd);             // "network ls"
+std::string usage_line(const CLI::App* cmd);                // "cppcker rm [OPTIONS] CONTAINER [CONTAINER...]"
+std::string help_text(const CLI::App* cmd);                 // Docker's --help layout
+std::shared_ptr<CLI::FormatterBase> make_help_formatter();  // prints help_text for --help
+bool needs_root(const CLI::App* cmd);
+CompletionKind completion_kind(const CLI::App* cmd);
+
+// Docker's cli/required.go: how many arguments a command takes, and its error when they are wrong.
+struct ArgumentRule {
+  std::size_t min = 0;
+  std::optional<std::size_t> max;  // none: no limit
+};
+ArgumentRule argument_rule(const CLI::App* cmd);
+std::size_t given_arguments(const CLI::App* cmd);  // positionals CLI11 assigned
+// "" when `given` fits, else the whole message ("\"cppcker rm\" requires at least 1 argument.\nSee ...").
+std::string argument_count_error(const CLI::App* cmd, std::size_t given);
+// pflag's "unknown flag: --x" / "unknown shorthand flag: 'z' in -z" with the "See ... --help" line.
+std::string unknown_flag_error(const CLI::App* cmd, const std::string& arg);
+
+// Prints what `version`/`info` built: the JSON itself for `--format json`, else the human layout that
+// `human` makes from it. The one place a `--format TEMPLATE` engine is wired in.
+int print_formatted(const nlohmann::ordered_json& data, const std::string& format,
+                    const std::function<std::string(const nlohmann::ordered_json&)>& human);
 
 // Docker's way with several arguments: `each` for every one in turn; a failure prints "Error: ..." and
 // the next one is tried. Returns the exit code: 1 if any failed.
