@@ -166,7 +166,7 @@ void register_ps(CLI::App& app, GlobalOptions& global) {
     for (const auto& c : containers) {
       if (rows.size() >= limit) break;
       ContainerState s = ContainerStore::observed_state(c);
-      if (!all && s.status != "running") continue;
+      if (!all && s.status != "running" && s.status != "restarting") continue;  // Docker counts restarting as running
       auto created = parse_rfc3339(c.state.created);
       if (!filters.match_prefix("id", c.id) || !filters.match_regex("name", c.name) || !filters.match_labels(c.spec.labels) ||
           !filters.match_exact("status", s.status))

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cppcker/cli/commands.hpp"
+#include "cppcker/format/template.hpp"
 #include "cppcker/image/manifest.hpp"
 #include "cppcker/util/error.hpp"
 #include "cppcker_build_info.hpp"  // CPPCKER_GIT_COMMIT, CPPCKER_BUILD_TIME
@@ -16,7 +17,12 @@ int print_formatted(const nlohmann::ordered_json& data, const std::string& forma
   } else if (format == "json" || format == "{{json .}}") {
     std::cout << data.dump() << "\n";
   } else {
-    throw Error("unsupported --format \"" + format + "\": only \"json\" is supported", 125);
+    // A Go template over Docker's field names ({{.Client.Version}}, {{.CgroupVersion}}); Docker's
+    // CLI reads a written "\n" or "\t" as the character.
+    std::string text = format;
+    for (auto [from, to] : {std::pair{"\\n", "\n"}, std::pair{"\\t", "\t"}})
+      for (std::size_t at = 0; (at = text.find(from, at)) != std::string::npos; at += 1) text.replace(at, 2, to);
+    std::cout << format::Template::parse(text).execute(data) << "\n";
   }
   return 0;
 }
