@@ -56,7 +56,7 @@ void register_images(CLI::App& app, GlobalOptions& global) {
   cmd->add_flag("-a,--all", o->all, "Show all images (cppcker keeps no intermediate images, so the same list)");
   cmd->add_flag("--digests", o->digests, "Show digests");
   cmd->add_flag("--no-trunc", o->no_trunc, "Don't truncate output");
-  cmd->add_option("-f,--filter", o->filters, "Filter output based on conditions provided");
+  cmd->add_option("-f,--filter", o->filters, "Filter output based on conditions provided")->allow_extra_args(false);
   cmd->add_option("--format", o->format,
                   "Format output: \"table\" (default), \"json\" (one object per line), \"table TEMPLATE\" or a Go template");
   set_action(cmd, [&global, o] {

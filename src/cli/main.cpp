@@ -119,11 +119,13 @@ bool has_subcommands(const CLI::App* app) {
 }
 
 // The first unknown flag among the arguments CLI11 left over (an image or container name never starts
-// with "-"; a lone "-" is an argument).
-std::optional<std::string> first_flag(const std::vector<std::string>& args) {
+// with "-"; a lone "-" is an argument). For run and exec (`prefix`) only what precedes the image or
+// container: the command's own arguments after it (`ls -la`) are not cppcker's flags.
+std::optional<std::string> first_flag(const std::vector<std::string>& args, bool prefix) {
   for (const auto& a : args) {
     if (a == "--") return std::nullopt;
     if (a.size() > 1 && a[0] == '-') return a;
+    if (prefix) return std::nullopt;
   }
   return std::nullopt;
 }
@@ -168,7 +170,7 @@ int report_parse_error(CLI::App& app, const CLI::ParseError& e, int argc, char**
   CLI::App* cmd = deepest_command(app);
   std::vector<std::string> left = app.remaining(true);
   // Docker reads the flags first: an unknown one is reported before a missing argument.
-  if (auto flag = first_flag(left)) {
+  if (auto flag = first_flag(left, cmd->get_prefix_command())) {
     // CLI11 takes the known letters off a group ("-az" leaves "-z"); pflag names the group as typed.
     if (flag->rfind("--", 0) != 0)
       for (int i = 1; i < argc; ++i) {

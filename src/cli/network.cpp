@@ -66,7 +66,7 @@ void register_network(CLI::App& app, GlobalOptions& global) {
   auto ls_filters = std::make_shared<std::vector<std::string>>();
   ls->add_flag("-q,--quiet", *quiet, "Only display network IDs");
   ls->add_flag("--no-trunc", *no_trunc, "Do not truncate the output");
-  ls->add_option("-f,--filter", *ls_filters, "Provide filter values (e.g. 'driver=bridge')");
+  ls->add_option("-f,--filter", *ls_filters, "Provide filter values (e.g. 'driver=bridge')")->allow_extra_args(false);
   ls->add_option("--format", *ls_format,
                  "Format output: \"table\" (default), \"json\" (one object per line), \"table TEMPLATE\" or a Go template");
   set_action(ls, [&global, quiet, no_trunc, ls_format, ls_filters] {

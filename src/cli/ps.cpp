@@ -10,6 +10,7 @@
 #include "cppcker/cli/formatting.hpp"
 #include "cppcker/format/filter.hpp"
 #include "cppcker/runtime/lifecycle.hpp"
+#include "cppcker/runtime/networking.hpp"
 #include "cppcker/util/error.hpp"
 #include "cppcker/util/humanize.hpp"
 
@@ -110,7 +111,7 @@ void register_ps(CLI::App& app, GlobalOptions& global) {
   cmd->add_flag("-l,--latest", o->latest, "Show the latest created container (includes all states)");
   cmd->add_option("-n,--last", o->last, "Show n last created containers (includes all states)");
   cmd->add_flag("-s,--size", o->size, "Display total file sizes");
-  cmd->add_option("-f,--filter", o->filters, "Filter output based on conditions provided");
+  cmd->add_option("-f,--filter", o->filters, "Filter output based on conditions provided")->allow_extra_args(false);
   cmd->add_option("--format", o->format,
                   "Format output: \"table\" (default), \"json\" (one object per line), \"table TEMPLATE\" or a Go template");
   set_action(cmd, [&global, o] {
@@ -181,7 +182,12 @@ void register_ps(CLI::App& app, GlobalOptions& global) {
           !filters.match_exact("ancestor", c.spec.image))
         continue;
       if (!filters.match("network", [&](const std::string& v) {
-            return c.spec.network == v || (s.net && (s.net->network == v || (!v.empty() && s.net->network_id.rfind(v, 0) == 0)));
+            if (c.spec.network == v) return true;
+            for (const auto& a : c.spec.extra_networks)
+              if (a.network == v) return true;
+            for (const auto& e : container_endpoints(s))
+              if (e.network == v || (!v.empty() && e.network_id.rfind(v, 0) == 0)) return true;
+            return false;
           }))
         continue;
       if (!filters.match("volume", [&](const std::string& v) {
@@ -197,8 +203,10 @@ void register_ps(CLI::App& app, GlobalOptions& global) {
       if (!filters.match("publish", has_port)) continue;
       if (!filters.match("expose", [&](const std::string& v) {
             if (has_port(v)) return true;
-            // The image's EXPOSE'd ports count too.
+            // --expose'd ports and the image's EXPOSE'd ones count too.
             auto keys = port_keys(v);
+            for (const auto& p : c.spec.exposed_ports)
+              if (keys.count(p)) return true;
             try {
               auto config = nlohmann::json::parse(global.store().read_blob(c.spec.image_id));
               for (const auto& [port, _] : config.value("config", nlohmann::json::object())
@@ -227,6 +235,7 @@ void register_ps(CLI::App& app, GlobalOptions& global) {
         size = human_size(static_cast<double>(rw)) + " (virtual " + human_size(static_cast<double>(rw + image)) + ")";
       }
       std::string network = c.spec.network.rfind("container:", 0) == 0 ? "" : c.spec.network;
+      for (const auto& a : c.spec.extra_networks) network += (network.empty() ? "" : ",") + a.network;
       // Docker's row: every column a string, the keys in sorted order (its JSON is a Go map).
       FormatRow row;
       row.fields = {{"Command", command_column(c, o->no_trunc)},

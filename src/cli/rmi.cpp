@@ -19,9 +19,11 @@ void register_rmi(CLI::App& app, GlobalOptions& global) {
     ContainerStore containers(global.root);
     auto users = [&](const std::string& image_id) {
       std::vector<ImageUser> out;
-      for (const auto& c : containers.list())
-        if (c.spec.image_id == image_id)
-          out.push_back({c.id, ContainerStore::observed_state(c).status == "running"});
+      for (const auto& c : containers.list()) {
+        if (c.spec.image_id != image_id) continue;
+        const std::string status = ContainerStore::observed_state(c).status;
+        out.push_back({c.id, status == "running" || status == "restarting"});  // a restart needs its image
+      }
       return out;
     };
     return for_each_argument(*images, [&](const std::string& name) {

@@ -28,7 +28,7 @@ void register_volume(CLI::App& app, GlobalOptions& global) {
   auto ls_format = std::make_shared<std::string>();
   auto ls_filters = std::make_shared<std::vector<std::string>>();
   ls->add_flag("-q,--quiet", *quiet, "Only display volume names");
-  ls->add_option("-f,--filter", *ls_filters, "Provide filter values (e.g. 'dangling=true')");
+  ls->add_option("-f,--filter", *ls_filters, "Provide filter values (e.g. 'dangling=true')")->allow_extra_args(false);
   ls->add_option("--format", *ls_format,
                  "Format output: \"table\" (default), \"json\" (one object per line), \"table TEMPLATE\" or a Go template");
   set_action(ls, [&global, quiet, ls_format, ls_filters] {

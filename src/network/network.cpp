@@ -424,8 +424,12 @@ Endpoint NetworkStore::reserve(const NetworkRecord& network, const std::string& 
   fs::path ports_path = dir() / "ports.json";
   json ports = read_json_or(ports_path, json::array());
   json ports_kept = json::array();
-  for (const auto& p : ports)
-    if (p.value("Container", "") != container_id && container_exists(p.value("Container", ""))) ports_kept.push_back(p);
+  // Entries are the container's on one network (its published one): a connected network's reserve keeps them.
+  auto same_network = [](const json& p, const std::string& name) { return p.value("Network", name) == name; };
+  for (const auto& p : ports) {
+    const std::string owner = p.value("Container", "");
+    if (owner == container_id ? !same_network(p, network.name) : container_exists(owner)) ports_kept.push_back(p);
+  }
   Endpoint e;
   for (auto b : wanted) {
     auto clashes = [&](const PortBinding& x) {
@@ -448,6 +452,7 @@ Endpoint NetworkStore::reserve(const NetworkRecord& network, const std::string& 
     }
     json entry = b.to_json();
     entry["Container"] = container_id;
+    entry["Network"] = network.name;
     ports_kept.push_back(entry);
     e.ports.push_back(b);
   }
@@ -478,7 +483,7 @@ void NetworkStore::release(const std::string& network, const std::string& contai
   json ports = read_json_or(ports_path, json::array());
   json ports_kept = json::array();
   for (const auto& p : ports)
-    if (p.value("Container", "") != container_id) ports_kept.push_back(p);
+    if (p.value("Container", "") != container_id || p.value("Network", network) != network) ports_kept.push_back(p);
   if (ports_kept.size() != ports.size()) write_file_atomic(ports_path, ports_kept.dump(), 0644, Durability::unsynced);
 }
 

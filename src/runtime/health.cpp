@@ -294,6 +294,10 @@ void sleep_for(std::chrono::nanoseconds d) {
   // Nothing of the monitor's: above all not its owner lock (which would outlive a killed monitor here),
   // nor the container's output pipes.
   ::close_range(3, ~0U, 0);
+  // Not the foreground run's signal forwarding, nor its terminal's Ctrl-C: the container gets each
+  // signal once, from its owner.
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) ::signal(sig, SIG_DFL);
+  ::setpgid(0, 0);
   const HealthTiming timing = health_timing(*c.spec.health);
   const TimePoint started = parse_rfc3339(c.state.started).value_or(now());
   for (;;) {

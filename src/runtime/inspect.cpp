@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cstring>
 
+#include "cppcker/runtime/health.hpp"
+#include "cppcker/runtime/networking.hpp"
 #include "cppcker/security/options.hpp"
 
 namespace cppcker {
@@ -24,23 +26,33 @@ ordered_json network_settings(const Container& c) {
       ports[p.container_key()].push_back({{"HostIp", p.shown_host_ip()}, {"HostPort", std::to_string(p.host_port)}});
   const bool default_bridge = e && e->network == "bridge";
   ordered_json networks = ordered_json::object();
-  const std::string name = e ? e->network : c.spec.network;
-  if (name.rfind("container:", 0) != 0) {
+  // One entry per network: the one given at run, then those `network connect` added (with empty
+  // addresses while the container is down).
+  auto entry = [&](const std::string& name, const Endpoint* x, const std::vector<std::string>& aliases,
+                   const std::string& ip) {
     const bool user_network = name != "bridge" && name != "host" && name != "none";
-    networks[name] = {{"IPAMConfig", nullptr},
+    ordered_json alias_list = ordered_json(nullptr);
+    if (user_network) {
+      alias_list = aliases;
+      alias_list.push_back(c.id.substr(0, 12));
+    }
+    networks[name] = {{"IPAMConfig", ip.empty() ? ordered_json(nullptr) : ordered_json{{"IPv4Address", ip}}},
                       {"Links", nullptr},
-                      {"Aliases", user_network ? ordered_json({c.id.substr(0, 12)}) : ordered_json(nullptr)},
-                      {"NetworkID", e ? e->network_id : ""},
+                      {"Aliases", alias_list},
+                      {"NetworkID", x ? x->network_id : ""},
                       {"EndpointID", ""},
-                      {"Gateway", e ? format_ipv4(e->gateway) : ""},
-                      {"IPAddress", e ? format_ipv4(e->address.address) : ""},
-                      {"IPPrefixLen", e ? e->address.prefix : 0},
+                      {"Gateway", x ? format_ipv4(x->gateway) : ""},
+                      {"IPAddress", x ? format_ipv4(x->address.address) : ""},
+                      {"IPPrefixLen", x ? x->address.prefix : 0},
                       {"IPv6Gateway", ""},
                       {"GlobalIPv6Address", ""},
                       {"GlobalIPv6PrefixLen", 0},
-                      {"MacAddress", e ? e->mac : ""},
+                      {"MacAddress", x ? x->mac : ""},
                       {"DriverOpts", nullptr}};
-  }
+  };
+  const std::string name = e ? e->network : c.spec.network;
+  if (name.rfind("container:", 0) != 0) entry(name, e ? &*e : nullptr, {}, "");
+  for (const auto& a : c.spec.extra_networks) entry(a.network, endpoint_on(c.state, a.network), a.aliases, a.ip);
   return {{"Bridge", ""},
           {"SandboxID", ""},
           {"HairpinMode", false},
@@ -71,9 +83,6 @@ ordered_json health_state(const ContainerState& s) {
           {"Log", log}};
 }
 
-bool has_health_check(const Container& c) {
-  return c.spec.health && !(c.spec.health->test.size() == 1 && c.spec.health->test[0] == "NONE");
-}
 
 // The image's config ("config" of the image JSON), or null when the image is gone.
 nlohmann::json image_config(const ImageStore& images, const std::string& id) {
@@ -102,7 +111,7 @@ ordered_json inspect_container(const ImageStore& images, const ContainerStore& c
   const nlohmann::json image = image_config(images, c.spec.image_id);
 
   ordered_json state = {{"Status", s.status},
-                        {"Running", running},
+                        {"Running", running || s.status == "restarting"},  // Docker: Running and Restarting
                         {"Paused", false},
                         {"Restarting", s.status == "restarting"},
                         {"OOMKilled", s.oom_killed},
@@ -112,7 +121,7 @@ ordered_json inspect_container(const ImageStore& images, const ContainerStore& c
                         {"Error", s.error},
                         {"StartedAt", s.started.empty() ? "0001-01-01T00:00:00Z" : s.started},
                         {"FinishedAt", s.finished.empty() ? "0001-01-01T00:00:00Z" : s.finished}};
-  if (has_health_check(c)) state["Health"] = health_state(s);
+  if (health_enabled(c.spec)) state["Health"] = health_state(s);
 
   // -v binds and named volumes as written (Docker's Binds); anonymous volumes are Config.Volumes.
   std::vector<std::string> binds;
@@ -130,6 +139,7 @@ ordered_json inspect_container(const ImageStore& images, const ContainerStore& c
   if (image.is_object() && image.contains("ExposedPorts") && image["ExposedPorts"].is_object())
     for (const auto& [port, _] : image["ExposedPorts"].items()) exposed[port] = ordered_json::object();
   for (const auto& p : c.spec.ports) exposed[p.container_key()] = ordered_json::object();
+  for (const auto& p : c.spec.exposed_ports) exposed[p] = ordered_json::object();
 
   ordered_json host_config = {
       {"Binds", or_null(binds)},

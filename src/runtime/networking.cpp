@@ -20,6 +20,7 @@
 
 #include "cppcker/network/nat.hpp"
 #include "cppcker/network/netlink.hpp"
+#include "cppcker/runtime/restart.hpp"
 #include "cppcker/util/error.hpp"
 
 extern char** environ;
@@ -232,7 +233,9 @@ void NetworkSetup::begin() {
     c_.state.extra_nets.push_back(e);
     attachments.emplace_back(extra, e);
   }
-  containers_.save(c_, Durability::unsynced);  // from here on, rm -f finds what to tear down
+  // From here on, rm -f finds what to tear down. Merged under the store lock: a stop during a restart's
+  // back-off, or a connect, may have written the record meanwhile.
+  save_owned(containers_, c_);
   host_ports_ = hold_host_ports(c_, c_.state.net->ports);
   UniqueFd err;
   pid_t stage = spawn_stage("setup-netns", c_.state.net->netns, err);
@@ -305,6 +308,17 @@ std::optional<NetworkRecord> primary_network(const NetworkStore& networks, const
   }
 }
 
+// Writes only the record's network fields, under the store lock: its owner, `stop` and the health prober
+// write the rest of it meanwhile, and a whole stale copy would undo what they wrote.
+void save_networks(const ContainerStore& containers, const Container& c) {
+  auto guard = containers.lock();
+  auto on_disk = containers.load(c.id);
+  if (!on_disk) throw Error("No such container: " + c.id);
+  on_disk->spec.extra_networks = c.spec.extra_networks;
+  on_disk->state.extra_nets = c.state.extra_nets;
+  containers.save(*on_disk);
+}
+
 // The record as it is now: connects and disconnects of one container are serialised by its network.lock
 // (two at once would each save a record without the other's change).
 Container reloaded(const ContainerStore& containers, const Container& c) {
@@ -347,7 +361,7 @@ void connect_network(const NetworkStore& networks, const ContainerStore& contain
   const bool running = ContainerStore::observed_state(c).status == "running" && c.state.net;
   if (!running) {  // joined at its next start
     c.spec.extra_networks.push_back(a);
-    containers.save(c);
+    save_networks(containers, c);
     return;
   }
   int index = 1;  // the lowest free ethN
@@ -359,7 +373,7 @@ void connect_network(const NetworkStore& networks, const ContainerStore& contain
   Container before = c;
   c.spec.extra_networks.push_back(a);
   c.state.extra_nets.push_back(e);
-  containers.save(c, Durability::unsynced);  // from here on, rm finds the endpoint to tear down
+  save_networks(containers, c);  // from here on, rm finds the endpoint to tear down
   try {
     UniqueFd err;
     pid_t stage = spawn_veth_stage(networks, {{network, e}}, err);
@@ -369,7 +383,7 @@ void connect_network(const NetworkStore& networks, const ContainerStore& contain
     try {
       Netlink().delete_link(e.host_veth);
       networks.release(network.name, c.id);
-      containers.save(before);
+      save_networks(containers, before);
     } catch (const Error&) {
       // The connect's own error is what the user needs; rm tears down what is left.
     }
@@ -401,10 +415,11 @@ void disconnect_network(const NetworkStore& networks, const ContainerStore& cont
   if (e != c.state.extra_nets.end()) {
     // Deleting the host side deletes its peer inside the container too.
     Netlink().delete_link(e->host_veth);
-    networks.release(network.name, c.id);
     c.state.extra_nets.erase(e);
   }
-  containers.save(c);
+  // Also when it is down: a restart's back-off keeps its addresses.
+  networks.release(network.name, c.id);
+  save_networks(containers, c);
   refresh_peer_hosts(networks, containers, network.name);
   // c is no longer among that network's members: its own file is rewritten here.
   if (c.state.net) write_hosts(containers, c, hosts_file(c, network_peers(networks, containers, c)));

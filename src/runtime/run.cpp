@@ -237,6 +237,18 @@ bool wait_to_restart(const ContainerStore& containers, Container& c, std::chrono
 // The monitor's work once the container runs: its output to the log until it ends, the end recorded,
 // health probes meanwhile, and restarts while the policy asks for them (same record, address, volumes
 // and upper dir). Without `proc` it starts with a restart. Returns the last exit code.
+// The policy ends while the container is down (stopped during its back-off, or a restart that failed to
+// start): the addresses and host ports kept for the restart are given back, and it is "exited".
+void end_policy(const ContainerStore& containers, const NetworkStore& networks, Container& c) {
+  try {
+    networks.release_everywhere(c.id);
+  } catch (const Error&) {
+    // `rm` releases them again; the exit is what must be recorded now.
+  }
+  c.state.status = "exited";
+  save_owned(containers, c);
+}
+
 int keep_running(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks, Container& c,
                  LogWriter& log, std::optional<ContainerProcess> proc, std::optional<StdioPipes> pipes,
                  RestartManager& restarts) {
@@ -257,8 +269,7 @@ int keep_running(const ImageStore& images, const ContainerStore& containers, con
       proc.reset();
       if (!end.restart_in) return end.code;
       if (!wait_to_restart(containers, c, *end.restart_in)) {
-        c.state.status = "exited";
-        save_owned(containers, c);
+        end_policy(containers, networks, c);
         return end.code;
       }
     }
@@ -268,9 +279,8 @@ int keep_running(const ImageStore& images, const ContainerStore& containers, con
       proc.emplace(start_container(images, containers, networks, c, pipes ? pipes->container() : StdioFds{}, std::nullopt));
     } catch (const Error& e) {
       // As Docker: a restart that cannot start ends the policy; the container stays as it last ended.
-      c.state.status = "exited";
       c.state.error = e.what();
-      save_owned(containers, c);
+      end_policy(containers, networks, c);
       return c.state.exit_code;
     }
     // A stop that came while it started (its mark was merged in by the save): carried out here, as the
@@ -351,8 +361,7 @@ int run_foreground(const ImageStore& images, const ContainerStore& containers, c
         if (wait_to_restart(containers, c, *end.restart_in)) {
           code = keep_running(images, containers, networks, c, log, std::nullopt, std::nullopt, restarts);
         } else {
-          c.state.status = "exited";
-          save_owned(containers, c);
+          end_policy(containers, networks, c);
           code = end.code;
         }
       } catch (...) {
@@ -435,7 +444,7 @@ void run_detached(const ImageStore& images, const ContainerStore& containers, co
 void start_again(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks, Container& c) {
   // A fresh state (the user's stop mark, restart count and health with it), but the network of a run
   // whose owner crashed stays known until it is torn down.
-  c.state = ContainerState{.created = c.state.created, .net = c.state.net};
+  c.state = ContainerState{.created = c.state.created, .net = c.state.net, .extra_nets = c.state.extra_nets};
   c.spec.detach = true;
   run_detached(images, containers, networks, c);
 }

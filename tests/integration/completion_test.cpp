@@ -48,8 +48,8 @@ class CompletionTest : public RuntimeTest {
 using Words = std::vector<std::string>;
 
 TEST_F(CompletionTest, CommandsSubcommandsAndFlagsComeFromTheCommandTree) {
-  EXPECT_EQ(complete({"cppcker", "r"}), (Words{"rm", "rmi", "run"}));
-  EXPECT_EQ(complete({"cppcker", "network", ""}), (Words{"create", "inspect", "ls", "prune", "rm"}));
+  EXPECT_EQ(complete({"cppcker", "r"}), (Words{"restart", "rm", "rmi", "run"}));
+  EXPECT_EQ(complete({"cppcker", "network", ""}), (Words{"connect", "create", "disconnect", "inspect", "ls", "prune", "rm"}));
   EXPECT_EQ(complete({"cppcker", "volume", "i"}), (Words{"inspect"}));
   // The command's own flags and the global ones; the value of -e is skipped, not taken for a command.
   EXPECT_EQ(complete({"cppcker", "run", "-e", "A=1", "--netw"}), (Words{"--network"}));
@@ -96,7 +96,7 @@ TEST_F(CompletionTest, ZshAndFishScriptsAreGeneratedFromTheSameTree) {
   auto zsh = cpk_({"completion", "zsh"});
   ASSERT_EQ(zsh.exit_code, 0);
   EXPECT_EQ(zsh.out.rfind("#compdef cppcker\n", 0), 0u);
-  EXPECT_NE(zsh.out.find("\"network\") echo \"create inspect ls prune rm\""), std::string::npos);
+  EXPECT_NE(zsh.out.find("\"network\") echo \"connect create disconnect inspect ls prune rm\""), std::string::npos);
   auto fish = cpk_({"completion", "fish"});
   ASSERT_EQ(fish.exit_code, 0);
   EXPECT_NE(fish.out.find("complete -c cppcker -f -n '__cppcker_at ' -a run -d 'Create and run a new container from an image'"),

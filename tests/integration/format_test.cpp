@@ -36,7 +36,7 @@ TEST_F(FormatTest, PsTemplatesFiltersAndInspectTemplates) {
   EXPECT_EQ(cpk_({"ps", "-l", "--format", "{{.Names}}"}).out, "fail\n");
 
   // table TEMPLATE: Docker's headers, cells laid out as its tabwriter does.
-  EXPECT_EQ(cpk_({"ps", "--format", "table {{.Names}}\\t{{.State}}"}).out, "NAMES   STATE\nweb     running\n");
+  EXPECT_EQ(cpk_({"ps", "--format", "table {{.Names}}\\t{{.State}}"}).out, "NAMES     STATE\nweb       running\n");
   auto table = lines(cpk_({"ps", "-a"}).out);
   ASSERT_EQ(table.size(), 4u);
   EXPECT_EQ(table[0].rfind("CONTAINER ID   IMAGE", 0), 0u) << table[0];
