@@ -142,6 +142,24 @@ TEST_F(RestartHealthTest, ARestartKeepsTheAddressOnTheBridge) {
   EXPECT_EQ(ipam.find(id), std::string::npos) << ipam;
 }
 
+TEST_F(RestartHealthTest, StopDuringTheBackOffGivesBackTheKeptAddressAndPort) {
+  // Kept for the restart while it waits; given back when `stop` ends the policy there (not only at rm).
+  const int port = ts::free_port();
+  const std::string publish = "127.0.0.1:" + std::to_string(port) + ":80";
+  std::string id = trim(run({"-d", "--restart", "always", "-p", publish, "img", "sh", "-c", "exit 3"}).out);
+  ASSERT_EQ(id.size(), 64u);
+  ASSERT_TRUE(eventually([&] { return record(id)["state"]["restart_count"].get<int>() >= 2; }, std::chrono::seconds(20)));
+  ASSERT_EQ(cpk_({"stop", "-t", "1", id}).exit_code, 0);
+  ASSERT_EQ(status_of(id), "exited");
+  auto ipam = cppcker::read_file_if_exists(cpk_.root / "networks" / "bridge.ipam.json").value_or("{}");
+  EXPECT_EQ(ipam.find(id), std::string::npos) << ipam;
+  auto ports = cppcker::read_file_if_exists(cpk_.root / "networks" / "ports.json").value_or("[]");
+  EXPECT_EQ(ports.find(id), std::string::npos) << ports;
+  // The port is free for another container while the stopped one still exists.
+  auto other = run({"-d", "-p", publish, "img", "sleep", "100"});
+  EXPECT_EQ(other.exit_code, 0) << other.err;
+}
+
 TEST_F(RestartHealthTest, ForegroundRunReturnsTheFirstExitAndAMonitorTakesOver) {
   auto r = run({"--restart", "on-failure:2", "img", "sh", "-c", "echo attempt; exit 3"});
   EXPECT_EQ(r.exit_code, 3);

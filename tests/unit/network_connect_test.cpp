@@ -159,3 +159,22 @@ TEST(ConnectedNetworks, HostsFileNamesPeersOnAConnectedNetworkWithAliases) {
   peer.state.net->network = "elsewhere";
   EXPECT_EQ(hosts_file(c, {peer}).find("db"), std::string::npos);
 }
+
+TEST_F(NetworksTest, AConnectedNetworksReserveAndReleaseKeepThePublishedPorts) {
+  NetworkRecord bridge = store.get("bridge");
+  NetworkRecord extra = bridge;  // a second network as reserve() sees it: a name and a subnet
+  extra.name = "appnet";
+  extra.gateway = Ipv4Net::parse("10.79.0.1/29");
+  std::string a = container(), b = container();
+  PortBinding p;
+  p.proto = "tcp";
+  p.host_port = 18089;
+  p.container_port = 80;
+  store.reserve(bridge, a, {p});
+  store.reserve(extra, a, {});  // at each start and at connect
+  EXPECT_EQ(error_of([&] { store.reserve(bridge, b, {p}); }), p.allocated_message());
+  store.release("appnet", a);  // disconnect
+  EXPECT_EQ(error_of([&] { store.reserve(bridge, b, {p}); }), p.allocated_message());
+  store.release("bridge", a);
+  EXPECT_EQ(error_of([&] { store.reserve(bridge, b, {p}); }), "");
+}
