@@ -9,6 +9,7 @@
 #include "cppcker/cli/commands.hpp"
 #include "cppcker/cli/formatting.hpp"
 #include "cppcker/format/filter.hpp"
+#include "cppcker/format/template.hpp"
 #include "cppcker/runtime/lifecycle.hpp"
 #include "cppcker/runtime/networking.hpp"
 #include "cppcker/util/error.hpp"
@@ -23,25 +24,7 @@ std::string command_column(const Container& c, bool no_trunc) {
   std::string cmd;
   for (const auto& a : c.argv()) cmd += (cmd.empty() ? "" : " ") + a;
   if (!no_trunc && cmd.size() > 20) cmd = cmd.substr(0, 19) + "…";
-  std::string quoted = "\"";
-  for (unsigned char ch : cmd) {
-    switch (ch) {
-      case '"': quoted += "\\\""; break;
-      case '\\': quoted += "\\\\"; break;
-      case '\n': quoted += "\\n"; break;
-      case '\t': quoted += "\\t"; break;
-      case '\r': quoted += "\\r"; break;
-      default:
-        if (ch < 0x20 || ch == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", ch);
-          quoted += buf;
-        } else {
-          quoted += static_cast<char>(ch);
-        }
-    }
-  }
-  return quoted + "\"";
+  return format::go_quote(cmd);
 }
 
 // Docker's Ellipsis(s, 15) for the MOUNTS column.

@@ -39,6 +39,9 @@ class Template {
   std::shared_ptr<const Node> root_;
 };
 
+// Go's strconv.Quote: "a\"b\n" with Go's escapes.
+std::string go_quote(const std::string& s);
+
 // Go's fmt.Sprint of a decoded JSON value.
 std::string print_value(const Value& value);
 
