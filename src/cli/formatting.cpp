@@ -21,7 +21,7 @@ std::string replace_all(std::string text, const std::string& from, const std::st
 format::Methods label_methods(const std::map<std::string, std::string>& labels) {
   return {{"Label", [&labels](const std::vector<format::Value>& args) {
              if (args.size() != 1 || !args[0].is_string())
-               throw Error("wrong number of args for Label: want 1 got " + std::to_string(args.size()), 125);
+               throw Error("wrong number of args for Label: want 1 got " + std::to_string(args.size()), 1);
              auto it = labels.find(args[0].get<std::string>());
              return format::Value(it == labels.end() ? "" : it->second);
            }}};

@@ -72,7 +72,7 @@ void register_network(CLI::App& app, GlobalOptions& global) {
   set_action(ls, [&global, quiet, no_trunc, ls_format, ls_filters] {
     auto filters = format::Filters::parse(*ls_filters, {"id", "name", "label", "driver", "type", "scope"});
     for (const auto& t : filters.values("type"))
-      if (t != "custom" && t != "builtin") throw Error("invalid filter: 'type'='" + t + "'", 125);
+      if (t != "custom" && t != "builtin") throw Error("invalid filter: 'type'='" + t + "'", 1);
     std::vector<FormatRow> rows;
     for (const auto& n : global.networks().list()) {
       // Networks keep no labels yet: a label filter matches none.

@@ -70,7 +70,7 @@ std::set<std::string> port_keys(const std::string& value) {
     for (int p = first; p <= last; ++p) keys.insert(std::to_string(p) + "/" + proto);
     return keys;
   } catch (...) {
-    throw Error("invalid filter value: invalid port " + value, 125);
+    throw Error("invalid filter value: invalid port " + value, 1);
   }
 }
 
@@ -101,9 +101,9 @@ void register_ps(CLI::App& app, GlobalOptions& global) {
     auto filters = format::Filters::parse(o->filters, {"id", "name", "label", "status", "exited", "ancestor", "before",
                                                        "since", "network", "volume", "publish", "expose", "health"});
     for (const auto& v : filters.values("status"))
-      if (!kStatuses.count(v)) throw Error("Unrecognised filter value for status: " + v, 125);
+      if (!kStatuses.count(v)) throw Error("Unrecognised filter value for status: " + v, 1);
     for (const auto& v : filters.values("health"))
-      if (!kHealth.count(v)) throw Error("Unrecognised filter value for health: " + v, 125);
+      if (!kHealth.count(v)) throw Error("Unrecognised filter value for health: " + v, 1);
     std::vector<int> exit_codes;
     for (const auto& v : filters.values("exited")) {
       try {
@@ -111,7 +111,7 @@ void register_ps(CLI::App& app, GlobalOptions& global) {
         exit_codes.push_back(std::stoi(v, &used));
         if (used != v.size()) throw 0;
       } catch (...) {
-        throw Error("invalid filter 'exited=" + v + "'", 125);
+        throw Error("invalid filter 'exited=" + v + "'", 1);
       }
     }
     ContainerStore store(global.root);

@@ -11,13 +11,13 @@ Filters Filters::parse(const std::vector<std::string>& arguments, const std::set
   Filters f;
   for (const auto& a : arguments) {
     auto eq = a.find('=');
-    if (eq == std::string::npos) throw Error("bad format of filter (expected name=value)", 125);
+    if (eq == std::string::npos) throw Error("bad format of filter (expected name=value)", 1);
     std::string key = a.substr(0, eq);
     // Docker lower-cases and trims the key; the value is kept as written.
     key.erase(0, key.find_first_not_of(" \t"));
     key.erase(key.find_last_not_of(" \t") + 1);
     std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (!accepted.count(key)) throw Error("invalid filter '" + key + "'", 125);
+    if (!accepted.count(key)) throw Error("invalid filter '" + key + "'", 1);
     f.values_[key].push_back(a.substr(eq + 1));
   }
   return f;
@@ -44,7 +44,7 @@ bool Filters::match_regex(const std::string& key, const std::string& text) const
     try {
       return std::regex_search(text, std::regex(v));
     } catch (const std::regex_error&) {
-      throw Error("invalid filter '" + key + "=" + v + "': not a regular expression", 125);
+      throw Error("invalid filter '" + key + "=" + v + "': not a regular expression", 1);
     }
   });
 }
@@ -70,7 +70,7 @@ bool Filters::boolean(const std::string& key, bool fallback) const {
   std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (v == "true" || v == "1") return true;
   if (v == "false" || v == "0") return false;
-  throw Error("invalid filter '" + key + "=" + vs.back() + "'", 125);
+  throw Error("invalid filter '" + key + "=" + vs.back() + "'", 1);
 }
 
 namespace {

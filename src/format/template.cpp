@@ -307,7 +307,7 @@ class Parser {
 
  private:
   [[noreturn]] void fail(const std::string& message, std::size_t pos) {
-    throw Error("template: :" + std::to_string(line_of(src_, pos)) + ": " + message, 125);
+    throw Error("template: :" + std::to_string(line_of(src_, pos)) + ": " + message, 1);
   }
   const Token& peek() const { return tokens_[i_]; }
   const Token& next() {
@@ -827,7 +827,7 @@ class Executor {
       std::size_t col = line_start == std::string_view::npos || at_pos_ == 0 ? at_pos_ : at_pos_ - line_start - 1;
       throw Error("template: :" + std::to_string(line_of(src_, at_pos_)) + ":" + std::to_string(col) +
                       ": executing \"\" at <" + at_text_ + ">: " + e.what(),
-                  125);
+                  1);
     }
     return std::move(out_);
   }

@@ -52,14 +52,14 @@ TEST_F(FormatTest, PsTemplatesFiltersAndInspectTemplates) {
   EXPECT_EQ(row["Networks"], "bridge");
   EXPECT_EQ(cpk_({"ps", "--format", "{{json .Names}} {{.Label \"none\"}}|"}).out, "\"web\" |\n");
 
-  // Errors: Docker's words, exit 125.
+  // Errors: Docker's words, exit 1 (Docker's client: not a usage error).
   auto bad_filter = cpk_({"ps", "--filter", "color=red"});
-  EXPECT_EQ(bad_filter.exit_code, 125);
+  EXPECT_EQ(bad_filter.exit_code, 1);
   EXPECT_NE(bad_filter.err.find("invalid filter 'color'"), std::string::npos) << bad_filter.err;
   auto bad_status = cpk_({"ps", "--filter", "status=sleepy"});
-  EXPECT_EQ(bad_status.exit_code, 125);
+  EXPECT_EQ(bad_status.exit_code, 1);
   auto bad_template = cpk_({"ps", "--format", "{{.Names"});
-  EXPECT_EQ(bad_template.exit_code, 125);
+  EXPECT_EQ(bad_template.exit_code, 1);
   EXPECT_NE(bad_template.err.find("template: :1: unclosed action"), std::string::npos) << bad_template.err;
   EXPECT_EQ(bad_template.out, "");
 
@@ -78,7 +78,7 @@ TEST_F(FormatTest, PsTemplatesFiltersAndInspectTemplates) {
   EXPECT_EQ(image_id.out.rfind("sha256:", 0), 0u) << image_id.out;
   EXPECT_EQ(cpk_({"inspect", "--type", "container", "img"}).exit_code, 1);
   auto exec_error = cpk_({"inspect", "-f", "{{.Name.Deeper}}", "web"});
-  EXPECT_EQ(exec_error.exit_code, 125);
+  EXPECT_EQ(exec_error.exit_code, 1);
   EXPECT_NE(exec_error.err.find("can't evaluate field Deeper in type string"), std::string::npos) << exec_error.err;
 }
 
@@ -153,10 +153,10 @@ TEST_F(FormatTest, ImagesVolumesAndNetworksFormatsAndFilters) {
   EXPECT_EQ(cpk_({"images", "--format", "table {{.Repository}}\\t{{.Tag}}", "-f", "reference=img"}).out,
             "REPOSITORY   TAG\nimg          latest\n");
   auto bad = cpk_({"images", "--filter", "status=x"});
-  EXPECT_EQ(bad.exit_code, 125);
+  EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("invalid filter 'status'"), std::string::npos) << bad.err;
   auto bad_bool = cpk_({"images", "--filter", "dangling=maybe"});
-  EXPECT_EQ(bad_bool.exit_code, 125);
+  EXPECT_EQ(bad_bool.exit_code, 1);
   auto image = nlohmann::json::parse(lines(cpk_({"images", "--format", "json", "-f", "reference=labelled"}).out).at(0));
   EXPECT_EQ(image["Repository"], "labelled");
   EXPECT_EQ(cpk_({"inspect", "-f", "{{index .Config.Labels \"tier\"}}", "labelled:1"}).out, "web\n");
@@ -172,7 +172,7 @@ TEST_F(FormatTest, ImagesVolumesAndNetworksFormatsAndFilters) {
   EXPECT_EQ(cpk_({"volume", "ls", "--format", "table {{.Name}}", "-f", "name=v1"}).out, "VOLUME NAME\nv1\n");
   EXPECT_EQ(cpk_({"volume", "inspect", "-f", "{{.Name}} {{.Mountpoint}}", "v1"}).out,
             "v1 " + (cpk_.root / "volumes/v1/_data").string() + "\n");
-  EXPECT_EQ(cpk_({"volume", "ls", "-f", "bogus=1"}).exit_code, 125);
+  EXPECT_EQ(cpk_({"volume", "ls", "-f", "bogus=1"}).exit_code, 1);
   EXPECT_EQ(cpk_({"ps", "-f", "volume=v2", "-q", "--no-trunc"}).out, user + "\n");
   cpk_({"rm", "-f", user});
   EXPECT_EQ(cpk_({"volume", "rm", "v1", "v2"}).exit_code, 0);
@@ -183,7 +183,7 @@ TEST_F(FormatTest, ImagesVolumesAndNetworksFormatsAndFilters) {
   EXPECT_EQ(cpk_({"network", "ls", "--filter", "type=custom", "--format", "{{.Name}}"}).out, "fmtnet\n");
   EXPECT_EQ(cpk_({"network", "ls", "--filter", "driver=macvlan", "-q"}).out, "");
   auto bad_type = cpk_({"network", "ls", "--filter", "type=other"});
-  EXPECT_EQ(bad_type.exit_code, 125);
+  EXPECT_EQ(bad_type.exit_code, 1);
   EXPECT_EQ(cpk_({"network", "inspect", "-f", "{{.Name}} {{.Driver}} {{range .IPAM.Config}}{{.Subnet}}{{end}}", "fmtnet"}).out,
             "fmtnet bridge 10.215.7.0/24\n");
   EXPECT_EQ(cpk_({"inspect", "--type", "network", "-f", "{{.Name}}", "fmtnet"}).out, "fmtnet\n");

@@ -14,7 +14,7 @@ std::string error_of(const std::vector<std::string>& args) {
   try {
     Filters::parse(args, kPs);
   } catch (const cppcker::Error& e) {
-    EXPECT_EQ(e.exit_code(), 125);
+    EXPECT_EQ(e.exit_code(), 1);
     return e.what();
   }
   return "";

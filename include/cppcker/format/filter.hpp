@@ -11,7 +11,7 @@ namespace cppcker::format {
 
 class Filters {
  public:
-  // Parses each "key=value". Throws Error (125): "bad format of filter (expected name=value)" for a text
+  // Parses each "key=value". Throws Error (exit 1, as Docker's client): "bad format of filter (expected name=value)" for a text
   // without "=", "invalid filter 'key'" for a key the command does not know.
   static Filters parse(const std::vector<std::string>& arguments, const std::set<std::string>& accepted);
 
@@ -25,7 +25,7 @@ class Filters {
   // Docker's ExactMatch: the text equals a value.
   bool match_exact(const std::string& key, const std::string& text) const;
   // Docker's Match: a value, as a regular expression, is found in the text (name=web matches "myweb1").
-  // Throws Error (125) for a value that is not a regular expression.
+  // Throws Error (exit 1, as Docker's client) for a value that is not a regular expression.
   bool match_regex(const std::string& key, const std::string& text) const;
   // Docker's FuzzyMatch for IDs: the text starts with a value.
   bool match_prefix(const std::string& key, const std::string& text) const;

@@ -26,10 +26,10 @@ struct Node;
 
 class Template {
  public:
-  // Throws Error (exit 125) with Go's message: `template: :1: unexpected "}" in operand`.
+  // Throws Error (exit 1, as Docker's client) with Go's message: `template: :1: unexpected "}" in operand`.
   static Template parse(std::string_view text);
 
-  // Throws Error (exit 125) with Go's message: `template: :1:2: executing "" at <.A.B>: nil pointer ...`.
+  // Throws Error (exit 1, as Docker's client) with Go's message: `template: :1:2: executing "" at <.A.B>: nil pointer ...`.
   std::string execute(const Value& data, const Methods& methods = {}) const;
   // Docker's header pass of a `table` format: json, join, split, lower, upper, title, pad and truncate
   // return their first argument unchanged, so that `{{upper .Names}}` is headed NAMES.
