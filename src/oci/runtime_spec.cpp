@@ -424,3 +424,15 @@ Spec spec_from_json(const json& j) {
 }
 
 }  // namespace cppcker::oci
+
+namespace cppcker::oci {
+
+json to_json(const State& s) {
+  json j = {{"ociVersion", s.oci_version}, {"id", s.id}, {"status", s.status}};
+  if (s.pid > 0) j["pid"] = s.pid;
+  j["bundle"] = s.bundle;
+  if (!s.annotations.empty()) j["annotations"] = s.annotations;
+  return j;
+}
+
+}  // namespace cppcker::oci

@@ -31,6 +31,40 @@ struct ResourceLimits {
   }
 };
 
+// What `runc events --stats` reports of a cgroup (the fields of runc's types.Stats that cppcker reads).
+struct CgroupStats {
+  struct Cpu {
+    std::uint64_t total = 0, kernel = 0, user = 0;  // ns
+    std::vector<std::uint64_t> percpu;              // ns per CPU (v1 cpuacct.usage_percpu; empty on v2)
+    std::uint64_t periods = 0, throttled_periods = 0, throttled_time = 0;
+  } cpu;
+  struct MemoryEntry {
+    std::uint64_t limit = 0, usage = 0, max = 0, failcnt = 0;
+  };
+  struct Memory {
+    std::uint64_t cache = 0;
+    MemoryEntry usage, swap, kernel, kernel_tcp;
+    std::map<std::string, std::uint64_t> raw;  // memory.stat as it is
+  } memory;
+  struct Pids {
+    std::uint64_t current = 0, limit = 0;  // limit 0: unlimited
+  } pids;
+  struct BlkioEntry {
+    std::uint64_t major = 0, minor = 0;
+    std::string op;  // Read, Write, Sync, Async, Discard, Total
+    std::uint64_t value = 0;
+  };
+  struct Blkio {
+    std::vector<BlkioEntry> io_service_bytes_recursive, io_serviced_recursive;
+  } blkio;
+  struct Hugetlb {
+    std::uint64_t usage = 0, max = 0, failcnt = 0;
+  };
+  std::map<std::string, Hugetlb> hugetlb;  // page size ("2MB") -> usage
+};
+// runc's JSON of it (the "data" of an `events --stats` event).
+nlohmann::json runc_stats_json(const CgroupStats& stats);
+
 enum class CgroupMode { v1, hybrid, v2 };
 
 // Where a cgroup lives in each hierarchy: hierarchy key -> path ("memory" -> "/a/b"), keys as
@@ -89,7 +123,26 @@ class Cgroup {
   virtual void release() = 0;
   // The directories that make up this cgroup (one per hierarchy; one on v2).
   virtual std::vector<std::filesystem::path> paths() const = 0;
+
+  // Applies every field of the OCI resources (memory incl. reservation/swap/swappiness/disableOOMKiller,
+  // kernel/kernelTCP ignored; cpu shares/quota/period/cpus/mems; pids; blockIO weight and throttles;
+  // hugepage limits; devices; unified on v2) to the existing cgroup: `create` with the limits, then for
+  // an OCI container's full resources, and `update`. Validates everything before writing anything; throws
+  // Error naming the field or file (a field the host's cgroups cannot honour, e.g. unified on v1).
+  virtual void update(const oci::Resources& resources) = 0;
+  // pause/resume: the v1 freezer hierarchy's freezer.state, v2's cgroup.freeze; returns once every
+  // process is frozen (or thawed). Throws Error when the host has no freezer.
+  virtual void freeze() = 0;
+  virtual void thaw() = 0;
+  virtual bool frozen() const = 0;
+  virtual CgroupStats stats() const = 0;
 };
+
+// runc's cgroupsPath with the cgroupfs driver: an absolute path lies below the hierarchies' roots; a
+// relative one below the caller's own cgroup; "slice:prefix:name" (the systemd form) is laid out as
+// systemd would ("a-b.slice" nests as a.slice/a-b.slice, then prefix-name.scope); empty: "<id>" below the
+// caller's cgroup. Throws Error for a malformed one.
+CgroupPaths oci_cgroup_paths(const std::string& cgroups_path, const std::string& id);
 
 std::unique_ptr<Cgroup> make_cgroup(const CgroupPaths& paths, const std::filesystem::path& mount = "/sys/fs/cgroup");
 std::unique_ptr<Cgroup> make_cgroup_v2(const std::string& path, const std::filesystem::path& mount);

@@ -120,11 +120,39 @@ struct CpuResources {
   bool operator==(const CpuResources&) const = default;
 };
 
+struct WeightDevice {
+  std::int64_t major = 0, minor = 0;
+  std::optional<std::uint16_t> weight, leaf_weight;
+  bool operator==(const WeightDevice&) const = default;
+};
+
+struct ThrottleDevice {
+  std::int64_t major = 0, minor = 0;
+  std::uint64_t rate = 0;
+  bool operator==(const ThrottleDevice&) const = default;
+};
+
+struct BlockIO {
+  std::optional<std::uint16_t> weight, leaf_weight;
+  std::vector<WeightDevice> weight_device;
+  std::vector<ThrottleDevice> throttle_read_bps_device, throttle_write_bps_device, throttle_read_iops_device,
+      throttle_write_iops_device;
+  bool operator==(const BlockIO&) const = default;
+};
+
+struct HugepageLimit {
+  std::string page_size;  // "2MB", "1GB"
+  std::uint64_t limit = 0;
+  bool operator==(const HugepageLimit&) const = default;
+};
+
 struct Resources {
   std::vector<DeviceRule> devices;
   MemoryResources memory;
   CpuResources cpu;
   std::optional<std::int64_t> pids_limit;
+  std::optional<BlockIO> block_io;
+  std::vector<HugepageLimit> hugepage_limits;
   std::map<std::string, std::string> unified;  // cgroup v2 files written as given
   bool operator==(const Resources&) const = default;
 };
@@ -154,8 +182,16 @@ struct Seccomp {
   bool operator==(const Seccomp&) const = default;
 };
 
+// personality(2): the execution domain ("LINUX", "LINUX32") and flags (none are defined by the spec yet).
+struct Personality {
+  std::string domain;
+  std::vector<std::string> flags;
+  bool operator==(const Personality&) const = default;
+};
+
 struct Linux {
   std::vector<IdMapping> uid_mappings, gid_mappings;
+  std::optional<Personality> personality;
   std::map<std::string, std::string> sysctl;
   std::optional<Resources> resources;
   std::string cgroups_path;
@@ -169,6 +205,23 @@ struct Linux {
   const Namespace* find_namespace(const std::string& type) const;
 };
 
+// A program the runtime runs at one of the container's moments, with the state (below) on its stdin.
+struct Hook {
+  std::string path;                    // absolute
+  std::vector<std::string> args, env;  // args[0] is argv[0]
+  std::optional<int> timeout;          // seconds, > 0
+  bool operator==(const Hook&) const = default;
+};
+
+struct Hooks {
+  std::vector<Hook> prestart, create_runtime, create_container, start_container, poststart, poststop;
+  bool empty() const {
+    return prestart.empty() && create_runtime.empty() && create_container.empty() && start_container.empty() &&
+           poststart.empty() && poststop.empty();
+  }
+  bool operator==(const Hooks&) const = default;
+};
+
 struct Spec {
   std::string oci_version = kRuntimeSpecVersion;
   Process process;
@@ -176,9 +229,22 @@ struct Spec {
   std::string hostname;
   std::vector<Mount> mounts;
   std::map<std::string, std::string> annotations;
+  Hooks hooks;
   Linux linux;
   bool operator==(const Spec&) const = default;
 };
+
+// The runtime-spec's state of a container, as `state` prints it and hooks read it on stdin.
+struct State {
+  std::string oci_version = kRuntimeSpecVersion;
+  std::string id;
+  std::string status;  // creating, created, running, stopped (and runc's "paused")
+  int pid = 0;         // 0 once stopped (omitted from the JSON then)
+  std::string bundle;
+  std::map<std::string, std::string> annotations;
+  bool operator==(const State&) const = default;
+};
+nlohmann::json to_json(const State& state);
 
 nlohmann::json to_json(const Spec& spec);
 nlohmann::json to_json(const Process& process);
