@@ -554,3 +554,12 @@ std::uint64_t cpu_shares_to_weight(std::uint64_t shares) {
 }
 
 }  // namespace cppcker
+
+namespace cppcker {
+// Transitional (issue 10 in progress): the v1/v2 classes override these.
+void Cgroup::update(const oci::Resources&) { throw Error("cgroup update is not implemented yet", 125); }
+void Cgroup::freeze() { throw Error("cgroup freeze is not implemented yet", 125); }
+void Cgroup::thaw() { throw Error("cgroup thaw is not implemented yet", 125); }
+bool Cgroup::frozen() const { return false; }
+CgroupStats Cgroup::stats() const { throw Error("cgroup stats are not implemented yet", 125); }
+}  // namespace cppcker

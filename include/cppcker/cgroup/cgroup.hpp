@@ -129,13 +129,13 @@ class Cgroup {
   // hugepage limits; devices; unified on v2) to the existing cgroup: `create` with the limits, then for
   // an OCI container's full resources, and `update`. Validates everything before writing anything; throws
   // Error naming the field or file (a field the host's cgroups cannot honour, e.g. unified on v1).
-  virtual void update(const oci::Resources& resources) = 0;
+  virtual void update(const oci::Resources& resources);
   // pause/resume: the v1 freezer hierarchy's freezer.state, v2's cgroup.freeze; returns once every
   // process is frozen (or thawed). Throws Error when the host has no freezer.
-  virtual void freeze() = 0;
-  virtual void thaw() = 0;
-  virtual bool frozen() const = 0;
-  virtual CgroupStats stats() const = 0;
+  virtual void freeze();
+  virtual void thaw();
+  virtual bool frozen() const;
+  virtual CgroupStats stats() const;
 };
 
 // runc's cgroupsPath with the cgroupfs driver: an absolute path lies below the hierarchies' roots; a
