@@ -386,6 +386,14 @@ struct Builder {
 
   void pivot() {
     stage_check(::chdir(root.c_str()), "pivot_root", "chdir rootfs");
+    if (request.no_pivot) {
+      // runc's --no-pivot (a rootfs on a ramfs, where pivot_root fails): the rootfs moved over / and
+      // chroot'ed into; the host's root stays underneath in this mount namespace.
+      stage_check(::mount(".", "/", nullptr, MS_MOVE, nullptr), "pivot_root", "move the rootfs onto /");
+      stage_check(::chroot("."), "pivot_root", "chroot");
+      stage_check(::chdir("/"), "pivot_root", "chdir /");
+      return;
+    }
     // pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the container's.
     stage_check(static_cast<int>(::syscall(SYS_pivot_root, ".", ".")), "pivot_root", "pivot_root");
     stage_check(::umount2(".", MNT_DETACH), "pivot_root", "detach the old root");
@@ -432,7 +440,8 @@ struct Builder {
 
 }  // namespace
 
-void build_container_filesystem(const StartRequest& request, int userns_fd, const std::vector<CgroupHierarchy>& cgroups) {
+void build_container_filesystem(const StartRequest& request, int userns_fd, const std::vector<CgroupHierarchy>& cgroups,
+                                const std::function<void()>& before_pivot) {
   const oci::Spec& spec = request.spec;
   Builder b{request, spec, userns_fd, fs::path(spec.root.path), cgroups};
   // Nothing mounted from here on propagates back to the host.
@@ -446,6 +455,7 @@ void build_container_filesystem(const StartRequest& request, int userns_fd, cons
   }
   for (const auto& m : spec.mounts) b.filesystem(m);
   b.devices();
+  if (before_pivot) before_pivot();
   b.pivot();
   if (!spec.linux.rootfs_propagation.empty()) {
     MountOptions o = parse_mount_options({spec.linux.rootfs_propagation});
