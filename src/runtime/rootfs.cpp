@@ -54,6 +54,8 @@ constexpr PropagationOption kPropagation[] = {
     {"rshared", MS_SHARED | MS_REC}, {"slave", MS_SLAVE},             {"rslave", MS_SLAVE | MS_REC},
     {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC}};
 
+constexpr const char* kIdmapOptions[] = {"idmap", "ridmap"};
+
 }  // namespace
 
 MountOptions parse_mount_options(const std::vector<std::string>& options) {
@@ -76,15 +78,25 @@ MountOptions parse_mount_options(const std::vector<std::string>& options) {
         known = true;
         o.propagation = p.flags;
       }
-    if (option == "idmap" || option == "ridmap") {
-      known = true;
-      o.idmap = true;
-    }
+    for (const char* name : kIdmapOptions)
+      if (option == name) {
+        known = true;
+        o.idmap = true;
+      }
     if (!known && !option.empty()) o.data += (o.data.empty() ? "" : ",") + option;
   }
   o.bind = o.flags & MS_BIND;
   o.recursive = o.bind && (o.flags & MS_REC);
   return o;
+}
+
+std::vector<std::string> known_mount_options() {
+  std::vector<std::string> names;
+  for (const auto& f : kFlagOptions) names.emplace_back(f.name);
+  for (const auto& p : kPropagation) names.emplace_back(p.name);
+  for (const char* name : kIdmapOptions) names.emplace_back(name);
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 std::uint32_t map_to_host(const std::vector<oci::IdMapping>& mappings, std::uint32_t id) {

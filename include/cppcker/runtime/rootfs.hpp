@@ -29,6 +29,9 @@ struct MountOptions {
   bool operator==(const MountOptions&) const = default;
 };
 MountOptions parse_mount_options(const std::vector<std::string>& options);
+// The option names parse_mount_options knows (flags, propagation, idmap/ridmap), sorted; any other option
+// goes to the filesystem as data. What `features` lists as mountOptions.
+std::vector<std::string> known_mount_options();
 
 // A container id's host id under `mappings` (the id itself without mappings). Throws StageError when
 // the id is outside every mapping.
