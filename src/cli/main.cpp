@@ -4,12 +4,14 @@
 
 #include <clocale>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "cppcker/cli/commands.hpp"
+#include "cppcker/ocicli/ocicli.hpp"
 #include "cppcker/runtime/networking.hpp"
 #include "cppcker/runtime/process.hpp"
 #include "cppcker/util/error.hpp"
@@ -229,6 +231,10 @@ int main(int argc, char** argv) {
     return child_mode_main(std::atoi(argv[2]), argc == 4 ? static_cast<unsigned>(std::atoi(argv[3])) : 0u);
   if (argc == 3 && std::string_view(argv[1]) == "setup-netns") return setup_netns_stage(argv[2]);
   if (argc == 3 && std::string_view(argv[1]) == "setup-veth") return setup_veth_stage(argv[2]);
+  // runc's command line (oci-cli/): as `cppcker-runc` (the link the install makes) and as `cppcker oci ...`.
+  if (argc >= 1 && std::filesystem::path(argv[0]).filename() == "cppcker-runc")
+    return ocicli::main(argc, argv, "cppcker-runc");
+  if (argc >= 2 && std::string_view(argv[1]) == "oci") return ocicli::main(argc - 1, argv + 1, "cppcker oci");
   std::setlocale(LC_CTYPE, "C.UTF-8");  // file names in layers are UTF-8
   auto logger = spdlog::stderr_color_st("cppcker");
   spdlog::set_default_logger(logger);
