@@ -146,19 +146,26 @@ void check_keys(const json& j, const std::string& where, Keys known, Keys unsupp
   }
 }
 
+// Whether the JSON integer `v` fits T. (nlohmann converts 70000 into a uint16_t, or -1 into a uint32_t,
+// silently: a value that does not fit its field is a mistake in the file, not something to wrap around.)
+template <typename T>
+bool fits(const json& v) {
+  if (v.is_number_unsigned()) return v.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<T>::max());
+  const auto n = v.get<std::int64_t>();
+  if constexpr (std::is_unsigned_v<T>)
+    return n >= 0 && static_cast<std::uint64_t>(n) <= static_cast<std::uint64_t>(std::numeric_limits<T>::max());
+  else
+    return n >= static_cast<std::int64_t>(std::numeric_limits<T>::min()) &&
+           n <= static_cast<std::int64_t>(std::numeric_limits<T>::max());
+}
+
 template <typename T>
 T get(const json& j, const char* key, const std::string& where, T fallback = T{}) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
   const json& v = j[key];
   if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
-    // nlohmann converts 1.5 or 70000 into an int or a uint16_t silently; a value that does not fit the
-    // field is a mistake in the file, not something to wrap around.
-    if (!v.is_number_integer()) invalid(where + "." + key, "has the wrong type");
-    const bool fits = v.is_number_unsigned()
-                          ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<T>::max())
-                          : std::is_signed_v<T> && v.get<std::int64_t>() >= static_cast<std::int64_t>(std::numeric_limits<T>::min()) &&
-                                v.get<std::int64_t>() <= static_cast<std::int64_t>(std::numeric_limits<T>::max());
-    if (!fits) invalid(where + "." + key, v.dump() + " is out of range");
+    if (!v.is_number_integer()) invalid(where + "." + key, "has the wrong type");  // also 1.5
+    if (!fits<T>(v)) invalid(where + "." + key, v.dump() + " is out of range");
     return v.get<T>();
   } else {
     try {
