@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -93,8 +94,23 @@ struct TempDir {
     path = tmpl;
   }
   ~TempDir() {
+    // A runtime that left a mount here must not have remove_all walk into it: detach those first.
+    for (const auto& m : mounts_under(path)) ::umount2(m.c_str(), MNT_DETACH);
     std::error_code ec;
     fs::remove_all(path, ec);
+  }
+  // Mount points at or below `dir` in this mount namespace, deepest first.
+  static std::vector<std::string> mounts_under(const fs::path& dir) {
+    std::vector<std::string> out;
+    std::ifstream in("/proc/self/mountinfo");
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream f(line);
+      std::string id, parent, devno, root, point;
+      f >> id >> parent >> devno >> root >> point;
+      if (point == dir.string() || point.rfind(dir.string() + "/", 0) == 0) out.push_back(point);
+    }
+    std::sort(out.rbegin(), out.rend());
+    return out;
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

@@ -42,13 +42,33 @@ class OciConformance : public ::testing::Test {
       for (const auto& h : own_cgroups()) {
         fs::path dir = h.dir / cgroup_name(id);
         EXPECT_FALSE(fs::exists(dir)) << "cgroup left: " << dir;
-        std::error_code ec;
-        fs::remove(dir, ec);  // the machine gets it back even when the test failed
+        if (fs::exists(dir)) remove_cgroup(dir);
       }
     }
-    for (pid_t pid : pids_) EXPECT_TRUE(eventually([&] { return !alive(pid); })) << "process left: " << pid;
+    for (pid_t pid : pids_) {
+      EXPECT_TRUE(eventually([&] { return !alive(pid); })) << "process left: " << pid;
+      if (alive(pid)) ::kill(pid, SIGKILL);  // the test failed: the machine still gets rid of it
+    }
+    EXPECT_TRUE(TempDir::mounts_under(tmp_.path).empty()) << "a mount left below " << tmp_.path;
     for (const auto& entry : fs::directory_iterator(root_))
       EXPECT_EQ(entry.path(), log_) << "left in the state root: " << entry.path();
+  }
+
+  // After a failed test: thaw, kill what is inside by pid, remove the directory (and any below it).
+  static void remove_cgroup(const fs::path& dir) {
+    if (fs::exists(dir / "freezer.state")) std::ofstream(dir / "freezer.state") << "THAWED";
+    if (fs::exists(dir / "cgroup.freeze")) std::ofstream(dir / "cgroup.freeze") << "0";
+    std::istringstream procs(read_text(dir / "cgroup.procs"));
+    for (pid_t pid; procs >> pid;) ::kill(pid, SIGKILL);
+    eventually([&] { return read_text(dir / "cgroup.procs").empty(); });
+    std::vector<fs::path> dirs;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec))
+      if (it->is_directory()) dirs.push_back(it->path());
+    std::sort(dirs.rbegin(), dirs.rend());
+    for (const auto& d : dirs) ::rmdir(d.c_str());
+    ::rmdir(dir.c_str());
   }
 
   std::string cgroup_name(const std::string& id) const { return cgroup_prefix_ + "-" + id; }
@@ -186,7 +206,7 @@ TEST_F(OciConformance, UnknownIdIsAnErrorForEveryCommand) {
 TEST_F(OciConformance, DeleteForceOfCreatedAndRunning) {
   ASSERT_EQ(create("fc", {"sleep", "1000"}).code, 0);
   pid_t created = pid_of("fc");
-  start_sleeper("fr");
+  ASSERT_NO_FATAL_FAILURE(start_sleeper("fr"));
   pid_t running = pid_of("fr");
   ASSERT_GT(created, 0);
   ASSERT_GT(running, 0);
@@ -213,7 +233,7 @@ TEST_F(OciConformance, KillByNameNumberAndDefault) {
 
   for (auto [id, sig] : std::vector<std::pair<std::string, std::string>>{{"kk", "KILL"}, {"ks", "SIGKILL"},
                                                                          {"kn", "9"}}) {
-    start_sleeper(id);
+    ASSERT_NO_FATAL_FAILURE(start_sleeper(id));
     pid_t pid = pid_of(id);
     r = rt({"kill", id, sig});
     EXPECT_EQ(r.code, 0) << sig << ": " << r.err;
@@ -223,7 +243,7 @@ TEST_F(OciConformance, KillByNameNumberAndDefault) {
 }
 
 TEST_F(OciConformance, KillAllReachesEveryProcess) {
-  start_sleeper("ka");
+  ASSERT_NO_FATAL_FAILURE(start_sleeper("ka"));
   pid_t init = pid_of("ka");
   fs::path pid_file = tmp_.path / "exec.pid";
   auto r = rt({"exec", "--detach", "--pid-file", pid_file.string(), "ka", "sleep", "1000"});
@@ -255,7 +275,7 @@ TEST_F(OciConformance, RunForegroundGivesTheExitStatus) {
 
 TEST_F(OciConformance, RunDetach) {
   auto start = std::chrono::steady_clock::now();
-  start_sleeper("rd");
+  ASSERT_NO_FATAL_FAILURE(start_sleeper("rd"));
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
   EXPECT_TRUE(alive(pid_of("rd")));
 }
@@ -453,7 +473,7 @@ TEST_F(OciConformance, ListenFdsArePassedThrough) {
 }
 
 TEST_F(OciConformance, ExecVariants) {
-  start_sleeper("ex");
+  ASSERT_NO_FATAL_FAILURE(start_sleeper("ex"));
   auto r = rt({"exec", "ex", "sh", "-c", "echo a  b; exit 7"});
   EXPECT_EQ(r.code, 7) << r.err;
   EXPECT_EQ(r.out, "a b\n");
@@ -502,7 +522,7 @@ TEST_F(OciConformance, ExecVariants) {
 }
 
 TEST_F(OciConformance, PsAndList) {
-  start_sleeper("ps");
+  ASSERT_NO_FATAL_FAILURE(start_sleeper("ps"));
   pid_t init = pid_of("ps");
   fs::path pid_file = tmp_.path / "exec.pid";
   ASSERT_EQ(rt({"exec", "--detach", "--pid-file", pid_file.string(), "ps", "sleep", "1000"}).code, 0);
@@ -533,7 +553,7 @@ TEST_F(OciConformance, PsAndList) {
 }
 
 TEST_F(OciConformance, PauseAndResume) {
-  start_sleeper("pz");
+  ASSERT_NO_FATAL_FAILURE(start_sleeper("pz"));
   pid_of("pz");
   auto freezer = [&] {
     return cgroup_v2_only() ? trim(read_text(cgroup_dir("", cgroup_name("pz")) / "cgroup.freeze"))
@@ -550,7 +570,7 @@ TEST_F(OciConformance, PauseAndResume) {
 }
 
 TEST_F(OciConformance, UpdateFromFlagsAndJson) {
-  start_sleeper("up");
+  ASSERT_NO_FATAL_FAILURE(start_sleeper("up"));
   pid_of("up");
   fs::path memory = cgroup_v2_only() ? cgroup_dir("", cgroup_name("up")) / "memory.max"
                                      : cgroup_dir("memory", cgroup_name("up")) / "memory.limit_in_bytes";
@@ -567,7 +587,7 @@ TEST_F(OciConformance, UpdateFromFlagsAndJson) {
 }
 
 TEST_F(OciConformance, EventsStats) {
-  start_sleeper("ev");
+  ASSERT_NO_FATAL_FAILURE(start_sleeper("ev"));
   pid_of("ev");
   auto r = rt({"events", "--stats", "ev"});
   ASSERT_EQ(r.code, 0) << r.err;
