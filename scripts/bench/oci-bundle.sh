@@ -16,6 +16,10 @@ rootfs_in=${3:-}
 # CPPCKER_RUNC: another cppcker-runc to measure instead of this tree's build.
 [ -n "${CPPCKER_RUNC:-}" ] || [ -x build/cppcker ] || scripts/build.sh >/dev/null
 
+if ! command -v crun >/dev/null; then  # Debian's; whether it starts here is measured below
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends crun >/dev/null 2>&1 || true
+fi
+
 work=$(mktemp -d /tmp/cppcker-bench-oci.XXXXXX)
 own_memory=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ {print $3}' /proc/self/cgroup)
 # argv[0] makes the one binary answer runc's command line.
