@@ -176,6 +176,7 @@ inline Result run_process(const std::vector<std::string>& argv, const SpawnOptio
   for (auto& a : argv_copy) args.push_back(a.data());
   args.push_back(nullptr);
   std::string cwd = o.cwd.string();
+  std::vector<int> moved(o.extra_fds.size());  // allocated before fork: another thread may hold malloc's lock
 
   pid_t pid = ::fork();
   if (pid < 0) throw sys_error("fork");
@@ -188,8 +189,7 @@ inline Result run_process(const std::vector<std::string>& argv, const SpawnOptio
       for (int i = 0; i < n; ++i) listen_pid[11 + i] = digits[n - 1 - i];
     }
     // Move the extra fds out of the way of their targets first, then into place (dup2 clears CLOEXEC).
-    std::vector<int> moved;
-    for (int fd : o.extra_fds) moved.push_back(::fcntl(fd, F_DUPFD_CLOEXEC, 100));
+    for (std::size_t i = 0; i < moved.size(); ++i) moved[i] = ::fcntl(o.extra_fds[i], F_DUPFD_CLOEXEC, 100);
     ::dup2(in.get(), 0);
     ::dup2(out.get(), 1);
     ::dup2(err.get(), 2);
