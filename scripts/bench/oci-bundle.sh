@@ -83,19 +83,23 @@ median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {p
 ms() { awk -v us="$1" 'BEGIN {printf "%.1f", us / 1000}'; }
 declare -A samples med
 for t in "${tools[@]}"; do samples[$t]=""; done
+# Each container timed on its own (EPOCHREALTIME: no fork for the clock), rounds interleaved.
 for ((r = 0; r < rounds; r++)); do
   for t in "${tools[@]}"; do
-    start=$(date +%s%N)
-    for ((i = 0; i < runs; i++)); do run_oci "$t" >/dev/null; done
-    end=$(date +%s%N)
-    samples[$t]+="$(( (end - start) / runs / 1000 )) "
+    for ((i = 0; i < runs; i++)); do
+      start=${EPOCHREALTIME/./}
+      run_oci "$t" >/dev/null
+      end=${EPOCHREALTIME/./}
+      samples[$t]+="$(( 10#$end - 10#$start )) "
+    done
   done
 done
 echo "OCI runtimes on one bundle (run of /bin/true): $runs containers x $rounds rounds each; median per container"
 for t in "${tools[@]}"; do
   med[$t]=$(median "${samples[$t]}")
-  printf '  %-15s %8s ms   (rounds: %s)\n' "${t//_/-}" "$(ms "${med[$t]}")" \
-    "$(for s in ${samples[$t]}; do printf '%s ' "$(ms "$s")"; done)"
+  sorted=($(tr ' ' '\n' <<<"${samples[$t]}" | grep -v '^$' | sort -n))
+  printf '  %-15s %8s ms   (min %s, max %s)\n' "${t//_/-}" "$(ms "${med[$t]}")" "$(ms "${sorted[0]}")" \
+    "$(ms "${sorted[-1]}")"
   left=$("${binary[$t]}" --root "$work/state-$t" list -q 2>/dev/null | wc -l)
   [ "$left" = 0 ] || echo "  ${t//_/-}: $left containers left after run (removed by the cleanup)"
 done
