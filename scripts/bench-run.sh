@@ -10,6 +10,8 @@
 #   config file of the benchmark's) against minimal-run that also creates a veth pair over raw netlink
 #   onto a bridge and configures eth0, and against podman's default network (CNI bridge, through
 #   iptables-nft). Targets: cppcker within 1.3x of that C program, 10x faster than podman.
+# 3. OCI runtimes on one bundle (scripts/bench/oci-bundle.sh): `cppcker-runc run` against `runc run` and `crun run`
+#   (where crun starts on the machine). Targets: at least 2x faster than runc, no slower than crun.
 # Every tool is started once per container from the same shell loop; RUNS containers per round, ROUNDS
 # rounds interleaved; the median time per container is printed. Then the resident memory of one detached
 # container's monitor (target <= 1 MB) next to podman's conmon.
@@ -189,3 +191,6 @@ memory() { printf 'RSS %5d kB  PSS %5d kB' "$(awk '/^VmRSS/ {print $2}' "/proc/$
 echo "resident memory of one detached container's keeper:"
 echo "  cppcker monitor  $(memory "$monitor")   (target RSS <= 1024 kB)"
 echo "  podman conmon    $(memory "$conmon")"
+
+# OCI runtimes on the same rootfs, each with its own state and cgroup, all removed by the helper.
+scripts/bench/oci-bundle.sh "$runs" "$rounds" "$work/bundle/rootfs"
