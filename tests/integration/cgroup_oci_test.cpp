@@ -9,12 +9,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "cppcker/cgroup/cgroup.hpp"
 #include "cppcker/util/error.hpp"
@@ -115,6 +117,68 @@ bool contains_pid(const fs::path& procs, pid_t pid) {
        }())
     if (line == std::to_string(pid)) return true;
   return false;
+}
+
+// A child in the cgroup that opens /dev/null for writing each time it is asked, and answers with the errno
+// (0: it opened). Killed and reaped when the object goes.
+class DeviceProbe {
+ public:
+  DeviceProbe() {
+    if (::pipe2(ask_, O_CLOEXEC) != 0 || ::pipe2(answer_, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("fork");
+    if (pid_ == 0) {
+      char c;
+      while (::read(ask_[0], &c, 1) == 1) {
+        int fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+        int err = fd < 0 ? errno : 0;
+        if (fd >= 0) ::close(fd);
+        if (::write(answer_[1], &err, sizeof err) != sizeof err) ::_exit(1);
+      }
+      ::_exit(0);
+    }
+    ::close(ask_[0]);
+    ::close(answer_[1]);
+    ask_[0] = answer_[1] = -1;
+  }
+  ~DeviceProbe() {
+    for (int fd : {ask_[1], answer_[0]})
+      if (fd >= 0) ::close(fd);
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  pid_t pid() const { return pid_; }
+  int open_null_for_writing() {
+    int err = -1;
+    if (::write(ask_[1], "?", 1) != 1 || ::read(answer_[0], &err, sizeof err) != sizeof err) return -1;
+    return err;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int ask_[2] = {-1, -1}, answer_[2] = {-1, -1};
+};
+
+std::vector<cppcker::oci::DeviceRule> null_access(const char* access) {
+  return {cppcker::oci::DeviceRule{false, "a", {}, {}, "rwm"}, cppcker::oci::DeviceRule{true, "c", 1, 3, access}};
+}
+
+// create() with /dev/null writable, update() to read-only, update() back: the last rules decide, so an
+// update replaces the rules before it (on v2 a second program beside the first could only narrow them).
+void expect_device_updates_replace(cppcker::Cgroup& cg) {
+  cppcker::ResourceLimits limits;
+  limits.devices = null_access("rwm");
+  ASSERT_NO_THROW(cg.create(limits));
+  DeviceProbe probe;
+  ASSERT_NO_THROW(cg.add_process(probe.pid()));
+  EXPECT_EQ(probe.open_null_for_writing(), 0);
+  cppcker::oci::Resources r;
+  r.devices = null_access("r");
+  ASSERT_NO_THROW(cg.update(r));
+  EXPECT_EQ(probe.open_null_for_writing(), EPERM);
+  r.devices = null_access("rw");
+  ASSERT_NO_THROW(cg.update(r));
+  EXPECT_EQ(probe.open_null_for_writing(), 0);
 }
 
 class CgroupOciTest : public ::testing::Test {
@@ -268,4 +332,28 @@ TEST_F(CgroupOciTest, OciCgroupsPathIsBelowOwnCgroupPerHierarchy) {
     std::string own = cppcker::own_cgroup(key);
     EXPECT_EQ(paths.at(key), (own == "/" ? "" : own) + "/ctr-id") << key;
   }
+}
+
+TEST_F(CgroupOciTest, DeviceRulesUpdateReplacesThemV1) {
+  bool has_devices = false;
+  for (const auto& h : cppcker::cgroup_hierarchies()) has_devices |= ("," + h.key + ",").find(",devices,") != std::string::npos;
+  if (!has_devices) GTEST_SKIP() << "this host has no v1 devices hierarchy";
+  auto cg = cppcker::make_cgroup(cppcker::oci_cgroup_paths(name_, "ignored"));
+  expect_device_updates_replace(*cg);
+  auto dirs = cg->paths();
+  cg->destroy();
+  for (const auto& d : dirs) EXPECT_FALSE(fs::exists(d)) << "left behind: " << d;
+}
+
+TEST_F(CgroupOciTest, DeviceRulesUpdateReplacesTheProgramV2) {
+  std::optional<cppcker::CgroupHierarchy> unified;
+  for (const auto& h : cppcker::cgroup_hierarchies())
+    if (h.key.empty()) unified = h;
+  if (!unified) GTEST_SKIP() << "this host has no unified hierarchy";
+  std::string own = cppcker::own_cgroup("");
+  auto cg = cppcker::make_cgroup_v2((own == "/" ? "" : own) + "/" + name_, unified->dir);
+  expect_device_updates_replace(*cg);
+  auto dir = cg->paths().front();
+  cg->destroy();
+  EXPECT_FALSE(fs::exists(dir));
 }
