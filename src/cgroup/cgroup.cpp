@@ -256,6 +256,16 @@ bool valid_page_size(const std::string& size) {
   return unit == "KB" || unit == "MB" || unit == "GB";
 }
 
+// runc's reading of the spec: a zero size, share, quota or period means "not set" (the kernel would refuse
+// most of them, and a zero memory limit would kill the container).
+oci::Resources without_zeros(oci::Resources r) {
+  for (auto* v : {&r.memory.limit, &r.memory.reservation, &r.memory.swap, &r.cpu.quota})
+    if (v->value_or(1) == 0) v->reset();
+  for (auto* v : {&r.cpu.shares, &r.cpu.period})
+    if (v->value_or(1) == 0) v->reset();
+  return r;
+}
+
 // What both versions refuse, before either looks at the host.
 void validate_resources(const oci::Resources& r) {
   const auto& m = r.memory;
@@ -495,7 +505,8 @@ class CgroupV2 : public Cgroup {
   void release() override { released_ = true; }
   std::vector<fs::path> paths() const override { return {dir_}; }
 
-  void update(const oci::Resources& r) override {
+  void update(const oci::Resources& given) override {
+    const oci::Resources r = without_zeros(given);
     validate_resources(r);
     const auto& m = r.memory;
     if (swappiness_set(m)) throw Error("linux.resources.memory.swappiness is not supported on cgroup v2");
@@ -727,7 +738,8 @@ class CgroupV1 : public Cgroup {
     return out;
   }
 
-  void update(const oci::Resources& r) override {
+  void update(const oci::Resources& given) override {
+    const oci::Resources r = without_zeros(given);
     validate_resources(r);
     if (!r.unified.empty()) throw Error("linux.resources.unified requires cgroup v2");
     // The directory of the hierarchy a field needs; its absence names the file the field would write.

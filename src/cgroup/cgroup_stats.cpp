@@ -362,9 +362,10 @@ CgroupPaths oci_cgroup_paths(const std::string& cgroups_path, const std::string&
     return {{"", (slice == "/" ? "" : slice) + "/" + unit}};
   }
   if (!cgroups_path.empty() && cgroups_path.front() == '/') {
-    fs::path normal = fs::path(cgroups_path).lexically_normal();
+    std::string normal = fs::path(cgroups_path).lexically_normal().string();
+    while (normal.size() > 1 && normal.back() == '/') normal.pop_back();
     if (normal == "/") throw Error("cgroupsPath \"" + cgroups_path + "\" names the root cgroup");
-    return {{"", normal.string()}};
+    return {{"", normal}};
   }
   // Relative (or empty: the container's id), below the caller's own cgroup in each hierarchy.
   std::string rel = cgroups_path.empty() ? id : fs::path(cgroups_path).lexically_normal().string();

@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <fstream>
+#include <functional>
 #include <set>
 
 #include "cppcker/cgroup/cgroup.hpp"
@@ -367,4 +370,468 @@ TEST(CgroupV2, DestructorRemovesWhatCreateMadeAndReleaseKeepsIt) {
   EXPECT_TRUE(fs::is_directory(fake.root / "pre/kept"));
   make_cgroup_v2("/pre/kept", fake.root)->destroy();
   EXPECT_FALSE(fs::exists(fake.root / "pre/kept"));
+}
+
+// ---- update, freeze, stats, cgroupsPath ----
+
+namespace {
+// Makes the files a kernel would have in `dir` (update() writes only files that exist).
+void touch(const fs::path& dir, const std::vector<std::string>& files, const std::string& content = "") {
+  fs::create_directories(dir);
+  for (const auto& f : files) std::ofstream(dir / f) << content;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+const std::vector<std::string> kV2Files = {"memory.max", "memory.swap.max", "memory.low", "memory.high", "cpu.weight",
+                                           "cpu.max", "cpuset.cpus", "cpuset.mems", "pids.max", "io.weight", "io.max",
+                                           "hugetlb.2MB.max"};
+}  // namespace
+
+TEST(CgroupV2, UpdateWritesEveryFieldInV2Syntax) {
+  FakeCgroup2 fake;
+  auto cg = make_cgroup_v2("/c/u", fake.root);
+  cg->create({});
+  touch(fake.root / "c/u", kV2Files);
+  oci::Resources r;
+  r.memory.limit = 256 << 20;
+  r.memory.swap = 384 << 20;  // memory + swap
+  r.memory.reservation = 64 << 20;
+  r.cpu.shares = 1024;
+  r.cpu.quota = 50000;
+  r.cpu.period = 200000;
+  r.cpu.cpus = "0-1";
+  r.cpu.mems = "0";
+  r.pids_limit = 10;
+  r.block_io = oci::BlockIO{};
+  r.block_io->weight = 500;
+  r.block_io->throttle_write_iops_device = {{8, 16, 300}};
+  r.hugepage_limits = {{"2MB", 4 << 21}};
+  r.unified = {{"memory.high", "200000000"}};
+  cg->update(r);
+  EXPECT_EQ(fake.read("c/u/memory.max"), "268435456");
+  EXPECT_EQ(fake.read("c/u/memory.swap.max"), "134217728");  // swap alone on v2
+  EXPECT_EQ(fake.read("c/u/memory.low"), "67108864");
+  EXPECT_EQ(fake.read("c/u/memory.high"), "200000000");
+  EXPECT_EQ(fake.read("c/u/cpu.weight"), "39");
+  EXPECT_EQ(fake.read("c/u/cpu.max"), "50000 200000");
+  EXPECT_EQ(fake.read("c/u/cpuset.cpus"), "0-1");
+  EXPECT_EQ(fake.read("c/u/cpuset.mems"), "0");
+  EXPECT_EQ(fake.read("c/u/pids.max"), "10");
+  EXPECT_EQ(fake.read("c/u/io.weight"), std::to_string(1 + (500 - 10) * 9999 / 990));  // runc's conversion: 4950
+  EXPECT_EQ(fake.read("c/u/io.max"), "8:16 wiops=300");
+  EXPECT_EQ(fake.read("c/u/hugetlb.2MB.max"), "8388608");
+  // The controllers the fields need are enabled in the parents (the fake keeps only the last write).
+  for (const char* c : {"+cpuset", "+io", "+hugetlb"}) EXPECT_TRUE(contains(fake.read("cgroup.subtree_control"), c)) << c;
+  cg->release();
+}
+
+TEST(CgroupV2, UpdateUnlimitedValuesAndAPeriodAlone) {
+  FakeCgroup2 fake;
+  auto cg = make_cgroup_v2("/u", fake.root);
+  cg->create({});
+  touch(fake.root / "u", kV2Files);
+  std::ofstream(fake.root / "u/cpu.max") << "20000 100000\n";
+  oci::Resources r;
+  r.memory.limit = -1;  // no swap value: swap unlimited too
+  r.cpu.period = 50000;
+  r.pids_limit = -1;
+  cg->update(r);
+  EXPECT_EQ(fake.read("u/memory.max"), "max");
+  EXPECT_EQ(fake.read("u/memory.swap.max"), "max");
+  EXPECT_EQ(fake.read("u/cpu.max"), "20000 50000");  // the quota stays
+  EXPECT_EQ(fake.read("u/pids.max"), "max");
+  oci::Resources q;
+  q.cpu.quota = -1;
+  q.memory.swap = -1;
+  q.memory.limit = 1 << 30;
+  cg->update(q);
+  EXPECT_EQ(fake.read("u/cpu.max"), "max");
+  EXPECT_EQ(fake.read("u/memory.swap.max"), "max");
+  // Device weights: the io controller's scale, per device.
+  oci::Resources w;
+  w.block_io = oci::BlockIO{};
+  w.block_io->weight_device = {{8, 0, 1000, std::nullopt}};
+  cg->update(w);
+  EXPECT_EQ(fake.read("u/io.weight"), "8:0 10000");
+  // With BFQ, its own file and blkio's scale.
+  touch(fake.root / "u", {"io.bfq.weight"});
+  cg->update(w);
+  EXPECT_EQ(fake.read("u/io.bfq.weight"), "8:0 1000");
+  cg->release();
+}
+
+TEST(CgroupV2, UpdateRefusesBeforeWritingAnything) {
+  FakeCgroup2 fake;
+  auto cg = make_cgroup_v2("/r", fake.root);
+  cg->create({});
+  touch(fake.root / "r", kV2Files);
+  auto refused = [&](oci::Resources r, const std::string& message) {
+    r.memory.limit = r.memory.limit.value_or(1 << 20);  // a valid field beside the refused one: must not be written
+    std::string error = error_of([&] { cg->update(r); });
+    EXPECT_TRUE(contains(error, message)) << error << "\nexpected: " << message;
+    EXPECT_EQ(fake.read("r/memory.max"), "") << message;
+  };
+  oci::Resources r;
+  r.memory.swappiness = 10;
+  refused(r, "linux.resources.memory.swappiness is not supported on cgroup v2");
+  r = {};
+  r.memory.disable_oom_killer = true;
+  refused(r, "linux.resources.memory.disableOOMKiller is not supported on cgroup v2");
+  r = {};
+  r.memory.limit = 2 << 20;
+  r.memory.swap = 1 << 20;
+  refused(r, "linux.resources.memory.swap: memory+swap limit (1048576) should be >= memory limit (2097152)");
+  r = {};
+  r.memory.limit = -1;
+  r.memory.swap = 1 << 20;
+  refused(r, "unable to set a swap limit without a memory limit");
+  r = {};
+  r.memory.reservation = -5;
+  refused(r, "linux.resources.memory.reservation: -5 is not a size");
+  r = {};
+  r.cpu.shares = 1;
+  refused(r, "linux.resources.cpu.shares: 1 is not in 2..262144");
+  r = {};
+  r.cpu.quota = 500;
+  refused(r, "linux.resources.cpu.quota: 500");
+  r = {};
+  r.cpu.period = 2000000;
+  refused(r, "linux.resources.cpu.period: 2000000");
+  r = {};
+  r.cpu.cpus = "0-a";
+  refused(r, "linux.resources.cpu.cpus: \"0-a\" is not a list of CPUs");
+  r = {};
+  r.block_io = oci::BlockIO{};
+  r.block_io->weight = 5;
+  refused(r, "linux.resources.blockIO.weight: 5 is not in 10..1000");
+  r.block_io->weight = {};
+  r.block_io->leaf_weight = 100;
+  refused(r, "linux.resources.blockIO.leafWeight is not supported on cgroup v2");
+  r = {};
+  r.hugepage_limits = {{"2M", 1}};
+  refused(r, "linux.resources.hugepageLimits: \"2M\" is not a page size");
+  r.hugepage_limits = {{"1GB", 1 << 30}};
+  refused(r, "linux.resources.hugepageLimits: hugetlb.1GB.max is not supported by this host's cgroups");
+  for (const char* key : {"../memory.max", "x/memory.max", "..", ""}) {
+    r = {};
+    r.unified = {{key, "1"}};
+    refused(r, "is not a cgroup file name");
+  }
+  r.unified = {{"nodot", "1"}};
+  refused(r, "must be in the form CONTROLLER.PARAMETER");
+  r.unified = {{"memory.nonexistent", "1"}};
+  refused(r, "linux.resources.unified.memory.nonexistent: memory.nonexistent is not supported by this host's cgroups");
+  r.unified = {{"blkio.weight", "1"}};
+  refused(r, "the blkio controller is not supported by this host's cgroups");
+  // A host without the controller at all.
+  std::ofstream(fake.root / "cgroup.controllers") << "cpu memory pids\n";
+  r = {};
+  r.pids_limit = 5;
+  r.block_io = oci::BlockIO{};
+  r.block_io->throttle_read_bps_device = {{8, 0, 1024}};
+  refused(r, "linux.resources.blockIO: the io controller is not supported by this host's cgroups");
+  EXPECT_EQ(fake.read("r/pids.max"), "");
+  cg->release();
+}
+
+TEST(CgroupV2, FreezeWaitsForTheEventAndThawUndoesIt) {
+  FakeCgroup2 fake;
+  auto cg = make_cgroup_v2("/f", fake.root);
+  cg->create({});
+  EXPECT_TRUE(contains(error_of([&] { cg->freeze(); }), "have no freezer"));
+  touch(fake.root / "f", {"cgroup.freeze"}, "0\n");
+  std::ofstream(fake.root / "f/cgroup.events") << "populated 1\nfrozen 1\n";  // what the kernel shows once frozen
+  EXPECT_FALSE(cg->frozen());
+  cg->freeze();
+  EXPECT_EQ(fake.read("f/cgroup.freeze"), "1");
+  EXPECT_TRUE(cg->frozen());
+  std::ofstream(fake.root / "f/cgroup.events") << "populated 1\nfrozen 0\n";
+  cg->thaw();
+  EXPECT_EQ(fake.read("f/cgroup.freeze"), "0");
+  EXPECT_FALSE(cg->frozen());
+  cg->release();
+}
+
+TEST(CgroupV2, StatsReadEveryFileAndPrintAsRunc) {
+  FakeCgroup2 fake;
+  auto cg = make_cgroup_v2("/s", fake.root);
+  cg->create({});
+  fs::path d = fake.root / "s";
+  std::ofstream(d / "cpu.stat") << "usage_usec 3000\nuser_usec 2000\nsystem_usec 1000\nnr_periods 7\nnr_throttled 2\nthrottled_usec 40\n";
+  std::ofstream(d / "memory.current") << "1048576\n";
+  std::ofstream(d / "memory.max") << "4194304\n";
+  std::ofstream(d / "memory.swap.current") << "4096\n";
+  std::ofstream(d / "memory.swap.max") << "max\n";
+  std::ofstream(d / "memory.events") << "low 0\nhigh 0\nmax 5\noom 0\noom_kill 0\n";
+  std::ofstream(d / "memory.stat") << "anon 524288\nfile 8192\n";
+  std::ofstream(d / "pids.current") << "3\n";
+  std::ofstream(d / "pids.max") << "max\n";
+  std::ofstream(d / "io.stat") << "8:0 rbytes=512 wbytes=1024 rios=1 wios=2 dbytes=0 dios=0\n";
+  std::ofstream(d / "hugetlb.2MB.current") << "0\n";
+  std::ofstream(d / "hugetlb.2MB.max") << "2097152\n";
+  std::ofstream(d / "hugetlb.2MB.events") << "max 1\n";
+  auto s = cg->stats();
+  EXPECT_EQ(s.cpu.total, 3000000u);
+  EXPECT_EQ(s.cpu.user, 2000000u);
+  EXPECT_EQ(s.cpu.kernel, 1000000u);
+  EXPECT_EQ(s.cpu.throttled_time, 40000u);
+  EXPECT_EQ(s.memory.usage.usage, 1048576u);
+  EXPECT_EQ(s.memory.usage.limit, 4194304u);
+  EXPECT_EQ(s.memory.usage.failcnt, 5u);
+  EXPECT_EQ(s.memory.swap.usage, 1048576u + 4096u);  // memory + swap, as runc reports it
+  EXPECT_EQ(s.memory.cache, 8192u);
+  EXPECT_EQ(s.pids.current, 3u);
+  EXPECT_EQ(s.pids.limit, 0u);
+  ASSERT_EQ(s.blkio.io_service_bytes_recursive.size(), 2u);
+  EXPECT_EQ(s.blkio.io_service_bytes_recursive[1].op, "Write");
+  EXPECT_EQ(s.blkio.io_service_bytes_recursive[1].value, 1024u);
+  ASSERT_EQ(s.hugetlb.count("2MB"), 1u);
+  EXPECT_EQ(s.hugetlb["2MB"].failcnt, 1u);
+
+  auto j = runc_stats_json(s);
+  EXPECT_EQ(j["cpu"]["usage"]["total"], 3000000u);
+  EXPECT_EQ(j["cpu"]["usage"]["kernel"], 1000000u);
+  EXPECT_FALSE(j["cpu"]["usage"].contains("percpu"));  // omitted when empty, as Go's omitempty does
+  EXPECT_EQ(j["cpu"]["throttling"]["periods"], 7u);
+  EXPECT_EQ(j["cpu"]["throttling"]["throttledPeriods"], 2u);
+  EXPECT_EQ(j["cpu"]["throttling"]["throttledTime"], 40000u);
+  EXPECT_EQ(j["memory"]["usage"]["usage"], 1048576u);
+  EXPECT_EQ(j["memory"]["usage"]["limit"], 4194304u);
+  EXPECT_EQ(j["memory"]["kernelTCP"], (nlohmann::json{{"limit", 0}, {"failcnt", 0}}));
+  EXPECT_EQ(j["memory"]["raw"]["anon"], 524288u);
+  EXPECT_EQ(j["memory"]["cache"], 8192u);
+  EXPECT_EQ(j["pids"], (nlohmann::json{{"current", 3}}));
+  EXPECT_EQ(j["blkio"]["ioServiceBytesRecursive"][0], (nlohmann::json{{"major", 8}, {"op", "Read"}, {"value", 512}}));
+  EXPECT_EQ(j["blkio"]["ioServicedRecursive"].size(), 2u);
+  EXPECT_EQ(j["hugetlb"]["2MB"], (nlohmann::json{{"max", 2097152}, {"failcnt", 1}}));
+  cg->release();
+}
+
+TEST(CgroupV1, UpdateWritesEveryFieldWhereItBelongs) {
+  FakeCgroupV1 fake(kAllHierarchies);
+  auto cg = make_cgroup_v1({{"", "/cppcker/abc"}}, fake.hierarchies());
+  cg->create({});
+  const fs::path leaf = "cppcker/abc";
+  touch(fake.root / "memory" / leaf, {"memory.memsw.limit_in_bytes", "memory.soft_limit_in_bytes", "memory.swappiness", "memory.oom_control"});
+  touch(fake.root / "memory" / leaf, {"memory.limit_in_bytes"}, "9223372036854771712\n");
+  touch(fake.root / "cpu" / leaf, {"cpu.shares", "cpu.cfs_period_us", "cpu.cfs_quota_us"});
+  touch(fake.root / "pids" / leaf, {"pids.max"});
+  // No CFQ: BFQ's weight files, as on this machine's kernel.
+  touch(fake.root / "blkio" / leaf, {"blkio.bfq.weight", "blkio.bfq.weight_device", "blkio.leaf_weight",
+                                     "blkio.throttle.read_bps_device", "blkio.throttle.write_iops_device"});
+  touch(fake.root / "devices" / leaf, {"devices.allow", "devices.deny"});
+  EXPECT_FALSE(fs::exists(fake.root / "cpuset" / leaf));  // create() makes it only when asked
+  EXPECT_EQ(cg->paths().size(), 9u);
+  oci::Resources r;
+  r.memory.limit = 256 << 20;
+  r.memory.swap = 512 << 20;
+  r.memory.reservation = 128 << 20;
+  r.memory.swappiness = 0;
+  r.memory.disable_oom_killer = true;
+  r.cpu.shares = 512;
+  r.cpu.quota = 25000;
+  r.cpu.period = 50000;
+  r.cpu.cpus = "1";
+  r.pids_limit = 0;  // unlimited
+  r.block_io = oci::BlockIO{};
+  r.block_io->weight = 300;
+  r.block_io->leaf_weight = 200;
+  r.block_io->throttle_read_bps_device = {{8, 0, 1048576}};
+  r.block_io->throttle_write_iops_device = {{8, 0, 100}};
+  r.devices = {{false, "a", {}, {}, "rwm"}, {true, "c", 1, 3, "rw"}};
+  cg->update(r);
+  EXPECT_EQ(fake.read("memory" / leaf / "memory.limit_in_bytes"), "268435456");
+  EXPECT_EQ(fake.read("memory" / leaf / "memory.memsw.limit_in_bytes"), "536870912");  // memory + swap, as given
+  EXPECT_EQ(fake.read("memory" / leaf / "memory.soft_limit_in_bytes"), "134217728");
+  EXPECT_EQ(fake.read("memory" / leaf / "memory.swappiness"), "0");
+  EXPECT_EQ(fake.read("memory" / leaf / "memory.oom_control"), "1");
+  EXPECT_EQ(fake.read("cpu" / leaf / "cpu.shares"), "512");
+  EXPECT_EQ(fake.read("cpu" / leaf / "cpu.cfs_period_us"), "50000");
+  EXPECT_EQ(fake.read("cpu" / leaf / "cpu.cfs_quota_us"), "25000");
+  EXPECT_EQ(fake.read("pids" / leaf / "pids.max"), "max");
+  EXPECT_EQ(fake.read("blkio" / leaf / "blkio.bfq.weight"), "300");
+  EXPECT_EQ(fake.read("blkio" / leaf / "blkio.leaf_weight"), "200");
+  EXPECT_EQ(fake.read("blkio" / leaf / "blkio.throttle.read_bps_device"), "8:0 1048576");
+  EXPECT_EQ(fake.read("blkio" / leaf / "blkio.throttle.write_iops_device"), "8:0 100");
+  EXPECT_EQ(fake.read("devices" / leaf / "devices.deny"), "a\n");
+  EXPECT_EQ(fake.read("devices" / leaf / "devices.allow"), "c 1:3 rw\n");
+  // cpus made the cpuset cgroup, each new level with its parent's cpus and mems first.
+  EXPECT_EQ(fake.read("cpuset/cppcker/cpuset.cpus"), "0-1\n");
+  EXPECT_EQ(fake.read("cpuset" / leaf / "cpuset.mems"), "0\n");
+  EXPECT_EQ(fake.read("cpuset" / leaf / "cpuset.cpus"), "1");
+  EXPECT_EQ(cg->paths().size(), 10u);  // the object that made the cgroup owns the cpuset cgroup it added
+  cg->release();
+}
+
+TEST(CgroupV1, UpdateRefusesWhatTheHostLacksBeforeWritingAnything) {
+  FakeCgroupV1 fake(kEmptyLevels);  // no pids, blkio, devices, cpuset, freezer, hugetlb
+  auto cg = make_cgroup_v1({{"", "/x"}}, fake.hierarchies());
+  cg->create({});
+  touch(fake.root / "memory/x", {"memory.limit_in_bytes", "memory.swappiness"});
+  auto refused = [&](oci::Resources r, const std::string& message) {
+    r.memory.swappiness = 30;  // a valid field beside the refused one: must not be written
+    std::string error = error_of([&] { cg->update(r); });
+    EXPECT_TRUE(contains(error, message)) << error << "\nexpected: " << message;
+    EXPECT_EQ(fake.read("memory/x/memory.swappiness"), "") << message;
+  };
+  oci::Resources r;
+  r.unified = {{"memory.high", "1"}};
+  refused(r, "linux.resources.unified requires cgroup v2");
+  r = {};
+  r.hugepage_limits = {{"2MB", 1 << 21}};
+  refused(r, "linux.resources.hugepageLimits: hugetlb.2MB.limit_in_bytes is not supported by this host's cgroups (no hugetlb hierarchy)");
+  r = {};
+  r.pids_limit = 5;
+  refused(r, "pids.max is not supported by this host's cgroups (no pids hierarchy)");
+  r = {};
+  r.cpu.cpus = "0";
+  refused(r, "cpuset.cpus is not supported by this host's cgroups (no cpuset hierarchy)");
+  r = {};
+  r.devices = {{false, "a", {}, {}, "rwm"}};
+  refused(r, "linux.resources.devices: devices.allow is not supported by this host's cgroups");
+  r = {};
+  r.memory.swap = 1 << 30;  // this host counts no swap: no memsw file
+  refused(r, "linux.resources.memory.swap: memory.memsw.limit_in_bytes is not supported by this host's cgroups");
+  r = {};
+  r.memory.disable_oom_killer = true;
+  refused(r, "memory.oom_control is not supported");
+  r = {};
+  r.memory.swappiness = 101;
+  std::string error = error_of([&] { cg->update(r); });
+  EXPECT_TRUE(contains(error, "linux.resources.memory.swappiness: 101 is not in 0..100")) << error;
+  // A blkio hierarchy without weight files (no CFQ, no BFQ).
+  FakeCgroupV1 blkio(std::vector<std::pair<std::string, std::string>>{{"blkio", "blkio"}});
+  auto b = make_cgroup_v1({{"", "/y"}}, blkio.hierarchies());
+  b->create({});
+  touch(blkio.root / "blkio/y", {"blkio.throttle.read_bps_device"});
+  oci::Resources w;
+  w.block_io = oci::BlockIO{};
+  w.block_io->throttle_read_bps_device = {{8, 0, 1}};
+  w.block_io->weight = 100;
+  error = error_of([&] { b->update(w); });
+  EXPECT_TRUE(contains(error, "linux.resources.blockIO.weight: blkio.bfq.weight is not supported by this host's cgroups")) << error;
+  EXPECT_EQ(blkio.read("blkio/y/blkio.throttle.read_bps_device"), "");
+  cg->release();
+  b->release();
+}
+
+TEST(CgroupV1, FreezerStateAndStats) {
+  FakeCgroupV1 fake(kAllHierarchies);
+  auto cg = make_cgroup_v1({{"", "/s"}}, fake.hierarchies());
+  cg->create({});
+  touch(fake.root / "freezer/s", {"freezer.state"}, "THAWED\n");
+  EXPECT_FALSE(cg->frozen());
+  cg->freeze();
+  EXPECT_EQ(fake.read("freezer/s/freezer.state"), "FROZEN");
+  EXPECT_TRUE(cg->frozen());
+  cg->thaw();
+  EXPECT_EQ(fake.read("freezer/s/freezer.state"), "THAWED");
+  EXPECT_FALSE(cg->frozen());
+
+  std::ofstream(fake.root / "cpuacct/s/cpuacct.usage") << "5000\n";
+  std::ofstream(fake.root / "cpuacct/s/cpuacct.usage_percpu") << "3000 2000 \n";
+  std::ofstream(fake.root / "cpuacct/s/cpuacct.stat") << "user 3\nsystem 1\n";
+  std::ofstream(fake.root / "cpu/s/cpu.stat") << "nr_periods 4\nnr_throttled 1\nthrottled_time 99\n";
+  std::ofstream(fake.root / "memory/s/memory.usage_in_bytes") << "8192\n";
+  std::ofstream(fake.root / "memory/s/memory.max_usage_in_bytes") << "16384\n";
+  std::ofstream(fake.root / "memory/s/memory.limit_in_bytes") << "9223372036854771712\n";
+  std::ofstream(fake.root / "memory/s/memory.memsw.usage_in_bytes") << "12288\n";
+  std::ofstream(fake.root / "memory/s/memory.kmem.tcp.failcnt") << "2\n";
+  std::ofstream(fake.root / "memory/s/memory.stat") << "cache 4096\nrss 4096\n";
+  std::ofstream(fake.root / "pids/s/pids.current") << "2\n";
+  std::ofstream(fake.root / "pids/s/pids.max") << "50\n";
+  std::ofstream(fake.root / "blkio/s/blkio.throttle.io_service_bytes_recursive") << "8:0 Read 100\n8:0 Write 200\nTotal 300\n";
+  auto s = cg->stats();
+  long hz = ::sysconf(_SC_CLK_TCK);
+  EXPECT_EQ(s.cpu.total, 5000u);
+  EXPECT_EQ(s.cpu.percpu, (std::vector<std::uint64_t>{3000, 2000}));
+  EXPECT_EQ(s.cpu.user, 3u * (1000000000u / static_cast<std::uint64_t>(hz)));
+  EXPECT_EQ(s.cpu.throttled_periods, 1u);
+  EXPECT_EQ(s.cpu.throttled_time, 99u);
+  EXPECT_EQ(s.memory.usage.usage, 8192u);
+  EXPECT_EQ(s.memory.usage.max, 16384u);
+  EXPECT_EQ(s.memory.usage.limit, 9223372036854771712u);
+  EXPECT_EQ(s.memory.swap.usage, 12288u);
+  EXPECT_EQ(s.memory.kernel_tcp.failcnt, 2u);
+  EXPECT_EQ(s.memory.cache, 4096u);
+  EXPECT_EQ(s.pids.current, 2u);
+  EXPECT_EQ(s.pids.limit, 50u);
+  ASSERT_EQ(s.blkio.io_service_bytes_recursive.size(), 2u);  // the Total line is not an entry
+  EXPECT_EQ(s.blkio.io_service_bytes_recursive[0].major, 8u);
+  EXPECT_TRUE(s.hugetlb.empty());
+  auto j = runc_stats_json(s);
+  EXPECT_EQ(j["cpu"]["usage"]["percpu"], (nlohmann::json{3000, 2000}));
+  EXPECT_EQ(j["pids"], (nlohmann::json{{"current", 2}, {"limit", 50}}));
+  EXPECT_EQ(j["hugetlb"], nlohmann::json::object());
+  cg->release();
+
+  // No freezer hierarchy and no cgroup.freeze: refused.
+  FakeCgroupV1 bare(kEmptyLevels);
+  auto b = make_cgroup_v1({{"", "/n"}}, bare.hierarchies());
+  b->create({});
+  EXPECT_TRUE(contains(error_of([&] { b->freeze(); }), "have no freezer"));
+  // A hybrid host's unified hierarchy freezes where no v1 freezer is mounted.
+  touch(bare.root / "unified/n", {"cgroup.freeze"}, "0\n");
+  std::ofstream(bare.root / "unified/n/cgroup.events") << "frozen 1\n";
+  b->freeze();
+  EXPECT_EQ(bare.read("unified/n/cgroup.freeze"), "1");
+  EXPECT_TRUE(b->frozen());
+  b->release();
+}
+
+TEST(Cgroup, OciCgroupsPathInRuncsForms) {
+  const char self[] = "4:memory:/user/m\n3:cpu,cpuacct:/c\n2:name=systemd:/\n0::/u\n";
+  const std::vector<std::string> keys = {"cpu,cpuacct", "memory", "name=systemd", ""};
+  // Absolute: below each hierarchy's root.
+  EXPECT_EQ(oci_cgroup_paths("/pods/abc", "id", self, keys), (CgroupPaths{{"", "/pods/abc"}}));
+  EXPECT_EQ(oci_cgroup_paths("/pods//abc/", "id", self, keys), (CgroupPaths{{"", "/pods/abc"}}));
+  // Relative: below the caller's own cgroup, per hierarchy.
+  EXPECT_EQ(oci_cgroup_paths("pods/abc", "id", self, keys),
+            (CgroupPaths{{"cpu,cpuacct", "/c/pods/abc"}, {"memory", "/user/m/pods/abc"}, {"name=systemd", "/pods/abc"}, {"", "/u/pods/abc"}}));
+  // Empty: the container's id there.
+  EXPECT_EQ(oci_cgroup_paths("", "ctr1", self, keys),
+            (CgroupPaths{{"cpu,cpuacct", "/c/ctr1"}, {"memory", "/user/m/ctr1"}, {"name=systemd", "/ctr1"}, {"", "/u/ctr1"}}));
+  // systemd's form: slices nest by their dashes, the unit is prefix-name.scope.
+  EXPECT_EQ(oci_cgroup_paths("system.slice:docker:abc", "id", self, keys), (CgroupPaths{{"", "/system.slice/docker-abc.scope"}}));
+  EXPECT_EQ(oci_cgroup_paths("kubepods-besteffort-pod1.slice:cri-containerd:abc", "id", self, keys),
+            (CgroupPaths{{"", "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/cri-containerd-abc.scope"}}));
+  EXPECT_EQ(oci_cgroup_paths(":crio:abc", "id", self, keys), (CgroupPaths{{"", "/system.slice/crio-abc.scope"}}));
+  EXPECT_EQ(oci_cgroup_paths("-.slice:p:x.slice", "id", self, keys), (CgroupPaths{{"", "/x.slice"}}));
+  // Refused.
+  for (const char* bad : {"../escape", "a/../../b", "/a/..", "a:b", "a.slice:b:c:d", "a.slice:p:", "nope:p:n", "a--b.slice:p:n",
+                          "-a.slice:p:n", "a.slice:p/q:n", "/", "."}) {
+    EXPECT_THROW(oci_cgroup_paths(bad, "id", self, keys), Error) << bad;
+  }
+  EXPECT_TRUE(contains(error_of([&] { oci_cgroup_paths("a:b", "id", self, keys); }),
+                       "expected cgroupsPath to be of format \"slice:prefix:name\" for systemd cgroups, got \"a:b\" instead"));
+}
+
+TEST(CgroupV1, ZeroValuesAreUnsetAsRuncReadsThem) {
+  FakeCgroupV1 fake(kEmptyLevels);
+  auto cg = make_cgroup_v1({{"", "/z"}}, fake.hierarchies());
+  cg->create({});
+  touch(fake.root / "memory/z", {"memory.limit_in_bytes", "memory.soft_limit_in_bytes"});
+  touch(fake.root / "cpu,cpuacct/z", {"cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us"});
+  oci::Resources r;
+  r.memory.limit = 0;
+  r.memory.swap = 0;  // no memsw file here: a write would be refused
+  r.memory.reservation = 0;
+  r.cpu.shares = 0;
+  r.cpu.quota = 0;
+  r.cpu.period = 0;
+  cg->update(r);
+  for (const char* f : {"memory/z/memory.limit_in_bytes", "memory/z/memory.soft_limit_in_bytes", "cpu,cpuacct/z/cpu.shares",
+                        "cpu,cpuacct/z/cpu.cfs_quota_us", "cpu,cpuacct/z/cpu.cfs_period_us"})
+    EXPECT_EQ(fake.read(f), "") << f;
+  cg->release();
 }

@@ -129,8 +129,8 @@ class Cgroup {
   // hugepage limits; devices; unified on v2) to the existing cgroup: `create` with the limits, then for
   // an OCI container's full resources, and `update`. Validates everything before writing anything; throws
   // Error naming the field or file (a field the host's cgroups cannot honour, e.g. unified on v1).
-  // Fields left unset (nullopt, empty) are left alone; so is the devices controller for an empty rule
-  // list. On v2 the controllers the fields need are enabled in the parents first. On v1, cpus/mems make
+  // Fields left unset (nullopt, empty; 0 for sizes, shares, quota, period and weights, as runc reads
+  // them) are left alone; so is the devices controller for an empty rule list. On v2 the controllers the fields need are enabled in the parents first. On v1, cpus/mems make
   // the cpuset cgroup (create() makes it only when asked) and move the cgroup's processes into it.
   virtual void update(const oci::Resources& resources) = 0;
   // pause/resume: the v1 freezer hierarchy's freezer.state, v2's cgroup.freeze (also used on a hybrid
