@@ -144,6 +144,15 @@ TEST_F(PodmanTest, RunRmPrintsTheOutputAndPassesTheExitCode) {
   EXPECT_EQ(r.code, 3) << r.err;
   EXPECT_NE(r.err.find("to-stderr"), std::string::npos) << r.err;
   EXPECT_EQ(trim(podman({"ps", "-aq"}).out), "") << "--rm left the container";
+
+  // Killed from outside while podman waits in the foreground: 128+9, and --rm still removes it.
+  auto fg = PtySession(podman_argv(run_args({"--rm", "--name", "fg", kImage, "sleep", "100"})), podman_env());
+  ASSERT_TRUE(eventually([&] { return trim(podman({"inspect", "--format", "{{.State.Status}}", "fg"}).out) == "running"; },
+                         60s));
+  auto killed = podman({"kill", "-s", "KILL", "fg"});
+  EXPECT_EQ(killed.code, 0) << killed.err;
+  EXPECT_EQ(fg.wait(60s), 137) << fg.output();
+  EXPECT_TRUE(eventually([&] { return trim(podman({"ps", "-aq"}).out).empty(); }, 20s)) << "--rm left the container";
 }
 
 TEST_F(PodmanTest, DetachedContainerExecLogsStopAndRm) {
@@ -397,6 +406,22 @@ TEST_F(ContainerdTest, TaskExecPsPauseResumeMetricsAndKill) {
   EXPECT_EQ(deleted.code, 0) << deleted.err;
   EXPECT_EQ(ctr({"containers", "rm", "box"}).code, 0);
   EXPECT_FALSE(fs::exists(cgroup_dir("memory", "/box"))) << "the task's cgroup outlived it";
+}
+
+TEST_F(ContainerdTest, TerminalThroughTheShimsConsoleSocket) {
+  // ctr -t: the shim hands the runtime a console socket and relays the pty it receives.
+  std::vector<std::string> argv = {"ctr", "--address", socket_, "--namespace", "cppcker-test", "run", "-t", "--rm",
+                                   "--runtime", "io.containerd.runc.v2", "--runc-binary", runtime_, "--runc-root",
+                                   (dir_ / "runc").string(), "--fifo-dir", (dir_ / "fifo").string(), "--cgroup",
+                                   cgroup_parent_ + "/tty", kImage, "tty", "sh"};
+  PtySession s(argv);
+  ASSERT_TRUE(s.expect("# ", 60s)) << "no prompt; output: " << s.output();
+  s.send("echo $((6*7)); tty\n");
+  EXPECT_TRUE(s.expect("42\r")) << s.output();
+  EXPECT_TRUE(s.expect("/dev/pts/0\r")) << s.output();
+  ASSERT_TRUE(s.expect("# ")) << s.output();
+  s.send("exit 4\r");
+  EXPECT_EQ(s.wait(60s), 4) << s.output();
 }
 
 TEST_F(ContainerdTest, TheRuntimesErrorReachesCtr) {
