@@ -12,6 +12,7 @@ packages=(
   busybox-static ca-certificates tar openssl
   docker-registry skopeo apache2-utils   # for the integration tests: a real registry, a second client, htpasswd
   iproute2 util-linux                    # for the network tests: `ip` and `nsenter` for a second namespace
+  podman conmon containernetworking-plugins containerd runc  # for the OCI peer tests: they drive cppcker-runc
 )
 
 missing=()
