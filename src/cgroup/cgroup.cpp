@@ -4,15 +4,20 @@
 #include <linux/magic.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cctype>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <sstream>
 #include <thread>
 
+#include "cgroup_internal.hpp"
 #include "cppcker/cgroup/device_filter.hpp"
 #include "cppcker/util/error.hpp"
 #include "cppcker/util/fs.hpp"
@@ -59,6 +64,13 @@ std::uint64_t stat_field(const fs::path& file, const std::string& key) {
   while (in >> k >> v)
     if (k == key) return v;
   return 0;
+}
+
+// A file of one number (0 if absent or unreadable).
+std::uint64_t stat_number(const fs::path& file) {
+  std::uint64_t v = 0;
+  std::istringstream(read_value(file).value_or("0")) >> v;
+  return v;
 }
 
 std::vector<pid_t> read_pids(const fs::path& file) {
@@ -170,6 +182,260 @@ void remove_created(std::vector<fs::path>& created, const fs::path& leaf) {
   created.clear();
 }
 
+// ---- update(): validation, planned writes ----
+
+constexpr std::uint64_t kSwappinessUnset = std::numeric_limits<std::uint64_t>::max();  // "-1" in the JSON
+
+bool swappiness_set(const oci::MemoryResources& m) { return m.swappiness && *m.swappiness != kSwappinessUnset; }
+
+// One write update() plans: every one is validated and checked against the host before the first happens.
+struct PlannedWrite {
+  fs::path file;
+  std::string value;
+  std::string field;        // the OCI field, for errors
+  bool deferrable = false;  // on EINVAL, retried after the next write (pairs of limits the kernel orders)
+  bool check = true;        // the file must exist already (false: update() makes its directory first)
+};
+
+// 0 or the errno; no O_CREAT: a cgroup file the host lacks must not be made (in a fake tree, either).
+int try_write(const fs::path& file, const std::string& value) {
+  UniqueFd fd(::open(file.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+  if (!fd) return errno;
+  ssize_t n = ::write(fd.get(), value.data(), value.size());
+  if (n != static_cast<ssize_t>(value.size())) return n < 0 ? errno : EIO;
+  return 0;
+}
+
+[[noreturn]] void throw_write(const PlannedWrite& w, int err) {
+  throw SystemError("cgroup: " + w.field + ": write \"" + w.value + "\" to " + w.file.string(), err);
+}
+
+[[noreturn]] void throw_unsupported(const std::string& field, const std::string& file, const std::string& why) {
+  throw Error("cgroup: " + field + ": " + file + " is not supported by this host's cgroups (" + why + ")");
+}
+
+void check_supported(const std::vector<PlannedWrite>& plan) {
+  for (const auto& w : plan)
+    if (w.check && ::access(w.file.c_str(), F_OK) != 0) throw_unsupported(w.field, w.file.filename().string(), "no " + w.file.string());
+}
+
+void apply(const std::vector<PlannedWrite>& plan) {
+  // A limit the kernel refuses because of its partner's old value (memory above memsw, a period whose
+  // old quota exceeds the parent's) goes in once the partner, next in the plan, has its new value.
+  const PlannedWrite* pending = nullptr;
+  for (const auto& w : plan) {
+    int err = try_write(w.file, w.value);
+    if (err == EINVAL && w.deferrable && !pending) {
+      pending = &w;
+      continue;
+    }
+    if (err != 0) throw_write(w, err);
+    if (pending) {
+      if (int e = try_write(pending->file, pending->value)) throw_write(*pending, e);
+      pending = nullptr;
+    }
+  }
+  if (pending) throw_write(*pending, EINVAL);
+}
+
+// "0-3,5": what the kernel takes in cpuset.cpus and cpuset.mems.
+bool valid_cpu_list(const std::string& list) {
+  for (const auto& range : split(list, ',')) {
+    auto parts = split(range, '-');
+    if (parts.size() > 2) return false;
+    for (const auto& p : parts)
+      if (p.empty() || p.find_first_not_of("0123456789") != std::string::npos) return false;
+  }
+  return true;
+}
+
+bool valid_page_size(const std::string& size) {
+  std::size_t digits = size.find_first_not_of("0123456789");
+  if (digits == 0 || digits == std::string::npos) return false;
+  std::string unit = size.substr(digits);
+  return unit == "KB" || unit == "MB" || unit == "GB";
+}
+
+// What both versions refuse, before either looks at the host.
+void validate_resources(const oci::Resources& r) {
+  const auto& m = r.memory;
+  for (const auto& [value, name] : {std::pair{m.limit, "limit"}, std::pair{m.reservation, "reservation"}, std::pair{m.swap, "swap"}})
+    if (value && *value < -1)
+      throw Error(std::string("linux.resources.memory.") + name + ": " + std::to_string(*value) + " is not a size (-1: unlimited)");
+  if (swappiness_set(m) && *m.swappiness > 100)
+    throw Error("linux.resources.memory.swappiness: " + std::to_string(*m.swappiness) + " is not in 0..100");
+  if (m.swap && *m.swap > 0 && m.limit && *m.limit > 0 && *m.swap < *m.limit)
+    throw Error("linux.resources.memory.swap: memory+swap limit (" + std::to_string(*m.swap) +
+                ") should be >= memory limit (" + std::to_string(*m.limit) + ")");
+  const auto& c = r.cpu;
+  if (c.shares && *c.shares != 0 && (*c.shares < 2 || *c.shares > 262144))
+    throw Error("linux.resources.cpu.shares: " + std::to_string(*c.shares) + " is not in 2..262144");
+  if (c.quota && *c.quota != 0 && *c.quota != -1 && *c.quota < 1000)
+    throw Error("linux.resources.cpu.quota: " + std::to_string(*c.quota) + " µs is below the kernel's minimum of 1000 (-1: unlimited)");
+  if (c.period && *c.period != 0 && (*c.period < 1000 || *c.period > 1000000))
+    throw Error("linux.resources.cpu.period: " + std::to_string(*c.period) + " µs is not in 1000..1000000");
+  if (!c.cpus.empty() && !valid_cpu_list(c.cpus)) throw Error("linux.resources.cpu.cpus: \"" + c.cpus + "\" is not a list of CPUs");
+  if (!c.mems.empty() && !valid_cpu_list(c.mems)) throw Error("linux.resources.cpu.mems: \"" + c.mems + "\" is not a list of memory nodes");
+  if (r.block_io) {
+    auto weight = [](const std::optional<std::uint16_t>& w, const std::string& field) {
+      if (w && *w != 0 && (*w < 10 || *w > 1000)) throw Error(field + ": " + std::to_string(*w) + " is not in 10..1000");
+    };
+    weight(r.block_io->weight, "linux.resources.blockIO.weight");
+    weight(r.block_io->leaf_weight, "linux.resources.blockIO.leafWeight");
+    for (const auto& wd : r.block_io->weight_device) {
+      if (wd.major < 0 || wd.minor < 0) throw Error("linux.resources.blockIO.weightDevice: negative device number");
+      weight(wd.weight, "linux.resources.blockIO.weightDevice.weight");
+      weight(wd.leaf_weight, "linux.resources.blockIO.weightDevice.leafWeight");
+    }
+    for (const auto* list : {&r.block_io->throttle_read_bps_device, &r.block_io->throttle_write_bps_device,
+                             &r.block_io->throttle_read_iops_device, &r.block_io->throttle_write_iops_device})
+      for (const auto& td : *list)
+        if (td.major < 0 || td.minor < 0) throw Error("linux.resources.blockIO: negative device number in a throttle");
+  }
+  for (const auto& h : r.hugepage_limits)
+    if (!valid_page_size(h.page_size))
+      throw Error("linux.resources.hugepageLimits: \"" + h.page_size + "\" is not a page size (e.g. 2MB, 1GB)");
+  for (const auto& [key, value] : r.unified) {
+    if (key.empty() || key.find('/') != std::string::npos || key.find("..") != std::string::npos)
+      throw Error("linux.resources.unified: \"" + key + "\" is not a cgroup file name");
+    if (key.find('.') == std::string::npos)
+      throw Error("linux.resources.unified: \"" + key + "\" must be in the form CONTROLLER.PARAMETER");
+  }
+}
+
+std::string device_number(std::int64_t major, std::int64_t minor) { return std::to_string(major) + ":" + std::to_string(minor); }
+
+// The throttle lists with their v1 file and v2 io.max key.
+struct Throttle {
+  const std::vector<oci::ThrottleDevice>* list;
+  const char* v1_file;
+  const char* v2_key;
+  const char* field;
+};
+std::vector<Throttle> throttles(const oci::BlockIO& b) {
+  return {{&b.throttle_read_bps_device, "blkio.throttle.read_bps_device", "rbps", "linux.resources.blockIO.throttleReadBpsDevice"},
+          {&b.throttle_write_bps_device, "blkio.throttle.write_bps_device", "wbps", "linux.resources.blockIO.throttleWriteBpsDevice"},
+          {&b.throttle_read_iops_device, "blkio.throttle.read_iops_device", "riops", "linux.resources.blockIO.throttleReadIOPSDevice"},
+          {&b.throttle_write_iops_device, "blkio.throttle.write_iops_device", "wiops", "linux.resources.blockIO.throttleWriteIOPSDevice"}};
+}
+
+bool block_io_set(const oci::Resources& r) {
+  if (!r.block_io) return false;
+  const auto& b = *r.block_io;
+  bool any = (b.weight && *b.weight) || (b.leaf_weight && *b.leaf_weight) || !b.weight_device.empty();
+  for (const auto& t : throttles(b)) any |= !t.list->empty();
+  return any;
+}
+
+// runc's blkio weight (10..1000) to io.weight (1..10000).
+std::uint64_t blkio_weight_to_io_weight(std::uint64_t weight) { return 1 + (weight - 10) * 9999 / 990; }
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  return s;
+}
+
+// The devices policy in a v1 devices cgroup: the default first ("a" resets the list), then the
+// exceptions, each file's lines in order.
+void write_v1_devices(const fs::path& dir, const DevicePolicy& policy) {
+  auto writes = device_cgroup_v1_writes(policy);
+  std::vector<std::pair<std::string, std::vector<std::string>>> runs;
+  for (auto& [file, line] : writes) {
+    if (runs.empty() || runs.back().first != file) runs.emplace_back(file, std::vector<std::string>{});
+    runs.back().second.push_back(line);
+  }
+  for (const auto& [file, lines] : runs) write_lines(dir / file, lines);
+}
+
+long sys_bpf(int cmd, union bpf_attr* attr) { return ::syscall(SYS_bpf, cmd, attr, sizeof(*attr)); }
+
+// Attaches the program to the cgroup2 directory in place of the device programs attached there before
+// (by create() or an earlier update): added beside them, it could only narrow what they allow.
+void replace_device_filter(const fs::path& dir, int program_fd) {
+  UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!d) throw_errno("cgroup: open " + dir.string());
+  std::vector<std::uint32_t> ids(64);
+  union bpf_attr query;
+  std::memset(&query, 0, sizeof(query));
+  query.query.target_fd = static_cast<std::uint32_t>(d.get());
+  query.query.attach_type = BPF_CGROUP_DEVICE;
+  query.query.prog_ids = reinterpret_cast<std::uint64_t>(ids.data());
+  query.query.prog_cnt = static_cast<std::uint32_t>(ids.size());
+  if (sys_bpf(BPF_PROG_QUERY, &query) != 0) throw_errno("bpf: query the device programs of " + dir.string());
+  ids.resize(query.query.prog_cnt);
+  attach_device_filter(d.get(), program_fd, dir.string());
+  for (std::uint32_t id : ids) {
+    union bpf_attr get;
+    std::memset(&get, 0, sizeof(get));
+    get.prog_id = id;
+    UniqueFd old(static_cast<int>(sys_bpf(BPF_PROG_GET_FD_BY_ID, &get)));
+    if (!old) {
+      if (errno == ENOENT) continue;  // gone meanwhile
+      throw_errno("bpf: open device program " + std::to_string(id) + " of " + dir.string());
+    }
+    union bpf_attr detach;
+    std::memset(&detach, 0, sizeof(detach));
+    detach.target_fd = static_cast<std::uint32_t>(d.get());
+    detach.attach_bpf_fd = static_cast<std::uint32_t>(old.get());
+    detach.attach_type = BPF_CGROUP_DEVICE;
+    if (sys_bpf(BPF_PROG_DETACH, &detach) != 0 && errno != ENOENT)
+      throw_errno("bpf: detach the previous device program from " + dir.string());
+  }
+}
+
+// ---- freezer ----
+
+// v1: FROZEN until the state reads so. As runc does: a cgroup whose processes keep forking can stay
+// FREEZING, so the write is repeated, with an occasional thaw to let them settle.
+void freeze_v1(const fs::path& dir) {
+  fs::path state = dir / "freezer.state";
+  auto undo = [&] { try_write(state, "THAWED"); };
+  for (int i = 0; i < 1000; ++i) {
+    if (i % 50 == 49) {
+      undo();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (int err = try_write(state, "FROZEN")) throw SystemError("cgroup: write FROZEN to " + state.string(), err);
+    if (i % 25 == 24) std::this_thread::sleep_for(std::chrono::microseconds(10));
+    std::string now = trimmed(read_value(state).value_or(""));
+    if (now == "FROZEN") return;
+    if (now != "FREEZING") {
+      undo();
+      throw Error("cgroup: " + state.string() + " reads \"" + now + "\" after writing FROZEN");
+    }
+  }
+  undo();
+  throw Error("cgroup: unable to freeze " + dir.string() + ": it stayed FREEZING");
+}
+
+void thaw_v1(const fs::path& dir) {
+  fs::path state = dir / "freezer.state";
+  if (int err = try_write(state, "THAWED")) throw SystemError("cgroup: write THAWED to " + state.string(), err);
+  Backoff backoff;
+  do {
+    if (trimmed(read_value(state).value_or("")) == "THAWED") return;
+  } while (backoff.wait());
+  throw Error("cgroup: " + dir.string() + " did not thaw");
+}
+
+// v2: cgroup.freeze, then cgroup.events' "frozen" once every task has stopped (or runs again).
+void set_frozen_v2(const fs::path& dir, bool frozen) {
+  fs::path freeze = dir / "cgroup.freeze";
+  if (int err = try_write(freeze, frozen ? "1" : "0")) throw SystemError("cgroup: write to " + freeze.string(), err);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  auto step = std::chrono::microseconds(50);
+  while (stat_field(dir / "cgroup.events", "frozen") != (frozen ? 1u : 0u)) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      if (frozen) try_write(freeze, "0");
+      throw Error("cgroup: " + dir.string() + (frozen ? " did not freeze" : " did not thaw") + " within 5 s");
+    }
+    std::this_thread::sleep_for(step);
+    step = std::min<std::chrono::microseconds>(step * 2, std::chrono::milliseconds(10));
+  }
+}
+
+bool frozen_v2(const fs::path& dir) { return trimmed(read_value(dir / "cgroup.freeze").value_or("")) == "1"; }
+
 class CgroupV2 : public Cgroup {
  public:
   CgroupV2(std::string path, fs::path mount) : path_(std::move(path)), mount_(std::move(mount)) {
@@ -229,7 +495,114 @@ class CgroupV2 : public Cgroup {
   void release() override { released_ = true; }
   std::vector<fs::path> paths() const override { return {dir_}; }
 
+  void update(const oci::Resources& r) override {
+    validate_resources(r);
+    const auto& m = r.memory;
+    if (swappiness_set(m)) throw Error("linux.resources.memory.swappiness is not supported on cgroup v2");
+    if (m.disable_oom_killer) throw Error("linux.resources.memory.disableOOMKiller is not supported on cgroup v2");
+    // v2 counts swap alone; the OCI value is memory + swap, so it needs the memory limit (runc's rule).
+    if (m.swap && *m.swap > 0 && (!m.limit || *m.limit <= 0))
+      throw Error("linux.resources.memory.swap: unable to set a swap limit without a memory limit on cgroup v2");
+    if (r.block_io) {
+      bool leaf = r.block_io->leaf_weight && *r.block_io->leaf_weight;
+      for (const auto& wd : r.block_io->weight_device) leaf |= wd.leaf_weight && *wd.leaf_weight;
+      if (leaf) throw Error("linux.resources.blockIO.leafWeight is not supported on cgroup v2");
+    }
+    UniqueFd device_program;
+    if (!r.devices.empty()) device_program = load_device_filter(device_filter_program(r.devices));
+
+    // The controllers the fields need, enabled in every parent (what create() enabled stays).
+    std::vector<std::pair<std::string, std::string>> needs;  // controller, field
+    if (m.limit || m.reservation || m.swap) needs.emplace_back("memory", "linux.resources.memory");
+    const auto& c = r.cpu;
+    if ((c.shares && *c.shares) || (c.quota && *c.quota) || (c.period && *c.period)) needs.emplace_back("cpu", "linux.resources.cpu");
+    if (!c.cpus.empty() || !c.mems.empty()) needs.emplace_back("cpuset", "linux.resources.cpu.cpus/mems");
+    if (r.pids_limit) needs.emplace_back("pids", "linux.resources.pids");
+    if (block_io_set(r)) needs.emplace_back("io", "linux.resources.blockIO");
+    if (!r.hugepage_limits.empty()) needs.emplace_back("hugetlb", "linux.resources.hugepageLimits");
+    for (const auto& [key, value] : r.unified)
+      if (std::string controller = key.substr(0, key.find('.')); controller != "cgroup")
+        needs.emplace_back(controller, "linux.resources.unified." + key);
+    auto available = split(trimmed(read_value(mount_ / "cgroup.controllers").value_or("")), ' ');
+    std::vector<std::string> wanted;
+    for (const auto& [controller, field] : needs) {
+      if (std::find(available.begin(), available.end(), controller) == available.end())
+        throw_unsupported(field, "the " + controller + " controller", "not in " + (mount_ / "cgroup.controllers").string());
+      if (std::find(wanted.begin(), wanted.end(), controller) == wanted.end()) wanted.push_back(controller);
+    }
+    if (!wanted.empty()) {
+      fs::path current = mount_;
+      for (const auto& part : fs::path(path_).relative_path()) {
+        enable_controllers(current, wanted);
+        current /= part;
+      }
+    }
+
+    std::vector<PlannedWrite> plan;
+    auto add = [&](const std::string& file, std::string value, const std::string& field) {
+      plan.push_back({dir_ / file, std::move(value), field});
+    };
+    auto bytes = [](std::int64_t v) { return v == -1 ? std::string("max") : std::to_string(v); };
+    // Swap first, as runc: memory.swap.max and memory.max are independent on v2.
+    if (m.swap && *m.swap != 0) {
+      add("memory.swap.max", *m.swap == -1 ? "max" : std::to_string(*m.swap - *m.limit), "linux.resources.memory.swap");
+    } else if (!m.swap && m.limit == -1 && ::access((dir_ / "memory.swap.max").c_str(), F_OK) == 0) {
+      add("memory.swap.max", "max", "linux.resources.memory.swap");  // unlimited memory: swap too, as on v1
+    }
+    if (m.limit) add("memory.max", bytes(*m.limit), "linux.resources.memory.limit");
+    if (m.reservation) add("memory.low", bytes(*m.reservation), "linux.resources.memory.reservation");
+    if (c.shares && *c.shares) add("cpu.weight", std::to_string(cpu_shares_to_weight(*c.shares)), "linux.resources.cpu.shares");
+    if ((c.quota && *c.quota) || (c.period && *c.period)) {
+      // cpu.max is "quota period"; a period alone keeps the quota there is.
+      std::string quota;
+      if (c.quota && *c.quota) quota = *c.quota < 0 ? "max" : std::to_string(*c.quota);
+      else quota = split(trimmed(read_value(dir_ / "cpu.max").value_or("max")), ' ').front();
+      if (c.period && *c.period) quota += " " + std::to_string(*c.period);
+      add("cpu.max", quota, c.quota && *c.quota ? "linux.resources.cpu.quota" : "linux.resources.cpu.period");
+    }
+    if (!c.cpus.empty()) add("cpuset.cpus", c.cpus, "linux.resources.cpu.cpus");
+    if (!c.mems.empty()) add("cpuset.mems", c.mems, "linux.resources.cpu.mems");
+    if (r.pids_limit) add("pids.max", *r.pids_limit > 0 ? std::to_string(*r.pids_limit) : "max", "linux.resources.pids.limit");
+    if (block_io_set(r)) {
+      const auto& b = *r.block_io;
+      // BFQ takes blkio's own scale; the io controller's weight is 1..10000.
+      bool bfq = ::access((dir_ / "io.bfq.weight").c_str(), F_OK) == 0;
+      auto weight = [&](std::uint16_t w) { return std::to_string(bfq ? w : blkio_weight_to_io_weight(w)); };
+      const std::string weight_file = bfq ? "io.bfq.weight" : "io.weight";
+      if (b.weight && *b.weight) add(weight_file, weight(*b.weight), "linux.resources.blockIO.weight");
+      for (const auto& wd : b.weight_device)
+        if (wd.weight && *wd.weight)
+          add(weight_file, device_number(wd.major, wd.minor) + " " + weight(*wd.weight), "linux.resources.blockIO.weightDevice");
+      for (const auto& t : throttles(b))
+        for (const auto& td : *t.list)
+          add("io.max", device_number(td.major, td.minor) + " " + t.v2_key + "=" + std::to_string(td.rate), t.field);
+    }
+    for (const auto& h : r.hugepage_limits)
+      add("hugetlb." + h.page_size + ".max", std::to_string(h.limit), "linux.resources.hugepageLimits");
+    for (const auto& [key, value] : r.unified) add(key, value, "linux.resources.unified." + key);
+
+    check_supported(plan);
+    apply(plan);
+    if (device_program) replace_device_filter(dir_, device_program.get());
+  }
+
+  void freeze() override {
+    require_freezer();
+    set_frozen_v2(dir_, true);
+  }
+  void thaw() override {
+    require_freezer();
+    set_frozen_v2(dir_, false);
+  }
+  bool frozen() const override { return frozen_v2(dir_); }
+  CgroupStats stats() const override { return cgroup_detail::read_stats_v2(dir_); }
+
  private:
+  void require_freezer() const {
+    if (::access((dir_ / "cgroup.freeze").c_str(), F_OK) != 0)
+      throw Error("cgroup: this host's cgroups have no freezer (no " + (dir_ / "cgroup.freeze").string() + ")");
+  }
+
   void enable_controllers(const fs::path& dir, const std::vector<std::string>& wanted) {
     auto available = read_value(dir / "cgroup.controllers").value_or("");
     auto enabled = read_value(dir / "cgroup.subtree_control").value_or("");
@@ -293,13 +666,7 @@ class CgroupV1 : public Cgroup {
       // patches the kernel's text twice per container (milliseconds on a VM).
       if (h.key == "cpuset" && !l.cpuset_cpus) continue;
       Dir& d = dirs_.emplace_back(Dir{h, *leaf, {}});
-      make_cgroup_dirs(h.dir, *leaf, d.created);
-      // A v1 cpuset cgroup admits no task until cpus and mems are set: each new level inherits its parent's.
-      if (key_has(h.key, "cpuset"))
-        for (const auto& level : d.created)
-          for (const char* f : {"cpuset.cpus", "cpuset.mems"})
-            if (read_value(level / f).value_or("").find_first_not_of(" \n") == std::string::npos)
-              write_value(level / f, read_value(level.parent_path() / f).value_or(""));
+      make_levels(h, *leaf, d.created);
     }
     if (auto mem = dir("memory")) {
       if (l.memory) write_value(*mem / "memory.limit_in_bytes", std::to_string(*l.memory));
@@ -315,16 +682,7 @@ class CgroupV1 : public Cgroup {
     }
     if (auto pids = dir("pids"); pids && l.pids) write_value(*pids / "pids.max", *l.pids < 0 ? "max" : std::to_string(*l.pids));
     if (auto cpuset = dir("cpuset"); cpuset && l.cpuset_cpus) write_value(*cpuset / "cpuset.cpus", *l.cpuset_cpus);
-    if (auto dev = dir("devices"); dev && devices) {
-      // The default first ("a" resets the list), then the exceptions, each file's lines in order.
-      auto writes = device_cgroup_v1_writes(*devices);
-      std::vector<std::pair<std::string, std::vector<std::string>>> runs;
-      for (auto& [file, line] : writes) {
-        if (runs.empty() || runs.back().first != file) runs.emplace_back(file, std::vector<std::string>{});
-        runs.back().second.push_back(line);
-      }
-      for (const auto& [file, lines] : runs) write_lines(*dev / file, lines);
-    }
+    if (auto dev = dir("devices"); dev && devices) write_v1_devices(*dev, *devices);
   }
 
   void add_process(pid_t pid) override {
@@ -369,7 +727,169 @@ class CgroupV1 : public Cgroup {
     return out;
   }
 
+  void update(const oci::Resources& r) override {
+    validate_resources(r);
+    if (!r.unified.empty()) throw Error("linux.resources.unified requires cgroup v2");
+    // The directory of the hierarchy a field needs; its absence names the file the field would write.
+    auto need = [&](const std::string& controller, const std::string& field, const std::string& file) -> fs::path {
+      if (auto d = dir(controller)) return *d;
+      throw_unsupported(field, file, "no " + controller + " hierarchy");
+    };
+    std::vector<PlannedWrite> plan;
+
+    const auto& m = r.memory;
+    if (m.limit || m.reservation || m.swap || swappiness_set(m) || m.disable_oom_killer) {
+      fs::path d = need("memory", "linux.resources.memory", "memory.limit_in_bytes");
+      std::optional<std::int64_t> swap = m.swap;
+      // Unlimited memory without a swap value: unlimited memory+swap too (runc), where the host counts swap.
+      if (m.limit == -1 && !swap && ::access((d / "memory.memsw.limit_in_bytes").c_str(), F_OK) == 0) swap = -1;
+      PlannedWrite limit{d / "memory.limit_in_bytes", m.limit ? std::to_string(*m.limit) : "", "linux.resources.memory.limit", true};
+      PlannedWrite memsw{d / "memory.memsw.limit_in_bytes", swap ? std::to_string(*swap) : "", "linux.resources.memory.swap", true};
+      if (m.limit && swap) {
+        // The kernel keeps memory <= memory+swap at every step: raise memsw first when it grows past
+        // the current memory limit, else lower memory first (a refused write is retried after the other).
+        std::uint64_t current = stat_number(d / "memory.limit_in_bytes");
+        if (*swap == -1 || current < static_cast<std::uint64_t>(*swap)) plan.insert(plan.end(), {memsw, limit});
+        else plan.insert(plan.end(), {limit, memsw});
+      } else if (m.limit) {
+        plan.push_back(limit);
+      } else if (swap) {
+        plan.push_back(memsw);
+      }
+      if (m.reservation) plan.push_back({d / "memory.soft_limit_in_bytes", std::to_string(*m.reservation), "linux.resources.memory.reservation"});
+      if (swappiness_set(m)) plan.push_back({d / "memory.swappiness", std::to_string(*m.swappiness), "linux.resources.memory.swappiness"});
+      if (m.disable_oom_killer) plan.push_back({d / "memory.oom_control", "1", "linux.resources.memory.disableOOMKiller"});
+    }
+
+    const auto& c = r.cpu;
+    bool shares = c.shares && *c.shares, quota = c.quota && *c.quota, period = c.period && *c.period;
+    if (shares || quota || period) {
+      fs::path d = need("cpu", "linux.resources.cpu", "cpu.cfs_quota_us");
+      if (shares) plan.push_back({d / "cpu.shares", std::to_string(*c.shares), "linux.resources.cpu.shares"});
+      // A shorter period can be refused while the old quota would exceed the parent's: then after the quota.
+      if (period) plan.push_back({d / "cpu.cfs_period_us", std::to_string(*c.period), "linux.resources.cpu.period", quota});
+      if (quota) plan.push_back({d / "cpu.cfs_quota_us", std::to_string(*c.quota), "linux.resources.cpu.quota"});
+    }
+
+    // cpuset: create() makes this cgroup only when asked; cpus or mems make it here.
+    std::optional<CgroupHierarchy> cpuset;
+    fs::path cpuset_leaf;
+    bool make_cpuset = false;
+    if (!c.cpus.empty() || !c.mems.empty()) {
+      for (const auto& h : hierarchies_)
+        if (key_has(h.key, "cpuset")) cpuset = h;
+      if (!cpuset) throw_unsupported(c.cpus.empty() ? "linux.resources.cpu.mems" : "linux.resources.cpu.cpus", "cpuset.cpus", "no cpuset hierarchy");
+      auto leaf = leaf_dir(*cpuset, paths_);
+      if (!leaf) throw Error("cgroup: the cgroup has no path in the cpuset hierarchy");
+      cpuset_leaf = *leaf;
+      make_cpuset = ::access(cpuset_leaf.c_str(), F_OK) != 0;
+      if (make_cpuset && ::access((cpuset->dir / "cpuset.cpus").c_str(), F_OK) != 0)
+        throw_unsupported("linux.resources.cpu.cpus", "cpuset.cpus", "no " + (cpuset->dir / "cpuset.cpus").string());
+      if (!c.cpus.empty()) plan.push_back({cpuset_leaf / "cpuset.cpus", c.cpus, "linux.resources.cpu.cpus", false, !make_cpuset});
+      if (!c.mems.empty()) plan.push_back({cpuset_leaf / "cpuset.mems", c.mems, "linux.resources.cpu.mems", false, !make_cpuset});
+    }
+
+    if (r.pids_limit)
+      plan.push_back({need("pids", "linux.resources.pids.limit", "pids.max") / "pids.max",
+                      *r.pids_limit > 0 ? std::to_string(*r.pids_limit) : "max", "linux.resources.pids.limit"});
+
+    if (block_io_set(r)) {
+      const auto& b = *r.block_io;
+      fs::path d = need("blkio", "linux.resources.blockIO", "blkio.weight");
+      // CFQ's files where the kernel has them, else BFQ's (runc's choice).
+      bool cfq = ::access((d / "blkio.weight").c_str(), F_OK) == 0;
+      const std::string weight_file = cfq ? "blkio.weight" : "blkio.bfq.weight";
+      const std::string weight_device_file = cfq ? "blkio.weight_device" : "blkio.bfq.weight_device";
+      if (b.weight && *b.weight) plan.push_back({d / weight_file, std::to_string(*b.weight), "linux.resources.blockIO.weight"});
+      if (b.leaf_weight && *b.leaf_weight)
+        plan.push_back({d / "blkio.leaf_weight", std::to_string(*b.leaf_weight), "linux.resources.blockIO.leafWeight"});
+      for (const auto& wd : b.weight_device) {
+        std::string device = device_number(wd.major, wd.minor);
+        if (wd.weight && *wd.weight)
+          plan.push_back({d / weight_device_file, device + " " + std::to_string(*wd.weight), "linux.resources.blockIO.weightDevice"});
+        if (wd.leaf_weight && *wd.leaf_weight)
+          plan.push_back({d / "blkio.leaf_weight_device", device + " " + std::to_string(*wd.leaf_weight),
+                          "linux.resources.blockIO.weightDevice.leafWeight"});
+      }
+      for (const auto& t : throttles(b))
+        for (const auto& td : *t.list)
+          plan.push_back({d / t.v1_file, device_number(td.major, td.minor) + " " + std::to_string(td.rate), t.field});
+    }
+
+    for (const auto& h : r.hugepage_limits) {
+      std::string file = "hugetlb." + h.page_size + ".limit_in_bytes";
+      plan.push_back({need("hugetlb", "linux.resources.hugepageLimits", file) / file, std::to_string(h.limit),
+                      "linux.resources.hugepageLimits"});
+    }
+
+    std::optional<DevicePolicy> devices;
+    fs::path devices_dir;
+    if (!r.devices.empty()) {
+      devices = device_policy(r.devices);
+      devices_dir = need("devices", "linux.resources.devices", "devices.allow");
+      for (const char* f : {"devices.allow", "devices.deny"})
+        if (::access((devices_dir / f).c_str(), F_OK) != 0) throw_unsupported("linux.resources.devices", f, "no " + (devices_dir / f).string());
+    }
+
+    check_supported(plan);
+    std::vector<pid_t> to_move;
+    if (make_cpuset) {
+      std::vector<fs::path> created;
+      make_levels(*cpuset, cpuset_leaf, created);
+      if (created_) dirs_.push_back(Dir{*cpuset, cpuset_leaf, std::move(created)});
+      to_move = processes();
+    }
+    apply(plan);
+    // The cgroup's processes join the cpuset cgroup made for them (once it has its cpus and mems).
+    for (pid_t p : to_move)
+      if (int err = try_write(cpuset_leaf / "cgroup.procs", std::to_string(p)); err != 0 && err != ESRCH)
+        throw SystemError("cgroup: move " + std::to_string(p) + " into " + cpuset_leaf.string(), err);
+    if (devices) write_v1_devices(devices_dir, *devices);
+  }
+
+  void freeze() override {
+    if (auto d = dir("freezer")) return freeze_v1(*d);
+    return set_frozen_v2(freezer_v2(), true);
+  }
+  void thaw() override {
+    if (auto d = dir("freezer")) return thaw_v1(*d);
+    return set_frozen_v2(freezer_v2(), false);
+  }
+  bool frozen() const override {
+    if (auto d = dir("freezer")) return trimmed(read_value(*d / "freezer.state").value_or("")) == "FROZEN";
+    auto u = unified();
+    return u && frozen_v2(*u);
+  }
+  CgroupStats stats() const override {
+    return cgroup_detail::read_stats_v1([this](const std::string& controller) { return dir(controller); });
+  }
+
  private:
+  // Makes the directories down to `leaf`; a v1 cpuset cgroup admits no task until cpus and mems are set,
+  // so each new level there inherits its parent's.
+  static void make_levels(const CgroupHierarchy& h, const fs::path& leaf, std::vector<fs::path>& created) {
+    make_cgroup_dirs(h.dir, leaf, created);
+    if (key_has(h.key, "cpuset"))
+      for (const auto& level : created)
+        for (const char* f : {"cpuset.cpus", "cpuset.mems"})
+          if (read_value(level / f).value_or("").find_first_not_of(" \n") == std::string::npos)
+            write_value(level / f, read_value(level.parent_path() / f).value_or(""));
+  }
+
+  // The cgroup's directory in the unified hierarchy of a hybrid host.
+  std::optional<fs::path> unified() const {
+    for (const auto& d : current_dirs())
+      if (d.hierarchy.key.empty()) return d.leaf;
+    return std::nullopt;
+  }
+  // Without a v1 freezer hierarchy, a hybrid host's unified one freezes (cgroup.freeze, Linux 5.2).
+  fs::path freezer_v2() const {
+    auto u = unified();
+    if (!u || ::access((*u / "cgroup.freeze").c_str(), F_OK) != 0)
+      throw Error("cgroup: this host's cgroups have no freezer (no freezer hierarchy, no cgroup.freeze)");
+    return *u;
+  }
+
   struct Dir {
     CgroupHierarchy hierarchy;
     fs::path leaf;                  // the cgroup's directory in this hierarchy
@@ -553,13 +1073,4 @@ std::uint64_t cpu_shares_to_weight(std::uint64_t shares) {
   return 1 + ((shares - 2) * 9999) / 262142;
 }
 
-}  // namespace cppcker
-
-namespace cppcker {
-// Transitional (issue 10 in progress): the v1/v2 classes override these.
-void Cgroup::update(const oci::Resources&) { throw Error("cgroup update is not implemented yet", 125); }
-void Cgroup::freeze() { throw Error("cgroup freeze is not implemented yet", 125); }
-void Cgroup::thaw() { throw Error("cgroup thaw is not implemented yet", 125); }
-bool Cgroup::frozen() const { return false; }
-CgroupStats Cgroup::stats() const { throw Error("cgroup stats are not implemented yet", 125); }
 }  // namespace cppcker

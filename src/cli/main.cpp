@@ -227,7 +227,8 @@ int main(int argc, char** argv) {
   // State is private: records hold the containers' environment (secrets), logs what they print.
   ::umask(077);
   // Hidden stages that cppcker re-executes itself into through /proc/self/exe.
-  if (argc == 3 && std::string_view(argv[1]) == "child-mode") return child_mode_main(std::atoi(argv[2]));
+  if ((argc == 3 || argc == 4) && std::string_view(argv[1]) == "child-mode")
+    return child_mode_main(std::atoi(argv[2]), argc == 4 ? static_cast<unsigned>(std::atoi(argv[3])) : 0u);
   if (argc == 3 && std::string_view(argv[1]) == "setup-netns") return setup_netns_stage(argv[2]);
   if (argc == 3 && std::string_view(argv[1]) == "setup-veth") return setup_veth_stage(argv[2]);
   // runc's command line (oci-cli/): as `cppcker-runc` (the link the install makes) and as `cppcker oci ...`.

@@ -1,6 +1,9 @@
 #include "cppcker/oci/runtime_spec.hpp"
 
+#include <algorithm>
+#include <limits>
 #include <set>
+#include <type_traits>
 
 #include "cppcker/util/error.hpp"
 
@@ -34,6 +37,33 @@ void put_optional(json& j, const char* key, const std::optional<T>& v) {
   if (v) j[key] = *v;
 }
 
+json block_io_json(const BlockIO& b) {
+  json j = json::object();
+  put_optional(j, "weight", b.weight);
+  put_optional(j, "leafWeight", b.leaf_weight);
+  if (!b.weight_device.empty()) {
+    json devices = json::array();
+    for (const auto& d : b.weight_device) {
+      json dev = {{"major", d.major}, {"minor", d.minor}};
+      put_optional(dev, "weight", d.weight);
+      put_optional(dev, "leafWeight", d.leaf_weight);
+      devices.push_back(dev);
+    }
+    j["weightDevice"] = devices;
+  }
+  auto throttle = [&](const char* name, const std::vector<ThrottleDevice>& list) {
+    if (list.empty()) return;
+    json devices = json::array();
+    for (const auto& d : list) devices.push_back({{"major", d.major}, {"minor", d.minor}, {"rate", d.rate}});
+    j[name] = devices;
+  };
+  throttle("throttleReadBpsDevice", b.throttle_read_bps_device);
+  throttle("throttleWriteBpsDevice", b.throttle_write_bps_device);
+  throttle("throttleReadIOPSDevice", b.throttle_read_iops_device);
+  throttle("throttleWriteIOPSDevice", b.throttle_write_iops_device);
+  return j;
+}
+
 json resources_json(const Resources& r) {
   json j = json::object();
   if (!r.devices.empty()) j["devices"] = to_json(r.devices);
@@ -52,7 +82,36 @@ json resources_json(const Resources& r) {
   if (!r.cpu.mems.empty()) cpu["mems"] = r.cpu.mems;
   if (!cpu.empty()) j["cpu"] = cpu;
   if (r.pids_limit) j["pids"] = {{"limit", *r.pids_limit}};
+  if (r.block_io) j["blockIO"] = block_io_json(*r.block_io);
+  if (!r.hugepage_limits.empty()) {
+    json limits = json::array();
+    for (const auto& h : r.hugepage_limits) limits.push_back({{"pageSize", h.page_size}, {"limit", h.limit}});
+    j["hugepageLimits"] = limits;
+  }
   if (!r.unified.empty()) j["unified"] = r.unified;
+  return j;
+}
+
+json hooks_json(const Hooks& hooks) {
+  json j = json::object();
+  auto put = [&](const char* name, const std::vector<Hook>& list) {
+    if (list.empty()) return;
+    json out = json::array();
+    for (const auto& h : list) {
+      json hook = {{"path", h.path}};
+      if (!h.args.empty()) hook["args"] = h.args;
+      if (!h.env.empty()) hook["env"] = h.env;
+      put_optional(hook, "timeout", h.timeout);
+      out.push_back(hook);
+    }
+    j[name] = out;
+  };
+  put("prestart", hooks.prestart);
+  put("createRuntime", hooks.create_runtime);
+  put("createContainer", hooks.create_container);
+  put("startContainer", hooks.start_container);
+  put("poststart", hooks.poststart);
+  put("poststop", hooks.poststop);
   return j;
 }
 
@@ -90,10 +149,23 @@ void check_keys(const json& j, const std::string& where, Keys known, Keys unsupp
 template <typename T>
 T get(const json& j, const char* key, const std::string& where, T fallback = T{}) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
-  try {
-    return j[key].get<T>();
-  } catch (const json::exception&) {
-    invalid(where + "." + key, "has the wrong type");
+  const json& v = j[key];
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // nlohmann converts 1.5 or 70000 into an int or a uint16_t silently; a value that does not fit the
+    // field is a mistake in the file, not something to wrap around.
+    if (!v.is_number_integer()) invalid(where + "." + key, "has the wrong type");
+    const bool fits = v.is_number_unsigned()
+                          ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<T>::max())
+                          : std::is_signed_v<T> && v.get<std::int64_t>() >= static_cast<std::int64_t>(std::numeric_limits<T>::min()) &&
+                                v.get<std::int64_t>() <= static_cast<std::int64_t>(std::numeric_limits<T>::max());
+    if (!fits) invalid(where + "." + key, v.dump() + " is out of range");
+    return v.get<T>();
+  } else {
+    try {
+      return v.get<T>();
+    } catch (const json::exception&) {
+      invalid(where + "." + key, "has the wrong type");
+    }
   }
 }
 
@@ -101,6 +173,21 @@ template <typename T>
 std::optional<T> get_optional(const json& j, const char* key, const std::string& where) {
   if (!j.contains(key) || j[key].is_null()) return std::nullopt;
   return get<T>(j, key, where);
+}
+
+// A field the spec marks REQUIRED.
+template <typename T>
+T required(const json& j, const char* key, const std::string& where) {
+  if (!j.contains(key) || j[key].is_null()) invalid(where + "." + key, "is required");
+  return get<T>(j, key, where);
+}
+
+// The array `key` of `j`: empty when absent or null; anything but an array is refused.
+const json& array_of(const json& j, const char* key, const std::string& where) {
+  static const json empty = json::array();
+  if (!j.contains(key) || j[key].is_null()) return empty;
+  if (!j[key].is_array()) invalid(where + "." + key, "must be an array");
+  return j[key];
 }
 
 std::vector<IdMapping> mappings_from(const json& j, const std::string& where) {
@@ -123,16 +210,60 @@ Capabilities capabilities_from(const json& j) {
           get<V>(j, "permitted", where), get<V>(j, "ambient", where)};
 }
 
+BlockIO block_io_from(const json& j) {
+  const std::string where = "linux.resources.blockIO";
+  check_keys(j, where,
+             {"weight", "leafWeight", "weightDevice", "throttleReadBpsDevice", "throttleWriteBpsDevice",
+              "throttleReadIOPSDevice", "throttleWriteIOPSDevice"});
+  BlockIO b;
+  b.weight = get_optional<std::uint16_t>(j, "weight", where);
+  b.leaf_weight = get_optional<std::uint16_t>(j, "leafWeight", where);
+  for (const auto& d : array_of(j, "weightDevice", where)) {
+    const std::string w = where + ".weightDevice[]";
+    check_keys(d, w, {"major", "minor", "weight", "leafWeight"});
+    b.weight_device.push_back({required<std::int64_t>(d, "major", w), required<std::int64_t>(d, "minor", w),
+                               get_optional<std::uint16_t>(d, "weight", w),
+                               get_optional<std::uint16_t>(d, "leafWeight", w)});
+  }
+  auto throttle = [&](const char* name, std::vector<ThrottleDevice>& out) {
+    const std::string w = where + "." + name + "[]";
+    for (const auto& d : array_of(j, name, where)) {
+      check_keys(d, w, {"major", "minor", "rate"});
+      out.push_back({required<std::int64_t>(d, "major", w), required<std::int64_t>(d, "minor", w),
+                     required<std::uint64_t>(d, "rate", w)});
+    }
+  };
+  throttle("throttleReadBpsDevice", b.throttle_read_bps_device);
+  throttle("throttleWriteBpsDevice", b.throttle_write_bps_device);
+  throttle("throttleReadIOPSDevice", b.throttle_read_iops_device);
+  throttle("throttleWriteIOPSDevice", b.throttle_write_iops_device);
+  return b;
+}
+
+// "2MB", "1GB", "64KB": the names of the hugetlb controller's files (hugetlb.<size>.limit_in_bytes).
+bool valid_page_size(const std::string& size) {
+  if (size.size() < 3 || size.compare(size.size() - 1, 1, "B") != 0) return false;
+  const char unit = size[size.size() - 2];
+  if (unit != 'K' && unit != 'M' && unit != 'G') return false;
+  const std::string digits = size.substr(0, size.size() - 2);
+  return digits.find_first_not_of("0123456789") == std::string::npos && digits.front() != '0';
+}
+
 Resources resources_from(const json& j) {
   const std::string where = "linux.resources";
-  check_keys(j, where, {"devices", "memory", "cpu", "pids", "unified"},
-             {"blockIO", "hugepageLimits", "network", "rdma"});
+  check_keys(j, where, {"devices", "memory", "cpu", "pids", "blockIO", "hugepageLimits", "unified"},
+             {"network", "rdma"});
   Resources r;
   if (j.contains("devices")) r.devices = device_rules_from_json(j["devices"]);
   if (j.contains("memory") && !j["memory"].is_null()) {
     const json& m = j["memory"];
-    check_keys(m, where + ".memory", {"limit", "reservation", "swap", "swappiness", "disableOOMKiller"},
-               {"kernel", "kernelTCP", "useHierarchy", "checkBeforeUpdate"});
+    // kernel and kernelTCP are accepted and not applied, as runc 1.1 does: kernel memory accounting is
+    // deprecated in the kernel (gone in 6.x) and callers still send them.
+    check_keys(m, where + ".memory",
+               {"limit", "reservation", "swap", "swappiness", "disableOOMKiller", "kernel", "kernelTCP"},
+               {"useHierarchy", "checkBeforeUpdate"});
+    get_optional<std::int64_t>(m, "kernel", where + ".memory");
+    get_optional<std::int64_t>(m, "kernelTCP", where + ".memory");
     r.memory.limit = get_optional<std::int64_t>(m, "limit", where + ".memory");
     r.memory.reservation = get_optional<std::int64_t>(m, "reservation", where + ".memory");
     r.memory.swap = get_optional<std::int64_t>(m, "swap", where + ".memory");
@@ -153,28 +284,55 @@ Resources resources_from(const json& j) {
     check_keys(j["pids"], where + ".pids", {"limit"});
     r.pids_limit = get_optional<std::int64_t>(j["pids"], "limit", where + ".pids");
   }
+  if (j.contains("blockIO") && !j["blockIO"].is_null()) r.block_io = block_io_from(j["blockIO"]);
+  for (const auto& h : array_of(j, "hugepageLimits", where)) {
+    const std::string w = where + ".hugepageLimits[]";
+    check_keys(h, w, {"pageSize", "limit"});
+    HugepageLimit limit{required<std::string>(h, "pageSize", w), required<std::uint64_t>(h, "limit", w)};
+    if (!valid_page_size(limit.page_size))
+      invalid(w + ".pageSize", "\"" + limit.page_size + "\" is not a page size such as 2MB or 1GB");
+    for (const auto& other : r.hugepage_limits)
+      if (other.page_size == limit.page_size) invalid(w, "page size " + limit.page_size + " is listed twice");
+    r.hugepage_limits.push_back(std::move(limit));
+  }
   r.unified = get<std::map<std::string, std::string>>(j, "unified", where);
   return r;
+}
+
+Personality personality_from(const json& j) {
+  const std::string where = "linux.personality";
+  check_keys(j, where, {"domain", "flags"});
+  Personality p{required<std::string>(j, "domain", where), get<std::vector<std::string>>(j, "flags", where)};
+  if (p.domain != "LINUX" && p.domain != "LINUX32")
+    invalid(where + ".domain", "\"" + p.domain + "\" is not one of LINUX, LINUX32");
+  // The spec defines no flag names yet; one asked for cannot be honoured.
+  if (!p.flags.empty()) {
+    std::string names;
+    for (const auto& f : p.flags) names += (names.empty() ? "" : ", ") + f;
+    throw Error("config.json: " + where + ".flags (" + names + ") is not supported by cppcker", 125);
+  }
+  return p;
 }
 
 Linux linux_from(const json& j) {
   const std::string where = "linux";
   check_keys(j, where,
-             {"uidMappings", "gidMappings", "sysctl", "resources", "cgroupsPath", "namespaces", "devices", "seccomp",
-              "rootfsPropagation", "maskedPaths", "readonlyPaths"},
-             {"intelRdt", "personality", "mountLabel", "timeOffsets", "memoryPolicy", "netDevices"});
+             {"uidMappings", "gidMappings", "personality", "sysctl", "resources", "cgroupsPath", "namespaces",
+              "devices", "seccomp", "rootfsPropagation", "maskedPaths", "readonlyPaths"},
+             {"intelRdt", "mountLabel", "timeOffsets", "memoryPolicy", "netDevices"});
   Linux l;
+  if (j.contains("personality") && !j["personality"].is_null()) l.personality = personality_from(j["personality"]);
   if (j.contains("uidMappings")) l.uid_mappings = mappings_from(j["uidMappings"], where + ".uidMappings");
   if (j.contains("gidMappings")) l.gid_mappings = mappings_from(j["gidMappings"], where + ".gidMappings");
   l.sysctl = get<std::map<std::string, std::string>>(j, "sysctl", where);
   if (j.contains("resources") && !j["resources"].is_null()) l.resources = resources_from(j["resources"]);
   l.cgroups_path = get<std::string>(j, "cgroupsPath", where);
   if (j.contains("namespaces") && !j["namespaces"].is_null()) {
-    const Keys types = {"pid", "network", "mount", "ipc", "uts", "user", "cgroup"};
+    const auto& types = namespace_types();
     for (const auto& ns : j["namespaces"]) {
       check_keys(ns, where + ".namespaces[]", {"type", "path"});
       Namespace n{get<std::string>(ns, "type", where + ".namespaces[]"), get<std::string>(ns, "path", where + ".namespaces[]")};
-      if (!listed(types, n.type)) throw Error("config.json: namespace type \"" + n.type + "\" is not supported by cppcker", 125);
+      if (std::find(types.begin(), types.end(), n.type) == types.end()) throw Error("config.json: namespace type \"" + n.type + "\" is not supported by cppcker", 125);
       if (l.find_namespace(n.type)) invalid(where + ".namespaces", "\"" + n.type + "\" is listed twice");
       l.namespaces.push_back(n);
     }
@@ -202,7 +360,58 @@ Linux linux_from(const json& j) {
   return l;
 }
 
+using HookList = std::vector<Hook> Hooks::*;
+struct HookField {
+  std::string name;
+  HookList list;
+};
+// In the order the runtime runs them.
+const std::vector<HookField>& hook_fields() {
+  static const std::vector<HookField> fields = {{"prestart", &Hooks::prestart},
+                                                {"createRuntime", &Hooks::create_runtime},
+                                                {"createContainer", &Hooks::create_container},
+                                                {"startContainer", &Hooks::start_container},
+                                                {"poststart", &Hooks::poststart},
+                                                {"poststop", &Hooks::poststop}};
+  return fields;
+}
+
+Hooks hooks_from(const json& j) {
+  check_keys(j, "hooks", {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"});
+  Hooks hooks;
+  for (const auto& [name, list] : hook_fields()) {
+    std::size_t i = 0;
+    for (const auto& h : array_of(j, name.c_str(), "hooks")) {
+      const std::string where = "hooks." + name + "[" + std::to_string(i++) + "]";
+      check_keys(h, where, {"path", "args", "env", "timeout"});
+      Hook hook{required<std::string>(h, "path", where), get<std::vector<std::string>>(h, "args", where),
+                get<std::vector<std::string>>(h, "env", where), get_optional<int>(h, "timeout", where)};
+      if (hook.path.empty() || hook.path.front() != '/')
+        invalid(where + ".path", "\"" + hook.path + "\" must be an absolute path");
+      if (hook.timeout && *hook.timeout <= 0)
+        invalid(where + ".timeout", std::to_string(*hook.timeout) + " must be greater than zero");
+      (hooks.*list).push_back(std::move(hook));
+    }
+  }
+  return hooks;
+}
+
 }  // namespace
+
+const std::vector<std::string>& namespace_types() {
+  // "time" is left out: the core does not make time namespaces (nor apply timeOffsets).
+  static const std::vector<std::string> types = {"pid", "network", "mount", "ipc", "uts", "user", "cgroup"};
+  return types;
+}
+
+const std::vector<std::string>& hook_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& f : hook_fields()) out.push_back(f.name);
+    return out;
+  }();
+  return names;
+}
 
 json to_json(const std::vector<DeviceRule>& rules) {
   json out = json::array();
@@ -358,6 +567,10 @@ json to_json(const Spec& s) {
   if (!l.uid_mappings.empty()) linux["uidMappings"] = mappings_json(l.uid_mappings);
   if (!l.gid_mappings.empty()) linux["gidMappings"] = mappings_json(l.gid_mappings);
   if (!l.sysctl.empty()) linux["sysctl"] = l.sysctl;
+  if (l.personality) {
+    linux["personality"] = {{"domain", l.personality->domain}};
+    if (!l.personality->flags.empty()) linux["personality"]["flags"] = l.personality->flags;
+  }
   if (l.resources) linux["resources"] = resources_json(*l.resources);
   if (!l.cgroups_path.empty()) linux["cgroupsPath"] = l.cgroups_path;
   json namespaces = json::array();
@@ -389,12 +602,13 @@ json to_json(const Spec& s) {
             {"mounts", mounts},
             {"linux", linux}};
   if (!s.annotations.empty()) j["annotations"] = s.annotations;
+  if (!s.hooks.empty()) j["hooks"] = hooks_json(s.hooks);
   return j;
 }
 
 Spec spec_from_json(const json& j) {
-  check_keys(j, "", {"ociVersion", "process", "root", "hostname", "mounts", "annotations", "linux"},
-             {"hooks", "domainname", "solaris", "windows", "vm", "zos"});
+  check_keys(j, "", {"ociVersion", "process", "root", "hostname", "mounts", "annotations", "hooks", "linux"},
+             {"domainname", "solaris", "windows", "vm", "zos"});
   Spec s;
   s.oci_version = get<std::string>(j, "ociVersion", "ociVersion");
   if (s.oci_version.rfind("1.", 0) != 0)
@@ -419,6 +633,7 @@ Spec spec_from_json(const json& j) {
     }
   }
   s.annotations = get<std::map<std::string, std::string>>(j, "annotations", "annotations");
+  if (j.contains("hooks") && !j["hooks"].is_null()) s.hooks = hooks_from(j["hooks"]);
   if (j.contains("linux") && !j["linux"].is_null()) s.linux = linux_from(j["linux"]);
   return s;
 }

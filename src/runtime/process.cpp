@@ -8,6 +8,7 @@
 #include <linux/openat2.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -24,6 +25,7 @@
 #include <sstream>
 
 #include "cppcker/network/netlink.hpp"
+#include "cppcker/runtime/bundle.hpp"
 #include "cppcker/runtime/init.hpp"
 #include "cppcker/runtime/rootfs.hpp"
 #include "cppcker/runtime/spec.hpp"
@@ -114,12 +116,14 @@ namespace {
 struct SpawnArgs {
   int fds[3];
   int sync_fd;
-  const char* argv[4];
+  bool outlive_parent;
+  const char* argv[5];
 };
 
 int exec_child_mode(void* arg) {
   const auto* a = static_cast<const SpawnArgs*>(arg);
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the container never outlives the process that started it
+  // The container never outlives the process that started it (but a bundle container outlives `create`).
+  if (!a->outlive_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   // The container's streams are what the caller made for it; unset ones become its own /dev/null later.
   for (int target = 0; target < 3; ++target)
     if (a->fds[target] >= 0 && a->fds[target] != target) ::dup2(a->fds[target], target);
@@ -130,12 +134,37 @@ int exec_child_mode(void* arg) {
 
 }  // namespace
 
-ContainerProcess ContainerProcess::spawn(const std::vector<oci::Namespace>& namespaces, const StdioFds& stdio) {
+ContainerProcess ContainerProcess::spawn(const std::vector<oci::Namespace>& namespaces, const StdioFds& stdio,
+                                         SpawnMode mode) {
+  for (const auto& ns : namespaces)
+    if (ns.type == "mount" && !ns.path.empty())
+      throw Error("joining an existing mount namespace (linux.namespaces mount path) is not supported by cppcker", 125);
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair");
   UniqueFd parent_end(sv[0]), child_end(sv[1]);
   const std::string fd_arg = std::to_string(child_end.get());
-  SpawnArgs args{{stdio.in, stdio.out, stdio.err}, child_end.get(), {"cppcker", "child-mode", fd_arg.c_str(), nullptr}};
+  const std::string preserve_arg = std::to_string(mode.preserve_fds);
+  SpawnArgs args{{stdio.in, stdio.out, stdio.err},
+                 child_end.get(),
+                 mode.outlive_parent,
+                 {"cppcker", "child-mode", fd_arg.c_str(), preserve_arg.c_str(), nullptr}};
+  // A pid namespace given by path is entered at the clone: this process's children are born in it
+  // (setns on a pid namespace changes only that), and this process's own view is restored after.
+  UniqueFd own_pidns, join_pidns;
+  for (const auto& ns : namespaces)
+    if (ns.type == "pid" && !ns.path.empty()) {
+      own_pidns.reset(::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC));
+      join_pidns.reset(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!own_pidns || !join_pidns) throw Error("cannot join the pid namespace " + ns.path + ": " + std::strerror(errno), 125);
+      if (::setns(join_pidns.get(), CLONE_NEWPID) != 0)
+        throw Error("cannot join the pid namespace " + ns.path + ": " + std::strerror(errno), 125);
+    }
+  struct RestorePidns {
+    int fd;
+    ~RestorePidns() {
+      if (fd >= 0) ::setns(fd, CLONE_NEWPID);
+    }
+  } restore{own_pidns.get()};
   // vfork semantics with new namespaces: no copy of this process's page tables (the child execs at
   // once), and this process goes on as soon as the exec has begun. The stage waits for the spec, so
   // nothing of the user's runs before release().
@@ -162,18 +191,41 @@ void ContainerProcess::release(const oci::Spec& spec, LaunchOptions options) {
   request.init = options.init;
   request.create_cwd = options.create_cwd;
   request.loopback_up = options.loopback_up;
-  request.stdin_null = !tty && options.stdio.in < 0;
-  request.docker_user = true;
-  // Descriptors the stage gets with the spec: the user namespace to enter, the network namespace to join.
+  // A bundle container's stdio is what it inherited from the caller, as runc passes it on.
+  request.stdin_null = !tty && options.stdio.in < 0 && !options.bundle;
+  request.docker_user = options.docker_user;
+  request.bundle = options.bundle;
+  request.preserve_fds = options.preserve_fds;
+  request.no_pivot = options.no_pivot;
+  request.no_new_keyring = options.no_new_keyring;
+  request.runtime_hooks = static_cast<bool>(options.runtime_hooks);
+  request.hook_state = options.hook_state;
+  request.hook_state.pid = child_.pid();
+  // Descriptors the stage gets with the spec: the user namespace to enter, the network namespace to join,
+  // the other namespaces given by path, the exec fifo.
   UniqueFd userns = user_namespace(spec.linux);
   UniqueFd netns = open_namespace(spec.linux, "network");
+  std::vector<UniqueFd> joined;
+  for (const char* type : {"ipc", "uts", "cgroup"})
+    if (UniqueFd fd = open_namespace(spec.linux, type)) {
+      request.joined_namespaces.push_back(type);
+      joined.push_back(std::move(fd));
+    }
   std::vector<int> fds;
   if ((request.has_userns_fd = static_cast<bool>(userns))) fds.push_back(userns.get());
   if ((request.has_netns_fd = static_cast<bool>(netns))) fds.push_back(netns.get());
+  for (const auto& fd : joined) fds.push_back(fd.get());
+  if ((request.has_fifo_fd = static_cast<bool>(options.exec_fifo))) fds.push_back(options.exec_fifo.get());
 
   cgroup_ = make_cgroup(options.cgroup);
   try {
-    cgroup_->create(limits_from_resources(spec.linux.resources.value_or(oci::Resources{})));
+    if (options.bundle) {
+      // runc's semantics: every field of linux.resources, as given.
+      cgroup_->create({});
+      if (spec.linux.resources && !(*spec.linux.resources == oci::Resources{})) cgroup_->update(*spec.linux.resources);
+    } else {
+      cgroup_->create(limits_from_resources(spec.linux.resources.value_or(oci::Resources{})));
+    }
   } catch (const Error& e) {
     throw Error(std::string("failed to create the container's cgroup: ") + e.what(), 125);
   }
@@ -187,6 +239,8 @@ void ContainerProcess::release(const oci::Spec& spec, LaunchOptions options) {
   }
   userns.reset();
   netns.reset();
+  joined.clear();
+  options.exec_fifo.reset();
   if (options.before_release) options.before_release();
   std::optional<SystemError> go_failed;
   try {
@@ -209,7 +263,20 @@ void ContainerProcess::release(const oci::Spec& spec, LaunchOptions options) {
       tty_master_ = std::move(passed);
       continue;
     }
+    if (r.kind == StageReply::Kind::hooks && options.runtime_hooks) {
+      options.runtime_hooks(child_.pid());
+      send_message(sync_.get(), encode_hooks_done());
+      continue;
+    }
+    if (r.kind == StageReply::Kind::created && options.bundle) {
+      if (go_failed) throw Error(std::string("container start failed: ") + go_failed->what(), 125);
+      return;  // the socket stays open: await_exec() reads what happens after the start
+    }
+    if (r.kind != StageReply::Kind::error) throw Error("container start failed: unexpected reply from the container", 125);
     throw Error(r.message, r.exit_code);
+  }
+  if (options.bundle) {
+    throw Error("container start failed: the child-mode stage exited (" + std::to_string(exit_status(child_.wait())) + ")", 125);
   }
   sync_.reset();
   if (go_failed) throw Error(std::string("container start failed: ") + go_failed->what(), 125);
@@ -217,6 +284,30 @@ void ContainerProcess::release(const oci::Spec& spec, LaunchOptions options) {
     // The stage ended without reporting: it died before it could say why.
     throw Error("container start failed: the child-mode stage exited (" + std::to_string(exit_status(child_.wait())) + ")", 125);
   }
+}
+
+void ContainerProcess::await_exec() {
+  if (!sync_) return;
+  UniqueFd sync = std::move(sync_);
+  for (;;) {
+    std::optional<std::string> reply;
+    try {
+      reply = receive_message(sync.get());
+    } catch (const Error& e) {
+      throw Error(std::string("container start failed: ") + e.what(), 125);
+    }
+    if (!reply) return;
+    StageReply r = decode_stage_reply(*reply);
+    if (r.kind == StageReply::Kind::error) throw Error(r.message, r.exit_code);
+  }
+}
+
+void ContainerProcess::detach() {
+  sync_.reset();
+  tty_master_.reset();
+  held_.clear();
+  if (cgroup_) cgroup_->release();
+  child_.release();
 }
 
 ContainerProcess::Exit ContainerProcess::wait() {
@@ -394,13 +485,15 @@ void enter_working_directory(const std::string& cwd, bool create) {
 
 ConfinedProcess confine_process(oci::Process p, const LaunchContext& ctx, int report_fd) {
   if (p.args.empty()) throw StageError("exec", "no command specified");
-  if (report_fd != 3) throw StageError("exec", "the report socket must be descriptor 3");
-  // Only the streams and the report socket cross into the container: nothing the runtime or its caller
-  // held (CVE-2024-21626's shape) is reachable through /proc/self/fd, not even before the exec. (`keep`:
-  // close-on-exec descriptors the caller still needs until then.)
+  if (report_fd < 3 + static_cast<int>(ctx.preserve_fds))
+    throw StageError("exec", "the report socket must lie above the preserved descriptors");
+  // Only the streams, the preserved descriptors and the report socket cross into the container: nothing
+  // the runtime or its caller held (CVE-2024-21626's shape) is reachable through /proc/self/fd, not even
+  // before the exec. (`keep`: close-on-exec descriptors the caller still needs until then.)
   std::vector<int> keep = ctx.keep_fds;
+  keep.push_back(report_fd);
   std::sort(keep.begin(), keep.end());
-  unsigned from = 4;
+  unsigned from = 3 + ctx.preserve_fds;
   for (int fd : keep) {
     if (fd < static_cast<int>(from)) continue;
     if (fd > static_cast<int>(from) && ::syscall(SYS_close_range, from, static_cast<unsigned>(fd - 1), 0u) != 0)
@@ -471,6 +564,7 @@ ConfinedProcess confine_process(oci::Process p, const LaunchContext& ctx, int re
     out.size = winsize{static_cast<unsigned short>(p.console_size->height), static_cast<unsigned short>(p.console_size->width), 0, 0};
   out.uid = ids.uid;
 
+  if (ctx.before_seccomp) ctx.before_seccomp(out);
   // Last of the confinement: the filter, then the container's capability sets.
   if (!ctx.seccomp_program.empty()) {
     try {
@@ -512,18 +606,45 @@ bool peer_gone(int fd) {
   return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR));
 }
 
-int child_mode_main(int sync_fd) {
+namespace {
+
+// A bundle container's wait for `start`: the exec fifo's read end (opened non-blocking by the parent, so
+// that its open never blocked) becomes readable once `start` has written to it.
+void wait_for_start(int fifo) {
+  pollfd p{fifo, POLLIN, 0};
+  for (;;) {
+    int n = ::poll(&p, 1, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) stage_failed("start", "wait at the exec fifo");
+    char byte;
+    ssize_t got = ::read(fifo, &byte, 1);
+    if (got == 1) return;
+    if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    throw StageError("start", "the exec fifo was closed without a start");
+  }
+}
+
+void set_personality(const oci::Personality& p) {
+  unsigned long persona = p.domain == "LINUX32" ? PER_LINUX32 : PER_LINUX;
+  if (::personality(persona) < 0) stage_failed("personality", "personality " + p.domain);
+}
+
+}  // namespace
+
+int child_mode_main(int sync_fd, unsigned preserve_fds) {
   // CVE-2019-5736: until its exec this process is the host's cppcker binary inside the container's
   // namespaces; non-dumpable, its /proc/<pid>/exe is out of reach of anything in the container.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   ::umask(022);
-  // The socket at 3 (where confine_process keeps it), and nothing else the caller may have leaked.
-  if (sync_fd != 3) {
-    if (::dup3(sync_fd, 3, O_CLOEXEC) < 0) return 125;
+  // The socket just above the preserved descriptors (where confine_process keeps it), and nothing else
+  // the caller may have leaked.
+  const int report_fd = 3 + static_cast<int>(preserve_fds);
+  if (sync_fd != report_fd) {
+    if (::dup3(sync_fd, report_fd, O_CLOEXEC) < 0) return 125;
     ::close(sync_fd);
-    sync_fd = 3;
+    sync_fd = report_fd;
   }
-  ::syscall(SYS_close_range, 4u, ~0u, 0u);
+  ::syscall(SYS_close_range, static_cast<unsigned>(report_fd) + 1, ~0u, 0u);
   ::fcntl(sync_fd, F_SETFD, FD_CLOEXEC);  // a successful exec closes it: that is the parent's "started"
   auto reply = [&](const StageReply& r) {
     try {
@@ -539,14 +660,24 @@ int child_mode_main(int sync_fd) {
     if (!message) return 125;  // the parent went away
     StartRequest request = decode_start_request(*message);
     const oci::Spec& spec = request.spec;
-    if (fds.size() != std::size_t{request.has_userns_fd} + std::size_t{request.has_netns_fd})
+    if (fds.size() != std::size_t{request.has_userns_fd} + std::size_t{request.has_netns_fd} +
+                          request.joined_namespaces.size() + std::size_t{request.has_fifo_fd})
       throw StageError("child-mode", "the start message came with the wrong descriptors");
-    UniqueFd userns = request.has_userns_fd ? std::move(fds[0]) : UniqueFd();
+    std::size_t next_fd = 0;
+    UniqueFd userns = request.has_userns_fd ? std::move(fds[next_fd++]) : UniqueFd();
     if (request.has_netns_fd) {
       // A namespace made (or chosen) while this stage was starting: joined first, with the host's rights.
-      UniqueFd netns = std::move(fds[request.has_userns_fd ? 1 : 0]);
+      UniqueFd netns = std::move(fds[next_fd++]);
       stage_check(::setns(netns.get(), CLONE_NEWNET), "namespaces", "join the network namespace");
     }
+    bool joined_cgroupns = false;
+    for (const auto& type : request.joined_namespaces) {
+      UniqueFd ns = std::move(fds[next_fd++]);
+      const int flag = type == "ipc" ? CLONE_NEWIPC : type == "uts" ? CLONE_NEWUTS : CLONE_NEWCGROUP;
+      stage_check(::setns(ns.get(), flag), "namespaces", "join the " + type + " namespace");
+      joined_cgroupns = joined_cgroupns || flag == CLONE_NEWCGROUP;
+    }
+    UniqueFd exec_fifo = request.has_fifo_fd ? std::move(fds[next_fd++]) : UniqueFd();
     // Now in its cgroup: a cgroup namespace rooted there hides the host's hierarchy. A hierarchy it was
     // not put in (cpuset without --cpuset-cpus) stays at the host's root: that one is not mounted.
     std::vector<CgroupHierarchy> cgroups;
@@ -554,10 +685,10 @@ int child_mode_main(int sync_fd) {
       const std::string mine = read_file("/proc/self/cgroup");
       for (auto& h : cgroup_hierarchies())
         if (cgroup_path_in(mine, h.key) != "/") cgroups.push_back(std::move(h));
-      stage_check(::unshare(CLONE_NEWCGROUP), "namespaces", "unshare the cgroup namespace");
+      if (!joined_cgroupns) stage_check(::unshare(CLONE_NEWCGROUP), "namespaces", "unshare the cgroup namespace");
     }
     // A session keyring of its own (as runc does): nothing of the host's keys is reachable through it.
-    if (::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, nullptr) < 0 && errno != ENOSYS)
+    if (!request.no_new_keyring && ::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, nullptr) < 0 && errno != ENOSYS)
       stage_failed("keyring", "join a new session keyring");
     if (request.loopback_up) {
       try {
@@ -566,7 +697,31 @@ int child_mode_main(int sync_fd) {
         throw StageError("network", e.what(), e.sys_errno());
       }
     }
-    build_container_filesystem(request, userns.get(), cgroups);
+    bool got_go = false;
+    oci::State hook_state = request.hook_state;
+    hook_state.status = "creating";
+    build_container_filesystem(request, userns.get(), cgroups, [&] {
+      if (request.runtime_hooks) {
+        // The parent's prestart and createRuntime hooks run now, in the runtime's namespaces.
+        send_message(sync_fd, encode(StageReply{StageReply::Kind::hooks, "hooks", 0, "", 0}));
+        for (;;) {
+          std::optional<std::string> m = receive_message(sync_fd);
+          if (!m) throw StageError("hooks", "cppcker went away while its hooks ran");
+          if (is_go(*m)) {
+            got_go = true;
+            continue;
+          }
+          if (is_hooks_done(*m)) break;
+          throw StageError("hooks", "expected the end of cppcker's hooks");
+        }
+      }
+      // createContainer: in the container's namespaces, before pivot_root (the host's paths still resolve).
+      try {
+        run_hooks(spec.hooks.create_container, "createContainer", hook_state);
+      } catch (const Error& e) {
+        throw StageError("hooks", e.what());
+      }
+    });
     if (spec.linux.find_namespace("uts") && !spec.hostname.empty())
       stage_check(::sethostname(spec.hostname.data(), spec.hostname.size()), "hostname", "sethostname");
     if (userns) {
@@ -576,16 +731,43 @@ int child_mode_main(int sync_fd) {
       userns.reset();
     }
     // Everything above needed nothing more from outside; the user's process needs the go (its network).
-    std::optional<std::string> go = receive_message(sync_fd);
-    if (!go) return 125;  // the parent went away (or gave up on the start): nothing to report to
-    if (!is_go(*go)) throw StageError("child-mode", "expected the go from cppcker");
+    if (!got_go) {
+      std::optional<std::string> go = receive_message(sync_fd);
+      if (!go) return 125;  // the parent went away (or gave up on the start): nothing to report to
+      if (!is_go(*go)) throw StageError("child-mode", "expected the go from cppcker");
+    }
+    if (spec.linux.personality) set_personality(*spec.linux.personality);
     static const std::vector<std::string> no_flags;
     LaunchContext context{request.seccomp_program, spec.linux.seccomp ? spec.linux.seccomp->flags : no_flags,
                           request.create_cwd, request.init, request.stdin_null, request.docker_user};
+    context.preserve_fds = request.preserve_fds;
+    if (request.bundle) {
+      context.keep_fds.push_back(exec_fifo.get());
+      context.before_seccomp = [&](ConfinedProcess& process) {
+        if (process.terminal) {
+          // The terminal before "created": the caller's console socket gets its master during create.
+          UniqueFd master = open_container_tty(process.size, process.uid);
+          send_message(sync_fd, encode(StageReply{StageReply::Kind::tty, "tty", 0, "", 0}), master.get());
+          process.terminal = false;
+        }
+        send_message(sync_fd, encode(StageReply{StageReply::Kind::created, "created", 0, "", 0}));
+        wait_for_start(exec_fifo.get());
+        exec_fifo.reset();
+        oci::State started = request.hook_state;
+        started.status = "created";
+        try {
+          run_hooks(spec.hooks.start_container, "startContainer", started);
+        } catch (const Error& e) {
+          throw StageError("hooks", e.what());
+        }
+      };
+    }
     ConfinedProcess process = confine_process(std::move(request.spec.process), context, sync_fd);
-    // A credential change clears the parent-death signal: set again, and the parent checked still there.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (peer_gone(sync_fd)) return 125;
+    if (!request.bundle) {
+      // A credential change clears the parent-death signal: set again, and the parent checked still there.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (peer_gone(sync_fd)) return 125;
+    }
     exec_confined(std::move(process), sync_fd);
   } catch (const StageError& e) {
     return reply(e.reply());

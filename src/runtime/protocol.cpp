@@ -47,7 +47,15 @@ std::string encode(const StartRequest& r) {
             {"loopbackUp", r.loopback_up},
             {"dockerUser", r.docker_user},
             {"usernsFd", r.has_userns_fd},
-            {"netnsFd", r.has_netns_fd}};
+            {"netnsFd", r.has_netns_fd},
+            {"joinedNamespaces", r.joined_namespaces},
+            {"fifoFd", r.has_fifo_fd},
+            {"bundle", r.bundle},
+            {"preserveFds", r.preserve_fds},
+            {"noPivot", r.no_pivot},
+            {"noNewKeyring", r.no_new_keyring},
+            {"runtimeHooks", r.runtime_hooks},
+            {"hookState", oci::to_json(r.hook_state)}};
   if (r.overlay)
     j["overlay"] = {{"layersDir", r.overlay->layers_dir}, {"lowers", r.overlay->lowers},
                     {"upper", r.overlay->upper}, {"work", r.overlay->work}};
@@ -67,6 +75,22 @@ StartRequest decode_start_request(const std::string& bytes) {
   r.docker_user = j.value("dockerUser", false);
   r.has_userns_fd = j.value("usernsFd", false);
   r.has_netns_fd = j.value("netnsFd", false);
+  r.joined_namespaces = j.value("joinedNamespaces", std::vector<std::string>{});
+  r.has_fifo_fd = j.value("fifoFd", false);
+  r.bundle = j.value("bundle", false);
+  r.preserve_fds = j.value("preserveFds", 0u);
+  r.no_pivot = j.value("noPivot", false);
+  r.no_new_keyring = j.value("noNewKeyring", false);
+  r.runtime_hooks = j.value("runtimeHooks", false);
+  if (j.contains("hookState")) {
+    const json& h = j["hookState"];
+    r.hook_state.oci_version = h.value("ociVersion", std::string(oci::kRuntimeSpecVersion));
+    r.hook_state.id = h.value("id", "");
+    r.hook_state.status = h.value("status", "");
+    r.hook_state.pid = h.value("pid", 0);
+    r.hook_state.bundle = h.value("bundle", "");
+    r.hook_state.annotations = h.value("annotations", std::map<std::string, std::string>{});
+  }
   if (j.contains("overlay")) {
     const json& o = j["overlay"];
     r.overlay = OverlayRootfs{o.at("layersDir").get<std::string>(), o.at("lowers").get<std::vector<std::string>>(),
@@ -79,21 +103,39 @@ std::string encode_go() { return R"({"type":"go"})"; }
 
 bool is_go(const std::string& bytes) { return bytes == encode_go(); }
 
+std::string encode_hooks_done() { return R"({"type":"hooks-done"})"; }
+
+bool is_hooks_done(const std::string& bytes) { return bytes == encode_hooks_done(); }
+
+namespace {
+constexpr std::pair<StageReply::Kind, const char*> kReplyKinds[] = {{StageReply::Kind::error, "error"},
+                                                                    {StageReply::Kind::tty, "tty"},
+                                                                    {StageReply::Kind::hooks, "hooks"},
+                                                                    {StageReply::Kind::created, "created"},
+                                                                    {StageReply::Kind::pid, "pid"}};
+}  // namespace
+
 std::string encode(const StageReply& r) {
-  return with_blob({{"type", r.kind == StageReply::Kind::tty ? "tty" : "error"},
-                    {"stage", r.stage},
-                    {"errno", r.error_number},
-                    {"message", r.message},
-                    {"exitCode", r.exit_code}},
-                   "");
+  const char* type = "error";
+  for (const auto& [kind, name] : kReplyKinds)
+    if (kind == r.kind) type = name;
+  json j = {{"type", type}, {"stage", r.stage}, {"errno", r.error_number}, {"message", r.message}, {"exitCode", r.exit_code}};
+  if (r.pid) j["pid"] = r.pid;
+  return with_blob(j, "");
 }
 
 StageReply decode_stage_reply(const std::string& bytes) {
   auto [j, blob] = split_blob(bytes, "reply");
   StageReply r;
   std::string type = j.value("type", "");
-  if (type != "tty" && type != "error") throw Error("malformed reply from the container", 125);
-  r.kind = type == "tty" ? StageReply::Kind::tty : StageReply::Kind::error;
+  bool known = false;
+  for (const auto& [kind, name] : kReplyKinds)
+    if (type == name) {
+      r.kind = kind;
+      known = true;
+    }
+  if (!known) throw Error("malformed reply from the container", 125);
+  r.pid = j.value("pid", 0);
   r.stage = j.value("stage", "");
   r.error_number = j.value("errno", 0);
   r.message = j.value("message", "");

@@ -54,6 +54,8 @@ constexpr PropagationOption kPropagation[] = {
     {"rshared", MS_SHARED | MS_REC}, {"slave", MS_SLAVE},             {"rslave", MS_SLAVE | MS_REC},
     {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC}};
 
+constexpr const char* kIdmapOptions[] = {"idmap", "ridmap"};
+
 }  // namespace
 
 MountOptions parse_mount_options(const std::vector<std::string>& options) {
@@ -76,15 +78,25 @@ MountOptions parse_mount_options(const std::vector<std::string>& options) {
         known = true;
         o.propagation = p.flags;
       }
-    if (option == "idmap" || option == "ridmap") {
-      known = true;
-      o.idmap = true;
-    }
+    for (const char* name : kIdmapOptions)
+      if (option == name) {
+        known = true;
+        o.idmap = true;
+      }
     if (!known && !option.empty()) o.data += (o.data.empty() ? "" : ",") + option;
   }
   o.bind = o.flags & MS_BIND;
   o.recursive = o.bind && (o.flags & MS_REC);
   return o;
+}
+
+std::vector<std::string> known_mount_options() {
+  std::vector<std::string> names;
+  for (const auto& f : kFlagOptions) names.emplace_back(f.name);
+  for (const auto& p : kPropagation) names.emplace_back(p.name);
+  for (const char* name : kIdmapOptions) names.emplace_back(name);
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 std::uint32_t map_to_host(const std::vector<oci::IdMapping>& mappings, std::uint32_t id) {
@@ -386,6 +398,14 @@ struct Builder {
 
   void pivot() {
     stage_check(::chdir(root.c_str()), "pivot_root", "chdir rootfs");
+    if (request.no_pivot) {
+      // runc's --no-pivot (a rootfs on a ramfs, where pivot_root fails): the rootfs moved over / and
+      // chroot'ed into; the host's root stays underneath in this mount namespace.
+      stage_check(::mount(".", "/", nullptr, MS_MOVE, nullptr), "pivot_root", "move the rootfs onto /");
+      stage_check(::chroot("."), "pivot_root", "chroot");
+      stage_check(::chdir("/"), "pivot_root", "chdir /");
+      return;
+    }
     // pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the container's.
     stage_check(static_cast<int>(::syscall(SYS_pivot_root, ".", ".")), "pivot_root", "pivot_root");
     stage_check(::umount2(".", MNT_DETACH), "pivot_root", "detach the old root");
@@ -432,7 +452,8 @@ struct Builder {
 
 }  // namespace
 
-void build_container_filesystem(const StartRequest& request, int userns_fd, const std::vector<CgroupHierarchy>& cgroups) {
+void build_container_filesystem(const StartRequest& request, int userns_fd, const std::vector<CgroupHierarchy>& cgroups,
+                                const std::function<void()>& before_pivot) {
   const oci::Spec& spec = request.spec;
   Builder b{request, spec, userns_fd, fs::path(spec.root.path), cgroups};
   // Nothing mounted from here on propagates back to the host.
@@ -446,6 +467,7 @@ void build_container_filesystem(const StartRequest& request, int userns_fd, cons
   }
   for (const auto& m : spec.mounts) b.filesystem(m);
   b.devices();
+  if (before_pivot) before_pivot();
   b.pivot();
   if (!spec.linux.rootfs_propagation.empty()) {
     MountOptions o = parse_mount_options({spec.linux.rootfs_propagation});

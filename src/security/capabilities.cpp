@@ -141,8 +141,10 @@ void apply_capability_sets(const CapabilityMasks& m) {
   put(m.inheritable, &__user_cap_data_struct::inheritable);
   if (::syscall(SYS_capset, &c.header, c.data) != 0) throw_errno("set the container's capabilities");
   if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) throw_errno("clear ambient capabilities");
+  // The kernel raises an ambient capability only when it is permitted and inheritable; runc skips the
+  // others (its default spec lists ambient capabilities without inheritable ones), and so does cppcker.
   for (int cap = 0; cap <= CAP_LAST_CAP; ++cap)
-    if ((m.ambient & have & (std::uint64_t{1} << cap)) &&
+    if ((m.ambient & m.inheritable & have & (std::uint64_t{1} << cap)) &&
         ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0)
       throw_errno("raise ambient " + known_capabilities()[static_cast<std::size_t>(cap)]);
 }

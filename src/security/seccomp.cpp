@@ -95,15 +95,16 @@ void check_action(std::string_view action, const std::string& where) {
     invalid(where, "unknown action " + in_quotes(action));
 }
 
+constexpr std::pair<std::string_view, scmp_compare> kOperators[] = {{"SCMP_CMP_NE", SCMP_CMP_NE},
+                                                                    {"SCMP_CMP_LT", SCMP_CMP_LT},
+                                                                    {"SCMP_CMP_LE", SCMP_CMP_LE},
+                                                                    {"SCMP_CMP_EQ", SCMP_CMP_EQ},
+                                                                    {"SCMP_CMP_GE", SCMP_CMP_GE},
+                                                                    {"SCMP_CMP_GT", SCMP_CMP_GT},
+                                                                    {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ}};
+
 std::optional<scmp_compare> find_operator(std::string_view op) {
-  static constexpr std::pair<std::string_view, scmp_compare> ops[] = {{"SCMP_CMP_NE", SCMP_CMP_NE},
-                                                                      {"SCMP_CMP_LT", SCMP_CMP_LT},
-                                                                      {"SCMP_CMP_LE", SCMP_CMP_LE},
-                                                                      {"SCMP_CMP_EQ", SCMP_CMP_EQ},
-                                                                      {"SCMP_CMP_GE", SCMP_CMP_GE},
-                                                                      {"SCMP_CMP_GT", SCMP_CMP_GT},
-                                                                      {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ}};
-  for (const auto& [name, value] : ops)
+  for (const auto& [name, value] : kOperators)
     if (name == op) return value;
   return std::nullopt;
 }
@@ -112,10 +113,14 @@ constexpr unsigned kMaxSyscallArgs = 6;
 constexpr std::uint32_t kMaxErrno = 0xffff;  // SECCOMP_RET_DATA
 
 // The filter flags cppcker passes to seccomp(2); TSYNC is not needed (one thread) and NEW_LISTENER needs
-// an agent, so neither is accepted. 0 for any other name.
+// an agent, so neither is accepted.
+constexpr std::pair<std::string_view, unsigned> kFilterFlags[] = {
+    {"SECCOMP_FILTER_FLAG_LOG", SECCOMP_FILTER_FLAG_LOG}, {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", SECCOMP_FILTER_FLAG_SPEC_ALLOW}};
+
+// 0 for a name not in kFilterFlags.
 unsigned filter_flag(std::string_view flag) {
-  if (flag == "SECCOMP_FILTER_FLAG_LOG") return SECCOMP_FILTER_FLAG_LOG;
-  if (flag == "SECCOMP_FILTER_FLAG_SPEC_ALLOW") return SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+  for (const auto& [name, bit] : kFilterFlags)
+    if (name == flag) return bit;
   return 0;
 }
 
@@ -766,6 +771,45 @@ void install_seccomp_program(std::string_view program, const std::vector<std::st
   // Kernels before 3.17 have only the prctl, which takes no flags.
   if (errno == ENOSYS && bits == 0 && ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0) return;
   throw_errno("seccomp(SECCOMP_SET_MODE_FILTER)");
+}
+
+// ---------------------------------------------------------------- what this build accepts
+
+namespace {
+template <typename Range, typename Name>
+std::vector<std::string> sorted_names(const Range& range, Name name) {
+  std::vector<std::string> out;
+  for (const auto& entry : range) out.emplace_back(name(entry));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+}  // namespace
+
+std::vector<std::string> known_seccomp_actions() {
+  return sorted_names(kActions, [](std::string_view a) { return a; });
+}
+
+std::vector<std::string> known_seccomp_operators() {
+  return sorted_names(kOperators, [](const auto& op) { return op.first; });
+}
+
+std::vector<std::string> known_seccomp_architectures() {
+  return sorted_names(kArches, [](const Arch& a) { return a.name; });
+}
+
+std::vector<std::string> known_seccomp_flags() {
+  return sorted_names(kFilterFlags, [](const auto& f) { return f.first; });
+}
+
+std::vector<std::string> supported_seccomp_flags() {
+  std::vector<std::string> out;
+  for (const auto& [name, bit] : kFilterFlags) {
+    // libseccomp's probe: the kernel checks the flags before it reads the (here null) program, so EFAULT
+    // means the flag is known and EINVAL that it is not; nothing is ever installed.
+    if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, bit, nullptr) != 0 && errno == EFAULT) out.emplace_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace cppcker

@@ -129,20 +129,30 @@ class Cgroup {
   // hugepage limits; devices; unified on v2) to the existing cgroup: `create` with the limits, then for
   // an OCI container's full resources, and `update`. Validates everything before writing anything; throws
   // Error naming the field or file (a field the host's cgroups cannot honour, e.g. unified on v1).
-  virtual void update(const oci::Resources& resources);
-  // pause/resume: the v1 freezer hierarchy's freezer.state, v2's cgroup.freeze; returns once every
-  // process is frozen (or thawed). Throws Error when the host has no freezer.
-  virtual void freeze();
-  virtual void thaw();
-  virtual bool frozen() const;
-  virtual CgroupStats stats() const;
+  // Fields left unset (nullopt, empty) are left alone; so is the devices controller for an empty rule
+  // list. On v2 the controllers the fields need are enabled in the parents first. On v1, cpus/mems make
+  // the cpuset cgroup (create() makes it only when asked) and move the cgroup's processes into it.
+  virtual void update(const oci::Resources& resources) = 0;
+  // pause/resume: the v1 freezer hierarchy's freezer.state, v2's cgroup.freeze (also used on a hybrid
+  // host without a v1 freezer); returns once every process is frozen (or thawed). Throws Error when the
+  // host has no freezer; a freeze that does not complete is undone before the Error.
+  virtual void freeze() = 0;
+  virtual void thaw() = 0;
+  virtual bool frozen() const = 0;
+  // What the cgroup's files say now; a controller the cgroup lacks reads as zeros.
+  virtual CgroupStats stats() const = 0;
 };
 
 // runc's cgroupsPath with the cgroupfs driver: an absolute path lies below the hierarchies' roots; a
 // relative one below the caller's own cgroup; "slice:prefix:name" (the systemd form) is laid out as
 // systemd would ("a-b.slice" nests as a.slice/a-b.slice, then prefix-name.scope); empty: "<id>" below the
 // caller's cgroup. Throws Error for a malformed one.
+// The systemd form gives one path ("" key); the others one per hierarchy key. ".." anywhere is refused.
 CgroupPaths oci_cgroup_paths(const std::string& cgroups_path, const std::string& id);
+// The same for a process whose /proc/<pid>/cgroup reads `proc_cgroup`, on a host with these hierarchy
+// keys (cgroup_hierarchy_keys()); a seam for tests.
+CgroupPaths oci_cgroup_paths(const std::string& cgroups_path, const std::string& id, std::string_view proc_cgroup,
+                             const std::vector<std::string>& keys);
 
 std::unique_ptr<Cgroup> make_cgroup(const CgroupPaths& paths, const std::filesystem::path& mount = "/sys/fs/cgroup");
 std::unique_ptr<Cgroup> make_cgroup_v2(const std::string& path, const std::filesystem::path& mount);

@@ -246,6 +246,11 @@ struct State {
 };
 nlohmann::json to_json(const State& state);
 
+// The namespace types spec_from_json accepts ("pid", "network", ...) and the hook lists it reads
+// ("prestart", "createRuntime", ... "poststop", in the order the spec runs them): `features` lists them.
+const std::vector<std::string>& namespace_types();
+const std::vector<std::string>& hook_names();
+
 nlohmann::json to_json(const Spec& spec);
 nlohmann::json to_json(const Process& process);
 nlohmann::json to_json(const Seccomp& seccomp);

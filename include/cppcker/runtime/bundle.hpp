@@ -45,6 +45,9 @@ class BundleContainer {
   int tty_master() const { return process_.tty_master(); }
   // `create`: the process and its cgroup outlive this object (the caller's subreaper reaps the process).
   void detach();
+  // `run` in the foreground, after start_bundle_container: returns once the program has been exec'd; throws
+  // Error with the stage's failure (e.g. 127: the program is not found) otherwise.
+  void await_exec() { process_.await_exec(); }
   // `run` in the foreground: waits for the end, removes the cgroup. Exit code 128+N for signal N.
   ContainerProcess::Exit wait() { return process_.wait(); }
 

@@ -56,6 +56,25 @@ struct LaunchOptions {
   // Runs once the child is in its cgroup and has the spec, while it builds the container's filesystem;
   // its process starts only after this returns (setup-veth finishes here).
   std::function<void()> before_release;
+  bool docker_user = true;  // process.user.username is Docker's -u (false: the spec's numeric ids as given)
+
+  // A bundle container (runtime/bundle.hpp): release() returns once the stage reports "created", and the
+  // process waits at the exec fifo whose read end is `exec_fifo`; all of linux.resources is applied.
+  bool bundle = false;
+  UniqueFd exec_fifo;
+  unsigned preserve_fds = 0;
+  bool no_pivot = false;
+  bool no_new_keyring = false;
+  oci::State hook_state;  // for the hooks run inside (createContainer, startContainer)
+  // Runs prestart and createRuntime hooks when the stage reaches them (the child's pid); unset: none.
+  std::function<void(pid_t)> runtime_hooks;
+};
+
+// How the child-mode stage is started: with `preserve_fds` of the caller's descriptors (3..) passed on, and
+// whether it dies with its parent (a bundle container outlives `create`).
+struct SpawnMode {
+  unsigned preserve_fds = 0;
+  bool outlive_parent = false;
 };
 
 class ContainerProcess {
@@ -67,7 +86,8 @@ class ContainerProcess {
   // namespace and the cgroup, puts the child in, sends it the spec and returns once the process has been
   // exec'd. Throws Error with Docker's exit code (125/126/127); nothing either made is left behind then
   // (the child is killed and reaped, the cgroup removed).
-  static ContainerProcess spawn(const std::vector<oci::Namespace>& namespaces, const StdioFds& stdio);
+  static ContainerProcess spawn(const std::vector<oci::Namespace>& namespaces, const StdioFds& stdio,
+                                SpawnMode mode = {});
   void release(const oci::Spec& spec, LaunchOptions options);
   static ContainerProcess start(const oci::Spec& spec, LaunchOptions options) {
     ContainerProcess p = spawn(spec.linux.namespaces, options.stdio);
@@ -78,6 +98,7 @@ class ContainerProcess {
   int pidfd() const { return child_.pidfd(); }
   // The master of the container's terminal (spec.process.terminal), else -1.
   int tty_master() const { return tty_master_.get(); }
+  void close_tty_master() { tty_master_.reset(); }
 
   struct Exit {
     int code = 0;  // Docker's: the exit code, or 128+N for signal N
@@ -85,6 +106,11 @@ class ContainerProcess {
   };
   // Waits for the process to end, then removes the cgroup (killing what is left in it).
   Exit wait();
+  // A bundle container after its start: returns once the process has been exec'd (its report socket
+  // closed); throws Error with the stage's failure (the exit code 125/126/127) otherwise.
+  void await_exec();
+  // The process and its cgroup live on unowned: nothing is killed or removed when this object goes.
+  void detach();
   // Descriptors that live as long as the container's process (the published ports' host sockets): closed
   // by wait() once it has ended, or with this object.
   void hold(std::vector<UniqueFd> fds) {
@@ -111,11 +137,11 @@ struct UserIds {
 UserIds resolve_user(const std::string& spec);
 
 // The last steps inside the container, shared by `run`'s child-mode and `exec`. confine_process: every
-// descriptor but 0-2 and the report socket (which must be 3; it closes at the exec) closed, the user
+// descriptor but 0-2, the preserved ones and the report socket (it closes at the exec) closed, the user
 // (from process.user.username when docker_user: HOME from its passwd entry, and Docker's rule that a
 // non-root user has empty effective and permitted capability sets), rlimits, umask, the working directory
 // (resolved inside the root, never through a magic link), a new session, the user switch, the capability
-// sets, no_new_privs and the seccomp program. exec_confined: the terminal (its master sent over the report
+// sets, no_new_privs and the seccomp program (report_fd may be any descriptor above the preserved ones). exec_confined: the terminal (its master sent over the report
 // socket), then execve of the program (or of cppcker's init). `exec` confines its helper before it forks
 // the process into the container's pid namespace, so nothing there ever holds the runtime's privileges.
 // Both throw StageError with Docker's codes: 125 runtime, 126 cannot invoke, 127 not found.
@@ -127,6 +153,10 @@ struct LaunchContext {
   bool stdin_null = false;
   bool docker_user = false;  // process.user.username is Docker's -u ("" = root), resolved in /etc/passwd
   std::vector<int> keep_fds;  // close-on-exec descriptors left open (exec's cgroup.procs, written after the fork)
+  unsigned preserve_fds = 0;  // 3..3+N-1 stay open across the exec (runc's --preserve-fds)
+  // Runs last before the seccomp filter and the final capability sets (a bundle container's wait for
+  // `start` and its startContainer hooks).
+  std::function<void(struct ConfinedProcess&)> before_seccomp;
 };
 struct ConfinedProcess {
   std::string program;  // resolved in the container's PATH
@@ -147,8 +177,8 @@ bool peer_gone(int fd);
 std::string find_executable(const std::string& name, const std::string& path_env);
 std::string env_value(const std::vector<std::string>& env, const std::string& key);
 
-// The hidden stage, run as "cppcker child-mode <fd>". Never returns on success.
-int child_mode_main(int sync_fd);
+// The hidden stage, run as "cppcker child-mode <fd> [<preserved fds>]". Never returns on success.
+int child_mode_main(int sync_fd, unsigned preserve_fds = 0);
 
 // Docker's exit status for a wait status: the code, or 128+N for a signal.
 int exit_status(int wait_status);

@@ -33,10 +33,22 @@ struct StartRequest {
   bool stdin_null = false;       // stdin is the container's own /dev/null
   bool loopback_up = false;      // a new, empty network namespace: bring `lo` up
   bool docker_user = false;      // process.user.username is Docker's -u, resolved in the container
+  // A bundle container (runc's semantics, runtime/bundle.hpp): once ready the stage reports "created"
+  // and waits for `start` at the exec fifo (its read end comes with the message) before the
+  // startContainer hooks and the exec; it outlives the process that created it.
+  bool bundle = false;
+  unsigned preserve_fds = 0;     // descriptors 3..3+N-1 reach the process (the report socket sits above)
+  bool no_pivot = false;         // MS_MOVE the rootfs onto / and chroot instead of pivot_root
+  bool no_new_keyring = false;
+  bool runtime_hooks = false;    // stop before pivot_root so the parent runs prestart/createRuntime hooks
+  oci::State hook_state;         // what createContainer/startContainer hooks read (pid: the host's)
   // Which descriptors come with the message, in this order: the user namespace to enter, the network
-  // namespace to join (one made or chosen after the child was started).
+  // namespace to join (one made or chosen after the child was started), the namespaces of
+  // `joined_namespaces` (ipc, uts, cgroup given by path), the exec fifo's read end.
   bool has_userns_fd = false;
   bool has_netns_fd = false;
+  std::vector<std::string> joined_namespaces;
+  bool has_fifo_fd = false;
   bool operator==(const StartRequest&) const = default;
 };
 
@@ -50,14 +62,17 @@ struct ExecRequest {
   bool operator==(const ExecRequest&) const = default;
 };
 
-// How a stage failed (or, with kind tty, that the terminal is ready and its master is attached).
+// How a stage failed (or, with kind tty, that the terminal is ready and its master is attached; hooks:
+// the parent may run its hooks now and answer with encode_hooks_done(); created: the bundle container
+// waits at its exec fifo; pid: an exec'd process's pid in the caller's pid namespace).
 struct StageReply {
-  enum class Kind { error, tty };
+  enum class Kind { error, tty, hooks, created, pid };
   Kind kind = Kind::error;
   std::string stage;    // "mount", "pivot_root", "capabilities", "exec", ...
   int error_number = 0; // errno, 0 when the failure was not a system call's
   std::string message;  // one line for the user
   int exit_code = 125;  // Docker's: 125 runtime, 126 cannot invoke, 127 not found
+  int pid = 0;          // with kind pid
   bool operator==(const StageReply&) const = default;
 };
 
@@ -85,6 +100,9 @@ inline void stage_check(int rc, const char* stage, const std::string& what) {
 // from outside (its network) is there. Sent after the StartRequest, which the stage works on meanwhile.
 std::string encode_go();
 bool is_go(const std::string& bytes);
+// The parent's word that its prestart/createRuntime hooks have run.
+std::string encode_hooks_done();
+bool is_hooks_done(const std::string& bytes);
 
 // Encoding (exposed for the unit tests).
 std::string encode(const StartRequest& r);
@@ -94,7 +112,7 @@ StageReply decode_stage_reply(const std::string& bytes);
 
 // One message, split into datagrams of at most kFrameSize bytes; `fds` (up to kMaxFds) ride on the first.
 inline constexpr std::size_t kFrameSize = 64 * 1024;
-inline constexpr std::size_t kMaxFds = 4;
+inline constexpr std::size_t kMaxFds = 8;
 void send_message(int sock, const std::string& bytes, const std::vector<int>& fds = {});
 inline void send_message(int sock, const std::string& bytes, int fd) {
   send_message(sock, bytes, fd >= 0 ? std::vector<int>{fd} : std::vector<int>{});

@@ -5,6 +5,7 @@
 // pivot_root, then what the container may not see or change: sysctls set, read-only and masked paths,
 // a read-only root. Nothing of it is visible on the host.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,9 @@ struct MountOptions {
   bool operator==(const MountOptions&) const = default;
 };
 MountOptions parse_mount_options(const std::vector<std::string>& options);
+// The option names parse_mount_options knows (flags, propagation, idmap/ridmap), sorted; any other option
+// goes to the filesystem as data. What `features` lists as mountOptions.
+std::vector<std::string> known_mount_options();
 
 // A container id's host id under `mappings` (the id itself without mappings). Throws StageError when
 // the id is outside every mapping.
@@ -49,7 +53,10 @@ UniqueFd open_target_in_root(const fs::path& root, const std::string& target, bo
 // unset. `userns_fd` (or -1) is the user namespace the container will enter: layers and bind mounts
 // are idmapped into it, and what the stage creates is owned by the container's root. `cgroups` are the
 // v1/hybrid hierarchies the container is in, shown at /sys/fs/cgroup (one it is not in would show the
-// host's whole tree). Throws StageError.
-void build_container_filesystem(const StartRequest& request, int userns_fd, const std::vector<CgroupHierarchy>& cgroups);
+// host's whole tree). `before_pivot` runs once everything is mounted, before pivot_root (the hooks'
+// moment: prestart/createRuntime in the runtime's namespaces, createContainer in the container's).
+// Throws StageError.
+void build_container_filesystem(const StartRequest& request, int userns_fd, const std::vector<CgroupHierarchy>& cgroups,
+                                const std::function<void()>& before_pivot = {});
 
 }  // namespace cppcker

@@ -49,4 +49,13 @@ std::string compile_seccomp(const oci::Seccomp& seccomp);
 // Throws Error (125) for a malformed program or another flag, SystemError when the kernel refuses.
 void install_seccomp_program(std::string_view program, const std::vector<std::string>& flags);
 
+// What compile_seccomp and install_seccomp_program accept, sorted (the `features` command lists them):
+// actions, argument operators, architectures, and the filter flags cppcker knows.
+std::vector<std::string> known_seccomp_actions();
+std::vector<std::string> known_seccomp_operators();
+std::vector<std::string> known_seccomp_architectures();
+std::vector<std::string> known_seccomp_flags();
+// The known flags this kernel's seccomp(2) takes (probed without installing anything).
+std::vector<std::string> supported_seccomp_flags();
+
 }  // namespace cppcker
