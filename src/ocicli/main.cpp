@@ -92,13 +92,6 @@ void write_line(const std::string& line) {
   }
 }
 
-const std::set<std::string>& command_names() {
-  static const std::set<std::string> names = {"checkpoint", "create", "delete", "events", "exec", "features",
-                                              "kill", "list", "pause", "ps", "restore", "resume", "run",
-                                              "spec", "start", "state", "update", "help"};
-  return names;
-}
-
 // The global flags that take a value (as the next word unless given with "=").
 const std::set<std::string> with_value = {"--root", "--log", "--log-format", "--rootless", "--criu"};
 
@@ -184,11 +177,6 @@ int main(int argc, char** argv, const std::string& program) {
     std::cerr << "usage: " << program << " [global options] command [command options] [arguments...]\n";
     return 1;
   }
-  if (auto word = command_word(argc, argv); word && !command_names().count(*word)) {
-    std::cerr << "No help topic for '" << *word << "'\n";
-    return 1;
-  }
-
   CLI::App app{"Open Container Initiative runtime (cppcker)", program};
   app.set_version_flag("-v,--version",
                        program + " version " CPPCKER_VERSION "\nspec: " + oci::kRuntimeSpecVersion);
@@ -218,6 +206,17 @@ int main(int argc, char** argv, const std::string& program) {
   register_features(app, g);
   register_spec(app, g);
   register_events(app, g);
+
+  // urfave/cli's answer to a word that is no command (before any flag is looked at).
+  if (auto word = command_word(argc, argv)) {
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+      known = known || sub->get_name() == *word;
+    if (!known) {
+      std::cerr << "No help topic for '" << *word << "'\n";
+      return 1;
+    }
+  }
 
   std::vector<std::string> args = normalise_arguments(argc, argv);
   std::reverse(args.begin(), args.end());  // CLI11 takes them reversed

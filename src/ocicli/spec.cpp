@@ -1,16 +1,13 @@
-// spec [--bundle B] [--rootless]: writes a default config.json (helper "ocispec" owns its content).
-#include <iostream>
+// spec [--bundle B] [--rootless]: writes a default config.json (oci/defaults.hpp), never over an existing one.
+#include <unistd.h>
 
 #include "cppcker/ocicli/ocicli.hpp"
-#include "cppcker/util/error.hpp"
-#if __has_include("cppcker/oci/defaults.hpp")
 #include "cppcker/oci/defaults.hpp"
-#endif
+#include "cppcker/util/error.hpp"
 
 namespace cppcker::ocicli {
 
 void register_spec(CLI::App& app, Globals& g) {
-#if __has_include("cppcker/oci/defaults.hpp")
   auto* cmd = app.add_subcommand("spec", "create a new specification file");
   auto bundle = std::make_shared<std::string>();
   auto rootless = std::make_shared<bool>(false);
@@ -22,14 +19,15 @@ void register_spec(CLI::App& app, Globals& g) {
     check_args(g, "spec", args->size(), 0, '=');
     fs::path path = fs::path(bundle->empty() ? "." : *bundle) / "config.json";
     if (fs::exists(fs::symlink_status(path))) throw Error("File config.json exists. Remove it first");
-    write_file_atomic(path, nlohmann::ordered_json(oci::default_spec_json(*rootless)).dump(4) + "\n", 0666 & ~0022);
+    oci::SpecDefaults defaults;
+    defaults.rootless = *rootless;
+    defaults.uid = ::geteuid();
+    defaults.gid = ::getegid();
+    defaults.cgroup_namespace = detect_cgroup_mode() == CgroupMode::v2;  // runc adds one on v2 hosts only
+    // 0644 as runc writes it (this process runs under umask 077).
+    write_file_atomic(path, oci::default_spec_json(defaults).dump(1, '\t') + "\n", 0644);
     return 0;
   });
-#else
-  // Built before oci/defaults.hpp existed: the command is absent (an unknown command), not faked.
-  (void)app;
-  (void)g;
-#endif
 }
 
 }  // namespace cppcker::ocicli
