@@ -100,6 +100,7 @@ void register_exec(CLI::App& app, Globals& g) {
   cmd->add_option("--preserve-fds", o->preserve_fds, "Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)");
   cmd->add_flag("--ignore-paused", o->ignore_paused, "allow exec in a paused container");
   set_action(cmd, [&g, o, cmd] {
+    set_error_status(255);
     std::vector<std::string> args = cmd->remaining();
     check_args(g, "exec", args.size(), 1, '>');
     if (!o->process_label.empty()) throw Error("--process-label is not supported: cppcker-runc has no SELinux support");

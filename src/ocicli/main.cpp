@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <iostream>
@@ -111,11 +112,13 @@ std::optional<std::string> command_word(int argc, char** argv) {
   return std::nullopt;
 }
 
+int g_error_status = 1;
+
 // runc prints an error to stderr and also logs it; when the log is stderr, once.
 int fatal(const std::string& message) {
   log(Level::error, message);
   if (!log_is_stderr()) std::cerr << message << "\n";
-  return 1;
+  return g_error_status;
 }
 
 // CLI11 takes long flags with two dashes only; Go's flag package (runc's) takes -flag as well. Only the
@@ -181,7 +184,11 @@ int main(int argc, char** argv, const std::string& program) {
   app.set_version_flag("-v,--version",
                        program + " version " CPPCKER_VERSION "\nspec: " + oci::kRuntimeSpecVersion);
   app.require_subcommand(1);
-  app.add_option("--root", g.root, "root directory for storage of container state")->capture_default_str();
+  // $CPPCKER_RUNC_ROOT replaces the default: a caller that passes --root on some calls only (podman's
+  // cleanup runs `delete` without its --runtime-flag) still finds its containers through its environment.
+  if (const char* env_root = std::getenv("CPPCKER_RUNC_ROOT"); env_root && *env_root) g.root = env_root;
+  app.add_option("--root", g.root, "root directory for storage of container state (default $CPPCKER_RUNC_ROOT, else /run/cppcker-runc)")
+      ->capture_default_str();
   app.add_option("--log", g.log, "set the log file to write runc logs to (default is '/dev/stderr')");
   app.add_option("--log-format", g.log_format, "set the log format ('text' (default), or 'json')")
       ->check(CLI::IsMember({"text", "json"}));
@@ -265,5 +272,7 @@ int main(int argc, char** argv, const std::string& program) {
     return fatal(e.what());
   }
 }
+
+void set_error_status(int status) { g_error_status = status; }
 
 }  // namespace cppcker::ocicli

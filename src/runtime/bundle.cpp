@@ -197,6 +197,24 @@ class ExecFifo {
   UniqueFd read_;
 };
 
+// runc's rule: after the spec's own device rules, the devices cgroup allows mknod of any node, the default
+// devices every container gets (/dev/null, zero, full, random, urandom, tty, console, ptmx, pts/*) and each
+// of linux.devices, so that a spec denying everything first (runc spec's default) still works.
+void allow_default_devices(oci::Spec& spec) {
+  if (!spec.linux.resources || spec.linux.resources->devices.empty()) return;  // the controller is left alone
+  auto& rules = spec.linux.resources->devices;
+  auto allow = [&](std::string type, std::optional<std::int64_t> major, std::optional<std::int64_t> minor, std::string access) {
+    rules.push_back(oci::DeviceRule{true, std::move(type), major, minor, std::move(access)});
+  };
+  allow("c", std::nullopt, std::nullopt, "m");
+  allow("b", std::nullopt, std::nullopt, "m");
+  const std::pair<std::int64_t, std::int64_t> defaults[] = {{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}};
+  for (const auto& [major, minor] : defaults) allow("c", major, minor, "rwm");
+  allow("c", 136, std::nullopt, "rwm");
+  for (const auto& d : spec.linux.devices)
+    if (d.type == "c" || d.type == "b" || d.type == "u") allow(d.type == "b" ? "b" : "c", d.major, d.minor, "rwm");
+}
+
 bool new_network_namespace(const oci::Spec& spec) {
   const oci::Namespace* ns = spec.linux.find_namespace("network");
   return ns && ns->path.empty();
@@ -205,6 +223,7 @@ bool new_network_namespace(const oci::Spec& spec) {
 }  // namespace
 
 BundleContainer BundleContainer::create(BundleLaunch launch) {
+  allow_default_devices(launch.spec);
   const oci::Spec& spec = launch.spec;
   struct stat st{};
   if (::stat(spec.root.path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))

@@ -680,13 +680,16 @@ int child_mode_main(int sync_fd, unsigned preserve_fds) {
     UniqueFd exec_fifo = request.has_fifo_fd ? std::move(fds[next_fd++]) : UniqueFd();
     // Now in its cgroup: a cgroup namespace rooted there hides the host's hierarchy. A hierarchy it was
     // not put in (cpuset without --cpuset-cpus) stays at the host's root: that one is not mounted.
+    // Without a cgroup namespace (a bundle may ask so) /sys/fs/cgroup shows the same directories, bound.
     std::vector<CgroupHierarchy> cgroups;
-    if (spec.linux.find_namespace("cgroup")) {
+    const bool mounts_cgroupfs = std::any_of(spec.mounts.begin(), spec.mounts.end(), [](const oci::Mount& m) { return m.type == "cgroup"; });
+    if (spec.linux.find_namespace("cgroup") || (request.bundle && mounts_cgroupfs)) {
       const std::string mine = read_file("/proc/self/cgroup");
       for (auto& h : cgroup_hierarchies())
         if (cgroup_path_in(mine, h.key) != "/") cgroups.push_back(std::move(h));
-      if (!joined_cgroupns) stage_check(::unshare(CLONE_NEWCGROUP), "namespaces", "unshare the cgroup namespace");
     }
+    if (spec.linux.find_namespace("cgroup") && !joined_cgroupns)
+      stage_check(::unshare(CLONE_NEWCGROUP), "namespaces", "unshare the cgroup namespace");
     // A session keyring of its own (as runc does): nothing of the host's keys is reachable through it.
     if (!request.no_new_keyring && ::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, nullptr) < 0 && errno != ENOSYS)
       stage_failed("keyring", "join a new session keyring");

@@ -307,7 +307,19 @@ struct Builder {
   void cgroupfs(const oci::Mount& m, const MountOptions& o) {
     UniqueFd target = open_target_in_root(root, m.destination, true);
     const unsigned long flags = o.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+    // Without a cgroup namespace a new mount would show the host's whole tree: the container's own
+    // directories are bound there instead (runc's way), read from the host's /sys/fs/cgroup before pivot_root.
+    const bool own_namespace = spec.linux.find_namespace("cgroup") != nullptr;
+    const std::string proc_cgroup = own_namespace ? "" : read_file("/proc/self/cgroup");
+    auto bind_own = [&](const CgroupHierarchy& h, const std::string& where) {
+      const fs::path source = h.dir / fs::path(cgroup_path_in(proc_cgroup, h.key)).relative_path();
+      if (::mount(source.c_str(), where.c_str(), nullptr, MS_BIND, nullptr) != 0) mount_failed("bind " + source.string());
+      if (::mount(nullptr, where.c_str(), nullptr, MS_REMOUNT | MS_BIND | (flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)),
+                  nullptr) != 0)
+        mount_failed("set the options of " + source.string());
+    };
     if (detect_cgroup_mode() == CgroupMode::v2) {
+      if (!own_namespace && !cgroups.empty()) return bind_own(cgroups.front(), fd_path(target.get()));
       if (::mount("cgroup2", fd_path(target.get()).c_str(), "cgroup2", flags, nullptr) != 0) mount_failed("mount cgroup2");
       return;
     }
@@ -323,6 +335,10 @@ struct Builder {
       const std::string data = h.key.rfind("name=", 0) == 0 ? "none," + h.key : h.key;
       if (::mkdirat(dir.get(), name.c_str(), 0755) != 0 && errno != EEXIST) mount_failed("mkdir /sys/fs/cgroup/" + name);
       std::string where = fd_path(dir.get()) + "/" + name;
+      if (!own_namespace) {
+        bind_own(h, where);
+        continue;
+      }
       if (::mount(unified ? "cgroup2" : "cgroup", where.c_str(), unified ? "cgroup2" : "cgroup", flags,
                   unified ? nullptr : data.c_str()) != 0)
         mount_failed("mount cgroup hierarchy " + name);

@@ -121,7 +121,10 @@ class PodmanTest : public PeerTest {
   std::vector<std::string> podman_env() const {
     return {"CONTAINERS_CONF=" + (dir_ / "conf/containers.conf").string(),
             "CONTAINERS_STORAGE_CONF=" + (dir_ / "conf/storage.conf").string(),
-            "CONTAINERS_REGISTRIES_CONF=" + (dir_ / "conf/registries.conf").string()};
+            "CONTAINERS_REGISTRIES_CONF=" + (dir_ / "conf/registries.conf").string(),
+            // podman passes --runtime-flag root only to a runtime named "runc" on `delete`: cppcker-runc's
+            // default root comes from its environment, so the cleanup's delete finds the container too.
+            "CPPCKER_RUNC_ROOT=" + (dir_ / "runtime").string()};
   }
   Result podman(const std::vector<std::string>& args, bool private_var_lib = false) const {
     return run(podman_argv(args), RunOptions{podman_env(), 120s, private_var_lib});

@@ -31,6 +31,8 @@ struct Globals {
 // --log or stderr. Debug lines only with --debug.
 enum class Level { debug, info, warning, error };
 void log(Level level, const std::string& message);
+// The exit status of the runtime's own failures: 1, but 255 for exec (whose 0-254 are the program's, as runc's).
+void set_error_status(int status);
 // True when the log goes to stderr (an error is then printed once, as the log line).
 bool log_is_stderr();
 
