@@ -335,6 +335,8 @@ TEST_F(OciConformance, HooksRunInOrderWithTheState) {
   std::sort(after_start.begin() + 3, after_start.end());
   EXPECT_EQ(after_start[3], "poststart");
   EXPECT_EQ(after_start[4], "startContainer");
+  // The namespace hook runs after the logging one: wait for its file too.
+  EXPECT_TRUE(eventually([&] { return !trim(read_text(rootfs() / "ns.startContainer")).empty(); }));
   EXPECT_EQ(trim(read_text(rootfs() / "ns.startContainer")), container_ns);
 
   r = rt({"delete", "--force", "hk"});

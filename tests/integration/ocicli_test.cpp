@@ -276,6 +276,8 @@ TEST_F(OciCliTest, KillAndDeleteFollowTheDerivedStatus) {
   children_.clear();
   EXPECT_EQ(forced.exit_code, 0) << forced.err;
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  EXPECT_EQ(runc({"list", "-q"}).out, "t\n");  // stopped, not deleted yet
+  EXPECT_EQ(runc({"delete", "t"}).exit_code, 0);
   EXPECT_EQ(runc({"list", "-q"}).out, "");
 }
 
