@@ -8,7 +8,7 @@ void start_container(const BundleRecord& record, const std::string& status) {
   if (status == "stopped") throw Error("cannot start a container that has stopped");
   if (status == "running") throw Error("cannot start an already running container");
   if (status != "created") throw Error("cannot start a container in the " + status + " state");
-  start_bundle_container(record.exec_fifo, record.pid);
+  start_bundle_container(record.exec_fifo);
   oci::Spec spec = record.spec();
   if (spec.hooks.poststart.empty()) return;
   oci::State state;

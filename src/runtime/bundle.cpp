@@ -268,7 +268,7 @@ BundleContainer BundleContainer::create(BundleLaunch launch) {
 
 void BundleContainer::detach() { process_.detach(); }
 
-void start_bundle_container(const fs::path& exec_fifo, pid_t pid) {
+void start_bundle_container(const fs::path& exec_fifo) {
   // O_NONBLOCK: with nobody left at the read end (the process died) the open fails at once with ENXIO.
   UniqueFd fifo(::open(exec_fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
   if (!fifo) {
@@ -282,7 +282,6 @@ void start_bundle_container(const fs::path& exec_fifo, pid_t pid) {
     throw_errno("write exec fifo " + exec_fifo.string());
   }
   ::unlink(exec_fifo.c_str());
-  (void)pid;
 }
 
 // ---------------------------------------------------------------- exec

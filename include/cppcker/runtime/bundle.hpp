@@ -55,9 +55,9 @@ class BundleContainer {
   ContainerProcess process_;
 };
 
-// `start`: releases the created container whose process `pid` waits at `exec_fifo` (and removes the
+// `start`: releases the created container whose process waits at `exec_fifo` (and removes the
 // fifo). Throws Error when the process is gone or not waiting.
-void start_bundle_container(const fs::path& exec_fifo, pid_t pid);
+void start_bundle_container(const fs::path& exec_fifo);
 
 // `exec`: a new process in the running container whose first process is `target` (verified by its start
 // time against a reused pid), with `process` as given (runc's semantics: user ids as numbers, nothing

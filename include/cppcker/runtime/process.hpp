@@ -141,9 +141,10 @@ UserIds resolve_user(const std::string& spec);
 // (from process.user.username when docker_user: HOME from its passwd entry, and Docker's rule that a
 // non-root user has empty effective and permitted capability sets), rlimits, umask, the working directory
 // (resolved inside the root, never through a magic link), a new session, the user switch, the capability
-// sets, no_new_privs and the seccomp program (report_fd may be any descriptor above the preserved ones). exec_confined: the terminal (its master sent over the report
-// socket), then execve of the program (or of cppcker's init). `exec` confines its helper before it forks
-// the process into the container's pid namespace, so nothing there ever holds the runtime's privileges.
+// sets, no_new_privs and the seccomp program (report_fd may be any descriptor above the preserved ones).
+// exec_confined: the terminal (its master sent over the report socket), then execve of the program (or of
+// cppcker's init). `exec` confines its helper before it forks the process into the container's pid
+// namespace, so nothing there ever holds the runtime's privileges.
 // Both throw StageError with Docker's codes: 125 runtime, 126 cannot invoke, 127 not found.
 struct LaunchContext {
   const std::string& seccomp_program;
