@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cppcker/format/template.hpp"
 #include "cppcker/ocicli/ocicli.hpp"
 #include "cppcker/util/error.hpp"
 #include "cppcker/util/humanize.hpp"
@@ -37,29 +38,6 @@ struct LogSink {
   bool json = false;
   bool debug = false;
 } g_log;
-
-// Go's strconv.Quote for the printable ASCII that runc's messages hold; other bytes as \xNN.
-std::string go_quote(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
 
 // logrus's TextFormatter quotes a value unless it is made only of these characters.
 bool needs_quoting(const std::string& s) {
@@ -156,7 +134,7 @@ void log(Level level, const std::string& message) {
     write_line(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   } else {
     write_line("time=\"" + rfc3339_seconds() + "\" level=" + name +
-               " msg=" + (needs_quoting(message) ? go_quote(message) : message) + "\n");
+               " msg=" + (needs_quoting(message) ? format::go_quote(message) : message) + "\n");
   }
 }
 

@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "cppcker/runtime/container.hpp"
+#include "cppcker/runtime/exec.hpp"
 #include "cppcker/runtime/protocol.hpp"
 #include "cppcker/runtime/stdio.hpp"
 #include "cppcker/runtime/tty.hpp"
@@ -303,13 +304,7 @@ int exec_in_bundle_container(const BundleExec& e, const std::function<void(pid_t
   // Every namespace is joined through a pidfd opened before the identity check: a reused pid is never joined.
   UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, e.target, 0)));
   if (!pidfd || !process_alive(e.target, e.target_start)) throw Error("cannot exec in a stopped container", 1);
-  auto same_namespace = [&](const char* type) {
-    struct stat mine{}, theirs{};
-    std::string path = "/proc/" + std::to_string(e.target) + "/ns/" + type;
-    return ::stat(("/proc/self/ns/" + std::string(type)).c_str(), &mine) == 0 && ::stat(path.c_str(), &theirs) == 0 &&
-           mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev;
-  };
-  const bool join_user = !same_namespace("user");
+  const bool join_user = !shares_namespace(e.target, "user");
   std::string seccomp;
   std::vector<std::string> seccomp_flags;
   if (e.seccomp) {
@@ -343,12 +338,7 @@ int exec_in_bundle_container(const BundleExec& e, const std::function<void(pid_t
     try {
       // CVE-2019-5736: the host's binary about to enter the container stays out of its reach.
       ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-      const int flags = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWPID;
-      if (::setns(pidfd.get(), flags) != 0) stage_failed("namespaces", "join the container's namespaces");
-      if (join_user) {
-        if (::setns(pidfd.get(), CLONE_NEWUSER) != 0) stage_failed("namespaces", "join the container's user namespace");
-        if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) stage_failed("namespaces", "become the container's root");
-      }
+      join_container_namespaces(pidfd.get(), join_user);
       // The report socket just above the preserved descriptors; the cgroup files above it.
       for (auto& fd : cgroup_procs) lift(fd, report_target + 1);
       lift(pidfd, report_target + 1);

@@ -46,12 +46,6 @@ oci::Process exec_process(const oci::Spec& spec, const Container& c, const ExecO
   return p;
 }
 
-bool same_namespace(pid_t pid, const char* type) {
-  struct stat mine{}, theirs{};
-  std::string path = "/proc/" + std::to_string(pid) + "/ns/" + type;
-  return ::stat(("/proc/self/ns/" + std::string(type)).c_str(), &mine) == 0 && ::stat(path.c_str(), &theirs) == 0 &&
-         mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev;
-}
 
 }  // namespace
 
@@ -63,7 +57,7 @@ int exec_in_container(const ContainerStore& containers, const Container& c, cons
   // joined through it, so a reused pid can never be joined by mistake.
   UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, target, 0)));
   if (!pidfd || !process_alive(c.state.pid, c.state.pid_start)) throw Error("Container " + c.id + " is not running");
-  const bool join_user = !same_namespace(target, "user");
+  const bool join_user = !shares_namespace(target, "user");
 
   oci::Spec spec = load_spec(containers, c);
   // A detached exec has nobody to hand a terminal to.
@@ -119,13 +113,7 @@ int exec_in_container(const ContainerStore& containers, const Container& c, cons
         ::dup2(fds.out, 1);
         ::dup2(fds.err, 2);
       }
-      // Every namespace but the user one in one call, then the user namespace.
-      const int flags = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWPID;
-      if (::setns(pidfd.get(), flags) != 0) stage_failed("namespaces", "join the container's namespaces");
-      if (join_user) {
-        if (::setns(pidfd.get(), CLONE_NEWUSER) != 0) stage_failed("namespaces", "join the container's user namespace");
-        if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) stage_failed("namespaces", "become the container's root");
-      }
+      join_container_namespaces(pidfd.get(), join_user);
       if (o.detach) {
         // Nobody reads a detached exec's output: the container's own /dev/null.
         UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
@@ -210,6 +198,22 @@ int exec_in_container(const ContainerStore& containers, const Container& c, cons
   int status = helper.wait();
   if (failure) throw Error(failure->message, failure->exit_code);
   return exit_status(status);
+}
+
+bool shares_namespace(pid_t pid, const char* type) {
+  struct stat mine{}, theirs{};
+  std::string path = "/proc/" + std::to_string(pid) + "/ns/" + type;
+  return ::stat(("/proc/self/ns/" + std::string(type)).c_str(), &mine) == 0 && ::stat(path.c_str(), &theirs) == 0 &&
+         mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev;
+}
+
+void join_container_namespaces(int pidfd, bool join_user) {
+  // Every namespace but the user one in one call, then the user namespace.
+  const int flags = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWPID;
+  if (::setns(pidfd, flags) != 0) stage_failed("namespaces", "join the container's namespaces");
+  if (!join_user) return;
+  if (::setns(pidfd, CLONE_NEWUSER) != 0) stage_failed("namespaces", "join the container's user namespace");
+  if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) stage_failed("namespaces", "become the container's root");
 }
 
 }  // namespace cppcker
