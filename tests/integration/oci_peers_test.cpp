@@ -94,6 +94,14 @@ class PodmanTest : public PeerTest {
     write_file(dir_ / "conf/storage.conf", "[storage]\ndriver = \"overlay\"\nrunroot = \"" + (dir_ / "runroot").string() +
                                                "\"\ngraphroot = \"" + (dir_ / "root").string() + "\"\n");
     write_file(dir_ / "conf/registries.conf", "unqualified-search-registries = []\n");
+    // podman 4.3's `container cleanup` (conmon's exit command, racing `podman rm`) runs `<runtime> delete
+    // --force` without the --runtime-flag options and with an emptied environment: only a runtime that always
+    // names the private root lets that delete find the container (and remove its cgroup). The wrapper keeps
+    // the runtime's name, which podman looks at.
+    podman_runtime_ = dir_ / "bin" / fs::path(runtime_).filename();
+    fs::create_directories(podman_runtime_.parent_path());
+    write_file(podman_runtime_, "#!/bin/sh\nexec '" + runtime_ + "' --root '" + (dir_ / "runtime").string() + "' \"$@\"\n");
+    fs::permissions(podman_runtime_, fs::perms::owner_all);
     auto loaded = podman({"load", "-i", image_archive()}, true);
     ASSERT_EQ(loaded.code, 0) << loaded.err;
   }
@@ -113,18 +121,14 @@ class PodmanTest : public PeerTest {
                                      "--runroot",       (dir_ / "runroot").string(),
                                      "--tmpdir",        (dir_ / "tmp").string(),
                                      "--cgroup-manager", "cgroupfs",     "--events-backend", "file",
-                                     "--storage-driver", "overlay",      "--runtime", runtime_,
-                                     "--runtime-flag",  "root=" + (dir_ / "runtime").string()};
+                                     "--storage-driver", "overlay",      "--runtime", podman_runtime_.string()};
     argv.insert(argv.end(), args.begin(), args.end());
     return argv;
   }
   std::vector<std::string> podman_env() const {
     return {"CONTAINERS_CONF=" + (dir_ / "conf/containers.conf").string(),
             "CONTAINERS_STORAGE_CONF=" + (dir_ / "conf/storage.conf").string(),
-            "CONTAINERS_REGISTRIES_CONF=" + (dir_ / "conf/registries.conf").string(),
-            // podman passes --runtime-flag root only to a runtime named "runc" on `delete`: cppcker-runc's
-            // default root comes from its environment, so the cleanup's delete finds the container too.
-            "CPPCKER_RUNC_ROOT=" + (dir_ / "runtime").string()};
+            "CONTAINERS_REGISTRIES_CONF=" + (dir_ / "conf/registries.conf").string()};
   }
   Result podman(const std::vector<std::string>& args, bool private_var_lib = false) const {
     return run(podman_argv(args), RunOptions{podman_env(), 120s, private_var_lib});
@@ -137,6 +141,8 @@ class PodmanTest : public PeerTest {
     return a;
   }
   Result podman_run(const std::vector<std::string>& args) const { return podman(run_args(args)); }
+
+  fs::path podman_runtime_;  // runtime_ behind a wrapper that names the private root
 };
 
 TEST_F(PodmanTest, RunRmPrintsTheOutputAndPassesTheExitCode) {
@@ -254,7 +260,7 @@ TEST_F(PodmanTest, PodmanShowsTheRuntimesErrorWhenItRefuses) {
   // podman maps the runtime's "executable file not found" / "no such file" to 127, as Docker does.
   EXPECT_EQ(r.code, 127) << r.err;
   EXPECT_NE(r.err.find("no-such-command"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find(runtime_), std::string::npos) << "podman names the runtime that failed: " << r.err;
+  EXPECT_NE(r.err.find(podman_runtime_.string()), std::string::npos) << "podman names the runtime that failed: " << r.err;
   EXPECT_EQ(trim(podman({"ps", "-aq"}).out), "");
 }
 
