@@ -13,6 +13,7 @@ packages=(
   docker-registry skopeo apache2-utils   # for the integration tests: a real registry, a second client, htpasswd
   iproute2 util-linux                    # for the network tests: `ip` and `nsenter` for a second namespace
   podman conmon containernetworking-plugins containerd runc  # for the OCI peer tests: they drive cppcker-runc
+  umoci                                  # for the commit tests: a second reader of committed layers
 )
 
 missing=()

@@ -74,6 +74,10 @@ const std::vector<CommandInfo>& command_table() {
       {"network disconnect", "[OPTIONS] NETWORK CONTAINER", "", CompletionKind::network, true, -1},
       {"version", "[OPTIONS]", "", CompletionKind::none, false, -1},
       {"info", "[OPTIONS]", "", CompletionKind::none, true, -1},
+      {"commit", "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]", "", CompletionKind::container, true, -1},
+      {"diff", "CONTAINER", "", CompletionKind::container, true, -1},
+      {"history", "[OPTIONS] IMAGE", "", CompletionKind::image, true, -1},
+      {"import", "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]", "", CompletionKind::none, true, -1},
       {"completion", "bash|zsh|fish",
        "  $ source <(cppcker completion bash)\n"
        "  $ cppcker completion zsh > \"${fpath[1]}/_cppcker\"\n"

@@ -12,7 +12,13 @@
 #include "cppcker/network/network.hpp"
 #include "cppcker/registry/config.hpp"
 #include "cppcker/runtime/config.hpp"
+#include "cppcker/storage/layer_writer.hpp"
 #include "cppcker/storage/store.hpp"
+
+namespace cppcker {
+struct Container;
+class ContainerStore;
+}  // namespace cppcker
 
 namespace cppcker::cli {
 
@@ -54,6 +60,10 @@ void register_network(CLI::App& app, GlobalOptions& global);
 void register_port(CLI::App& app, GlobalOptions& global);
 void register_version(CLI::App& app, GlobalOptions& global);
 void register_info(CLI::App& app, GlobalOptions& global);
+void register_commit(CLI::App& app, GlobalOptions& global);
+void register_diff(CLI::App& app, GlobalOptions& global);
+void register_history(CLI::App& app, GlobalOptions& global);
+void register_import(CLI::App& app, GlobalOptions& global);
 // `completion bash|zsh|fish` and the hidden `__complete KIND` that the scripts call for names.
 void register_completion(CLI::App& app, GlobalOptions& global);
 
@@ -100,6 +110,9 @@ int for_each_argument(const std::vector<std::string>& arguments, const std::func
 // "Error: ..." line for each name it failed on. Returns the exit code: 1 if any failed.
 int print_inspected(const std::vector<std::string>& names,
                     const std::function<nlohmann::ordered_json(const std::string&)>& describe);
+
+// A container's read-write layer with its image's layers below it (commit.cpp; diff uses it too).
+UpperLayer container_upper_layer(const ContainerStore& containers, const ImageStore& images, const Container& c);
 
 // Shared printing helpers.
 std::string short_id(const std::string& digest);                // 12 hex characters
