@@ -140,6 +140,17 @@ CPPCKER_FORWARD(archive_library, archive_entry_set_size, (archive_entry * e, la_
 CPPCKER_FORWARD(archive_library, archive_entry_xattr_reset, (archive_entry * e), (e))
 CPPCKER_FORWARD(archive_library, archive_entry_xattr_next,
                 (archive_entry * e, const char** name, const void** value, size_t* size), (e, name, value, size))
+// cp and export (runtime/copy.cpp)
+CPPCKER_FORWARD(archive_library, archive_read_open_fd, (archive * a, int fd, size_t block), (a, fd, block))
+CPPCKER_FORWARD(archive_library, archive_read_support_filter_all, (archive * a), (a))
+CPPCKER_FORWARD(archive_library, archive_entry_set_uid, (archive_entry * e, la_int64_t uid), (e, uid))
+CPPCKER_FORWARD(archive_library, archive_entry_set_gid, (archive_entry * e, la_int64_t gid), (e, gid))
+CPPCKER_FORWARD(archive_library, archive_entry_set_mtime, (archive_entry * e, time_t sec, long nsec), (e, sec, nsec))
+CPPCKER_FORWARD(archive_library, archive_entry_set_rdev, (archive_entry * e, dev_t rdev), (e, rdev))
+CPPCKER_FORWARD(archive_library, archive_entry_set_hardlink, (archive_entry * e, const char* target), (e, target))
+CPPCKER_FORWARD(archive_library, archive_entry_set_symlink, (archive_entry * e, const char* target), (e, target))
+CPPCKER_FORWARD(archive_library, archive_entry_xattr_add_entry,
+                (archive_entry * e, const char* name, const void* value, size_t size), (e, name, value, size))
 
 // ---- libcrypto (sha256)
 CPPCKER_FORWARD(crypto_library, EVP_sha256, (void), ())
