@@ -52,6 +52,12 @@ const std::vector<CommandInfo>& command_table() {
       {"tag", "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", "", CompletionKind::image, true, -1},
       {"load", "[OPTIONS]", "", CompletionKind::none, true, -1},
       {"save", "[OPTIONS] IMAGE [IMAGE...]", "", CompletionKind::image, true, -1},
+      {"cp", "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tcppcker cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
+       "  $ cppcker cp web:/etc/hosts ./hosts\n"
+       "  $ cppcker cp ./config web:/etc/app/\n"
+       "  $ cppcker cp web:/var/log - | tar -tvf -",
+       CompletionKind::container, true, -1},
+      {"export", "[OPTIONS] CONTAINER", "", CompletionKind::container, true, -1},
       {"rm", "[OPTIONS] CONTAINER [CONTAINER...]", "", CompletionKind::container, true, -1},
       {"stop", "[OPTIONS] CONTAINER [CONTAINER...]", "", CompletionKind::container, true, -1},
       {"kill", "[OPTIONS] CONTAINER [CONTAINER...]", "", CompletionKind::container, true, -1},

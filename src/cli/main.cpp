@@ -284,6 +284,8 @@ int main(int argc, char** argv) {
   cli::register_diff(app, global);
   cli::register_history(app, global);
   cli::register_import(app, global);
+  cli::register_cp(app, global);
+  cli::register_export(app, global);
   cli::register_completion(app, global);
 
   if (auto status = cli::check_command_words(app, argc, argv)) return *status;

@@ -152,6 +152,9 @@ CPPCKER_FORWARD(archive_library, archive_entry_set_mtime, (archive_entry * e, ti
 CPPCKER_FORWARD(archive_library, archive_entry_set_hardlink, (archive_entry * e, const char* target), (e, target))
 CPPCKER_FORWARD(archive_library, archive_entry_set_symlink, (archive_entry * e, const char* target), (e, target))
 CPPCKER_FORWARD(archive_library, archive_entry_set_rdev, (archive_entry * e, dev_t rdev), (e, rdev))
+// cp and export (runtime/copy.cpp)
+CPPCKER_FORWARD(archive_library, archive_read_open_fd, (archive * a, int fd, size_t block), (a, fd, block))
+CPPCKER_FORWARD(archive_library, archive_read_support_filter_all, (archive * a), (a))
 CPPCKER_FORWARD(archive_library, archive_entry_xattr_add_entry,
                 (archive_entry * e, const char* name, const void* value, size_t size), (e, name, value, size))
 
