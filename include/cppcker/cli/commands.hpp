@@ -54,6 +54,9 @@ void register_network(CLI::App& app, GlobalOptions& global);
 void register_port(CLI::App& app, GlobalOptions& global);
 void register_version(CLI::App& app, GlobalOptions& global);
 void register_info(CLI::App& app, GlobalOptions& global);
+void register_push(CLI::App& app, GlobalOptions& global);
+void register_login(CLI::App& app, GlobalOptions& global);
+void register_logout(CLI::App& app, GlobalOptions& global);
 // `completion bash|zsh|fish` and the hidden `__complete KIND` that the scripts call for names.
 void register_completion(CLI::App& app, GlobalOptions& global);
 
