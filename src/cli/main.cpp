@@ -286,6 +286,9 @@ int main(int argc, char** argv) {
   cli::register_import(app, global);
   cli::register_cp(app, global);
   cli::register_export(app, global);
+  cli::register_push(app, global);
+  cli::register_login(app, global);
+  cli::register_logout(app, global);
   cli::register_completion(app, global);
 
   if (auto status = cli::check_command_words(app, argc, argv)) return *status;

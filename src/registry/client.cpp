@@ -91,7 +91,17 @@ bool RegistryClient::authenticate(const HttpResponse& unauthorized, const Endpoi
         url += sep + "service=" + url_escape(svc->second);
         sep = "&";
       }
-      url += sep + "scope=" + url_escape("repository:" + repo_.path + ":" + actions_);
+      std::vector<std::string> scopes;
+      {
+        std::lock_guard lock(auth_mutex_);
+        scopes = extra_scopes_;
+      }
+      // Login asks for no scope (as Docker): the token only proves the credentials.
+      if (!actions_.empty()) scopes.insert(scopes.begin(), "repository:" + repo_.path + ":" + actions_);
+      for (const auto& scope : scopes) {
+        url += sep + "scope=" + url_escape(scope);
+        sep = "&";
+      }
       HttpRequest req;
       req.url = url;
       std::string realm_domain = url_origin(url);
@@ -105,7 +115,7 @@ bool RegistryClient::authenticate(const HttpResponse& unauthorized, const Endpoi
         throw Error(std::string("cannot reach the registry's authorization server: ") + e.what());
       }
       if (r.status == 401 || r.status == 403)
-        throw Error("authentication failed for " + repo_.domain + ": the authorization server refused the credentials");
+        throw AuthenticationError("authentication failed for " + repo_.domain + ": the authorization server refused the credentials");
       if (r.status != 200) throw Error("authorization server answered HTTP " + std::to_string(r.status));
       BearerToken token = parse_token_response(r.body);
       std::lock_guard lock(auth_mutex_);
@@ -170,7 +180,7 @@ HttpResponse RegistryClient::send_to(const Endpoint& ep, HttpRequest req,
 
 HttpResponse RegistryClient::send(const std::string& method, const std::string& path,
                                   std::vector<std::string> headers, std::string body,
-                                  const std::function<void(HttpRequest&)>& prepare) {
+                                  const std::function<void(HttpRequest&)>& prepare, bool retry_transport) {
   std::string last_error;
   for (std::size_t i = endpoint_index_; i < endpoints_.size(); ++i) {
     const Endpoint& ep = endpoints_[i];
@@ -184,7 +194,7 @@ HttpResponse RegistryClient::send(const std::string& method, const std::string& 
       // Until an endpoint has answered, a transport failure means "try the next one" (https before
       // http, a mirror before the registry), not "retry": only the last candidate gets retries.
       bool last = i + 1 == endpoints_.size();
-      HttpResponse r = send_to(ep, req, prepare, !endpoint_pinned_ && !last);
+      HttpResponse r = send_to(ep, req, prepare, (!endpoint_pinned_ && !last) || !retry_transport);
       // A mirror that lacks the content hands over to the next endpoint, as in Docker.
       if (ep.mirror && !endpoint_pinned_ && (r.status < 200 || r.status >= 300)) {
         last_error = ep.base + ": " + registry_error(r);
@@ -196,7 +206,7 @@ HttpResponse RegistryClient::send(const std::string& method, const std::string& 
       }
       return r;
     } catch (const TransportError& e) {
-      if (endpoint_pinned_) throw;
+      if (endpoint_pinned_ || (!retry_transport && i + 1 == endpoints_.size())) throw;
       last_error = e.what();
       spdlog::debug("endpoint {} failed: {}", ep.base, e.what());
     }
@@ -298,9 +308,159 @@ void RegistryClient::stream_blob(const Descriptor& blob, const std::function<voi
   }
 }
 
+namespace {
+// An upload pass that stopped half way (dropped connection, 5xx, a chunk at the wrong offset): worth
+// resuming under the retry policy, unlike a refusal.
+class UploadInterrupted : public Error {
+ public:
+  using Error::Error;
+};
+
+std::string with_digest(const std::string& location, const std::string& digest) {
+  return location + (location.find('?') == std::string::npos ? "?" : "&") + "digest=" + url_escape(digest);
+}
+}  // namespace
+
+void RegistryClient::fail_push(const std::string& what, const HttpResponse& r) const {
+  std::string code = error_code(r);
+  if (code.empty() && r.status == 401) throw Error("unauthorized: authentication required");
+  if (code.empty() && r.status == 403) throw Error("denied: requested access to the resource is denied");
+  if (r.status == 401 || r.status == 403 || code == "DENIED" || code == "UNAUTHORIZED") throw Error(registry_error(r));
+  throw Error(what + ": " + registry_error(r));
+}
+
+std::string RegistryClient::upload_url(const HttpResponse& r) const {
+  std::string location = r.header("location");
+  if (location.empty()) throw Error("registry " + repo_.domain + " started an upload without a Location");
+  // Relative ("/v2/x/blobs/uploads/<uuid>?_state=...") or absolute, as the distribution spec allows.
+  return resolve_url(endpoint() + "/v2/", location);
+}
+
 bool RegistryClient::has_blob(const std::string& digest) {
   HttpResponse r = send("HEAD", "/v2/" + repo_.path + "/blobs/" + digest, {}, "");
   return r.status == 200;
+}
+
+RegistryClient::MountResult RegistryClient::mount_blob(const std::string& digest, const std::string& from_path) {
+  HttpResponse r = send("POST",
+                        "/v2/" + repo_.path + "/blobs/uploads/?mount=" + url_escape(digest) + "&from=" +
+                            url_escape(from_path),
+                        {"Content-Length: 0"}, "");
+  if (r.status == 201) return {true, ""};
+  if (r.status == 202) return {false, upload_url(r)};
+  spdlog::debug("mount of {} from {} refused: HTTP {}", digest, from_path, r.status);
+  return {false, ""};
+}
+
+void RegistryClient::upload_pass(const BlobSource& blob, const UploadOptions& options,
+                                 const std::function<void(std::int64_t)>& progress, std::string& location,
+                                 bool resuming) {
+  const std::string start_path = "/v2/" + repo_.path + "/blobs/uploads/";
+  const bool chunked = blob.size > static_cast<std::int64_t>(options.chunk_size);
+  std::int64_t offset = 0;
+  if (!location.empty() && chunked && resuming) {
+    // Where did the last pass stop? The registry says with Range: 0-<last byte>; a lost upload is 404.
+    HttpResponse status;
+    try {
+      status = send("GET", location, {}, "", {}, false);
+    } catch (const TransportError& e) {
+      throw UploadInterrupted(e.what());
+    }
+    std::string range = status.header("range");
+    auto dash = range.find('-');
+    if (status.status == 204 && dash != std::string::npos) {
+      try {
+        offset = std::stoll(range.substr(dash + 1)) + 1;
+      } catch (const std::exception&) {
+        offset = 0;
+      }
+      if (offset == 1) offset = 0;  // "0-0" is what a registry says of an empty upload
+      if (offset > blob.size) offset = 0, location.clear();
+    } else {
+      location.clear();
+    }
+  }
+  if (location.empty()) {
+    HttpResponse start;
+    try {
+      start = send("POST", start_path, {"Content-Length: 0"}, "");
+    } catch (const TransportError& e) {
+      throw UploadInterrupted(e.what());
+    }
+    if (retryable_status(start.status)) throw UploadInterrupted("start blob upload: " + registry_error(start));
+    if (start.status != 202) fail_push("start blob upload", start);
+    location = upload_url(start);
+    offset = 0;
+  }
+  // "Expect:" stops curl from waiting for a 100-continue before each body.
+  const std::vector<std::string> octets = {"Content-Type: application/octet-stream", "Expect:"};
+  auto check = [&](const HttpResponse& r, long want, const std::string& what) {
+    if (r.status == want) return;
+    // 416: the registry holds a different amount than we thought; ask it again on the next pass.
+    if (retryable_status(r.status) || r.status == 416) throw UploadInterrupted(what + ": " + registry_error(r));
+    location.clear();
+    fail_push(what, r);
+  };
+  if (!chunked) {
+    HttpResponse put;
+    try {
+      put = send("PUT", with_digest(location, blob.digest), octets, blob.read(0, static_cast<std::size_t>(blob.size)),
+                 {}, false);
+    } catch (const TransportError& e) {
+      location.clear();  // a monolithic upload restarts: its half is worth nothing
+      throw UploadInterrupted(e.what());
+    }
+    if (put.status != 201) location.clear();
+    check(put, 201, "upload blob " + blob.digest);
+    if (progress) progress(blob.size);
+    return;
+  }
+  if (progress) progress(offset);
+  while (offset < blob.size) {
+    auto n = static_cast<std::size_t>(std::min<std::int64_t>(static_cast<std::int64_t>(options.chunk_size), blob.size - offset));
+    std::vector<std::string> headers = octets;
+    headers.push_back("Content-Range: " + std::to_string(offset) + "-" + std::to_string(offset + static_cast<std::int64_t>(n) - 1));
+    HttpResponse r;
+    try {
+      r = send("PATCH", location, headers, blob.read(offset, n), {}, false);
+    } catch (const TransportError& e) {
+      throw UploadInterrupted(e.what());
+    }
+    check(r, 202, "upload blob " + blob.digest);
+    location = upload_url(r);
+    offset += static_cast<std::int64_t>(n);
+    if (progress) progress(offset);
+  }
+  HttpResponse done;
+  try {
+    done = send("PUT", with_digest(location, blob.digest), octets, "", {}, false);
+  } catch (const TransportError& e) {
+    throw UploadInterrupted(e.what());
+  }
+  check(done, 201, "upload blob " + blob.digest);
+}
+
+void RegistryClient::upload_blob(const BlobSource& blob, const UploadOptions& options,
+                                 const std::function<void(std::int64_t)>& progress, std::string location) {
+  auto delay = retry_.first_delay;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      upload_pass(blob, options, progress, location, attempt > 1);
+      return;
+    } catch (const UploadInterrupted& e) {
+      if (attempt >= retry_.attempts)
+        throw Error("upload blob " + blob.digest + ": " + e.what() + " (after " + std::to_string(attempt) + " attempts)");
+      spdlog::debug("upload of {} interrupted: {} (attempt {}), resuming in {} ms", blob.digest, e.what(), attempt,
+                    delay.count());
+    }
+    std::this_thread::sleep_for(delay);
+    delay *= 2;
+    // The last pass may have finished even though its answer was lost.
+    if (has_blob(blob.digest)) {
+      if (progress) progress(blob.size);
+      return;
+    }
+  }
 }
 
 void RegistryClient::upload_blob(const std::string& digest, std::string_view data) {
@@ -312,10 +472,30 @@ void RegistryClient::upload_blob(const std::string& digest, std::string_view dat
   if (put.status != 201) fail("upload blob " + digest, put);
 }
 
-void RegistryClient::put_manifest(const std::string& reference, std::string_view media_type, std::string_view body) {
+std::string RegistryClient::put_manifest(const std::string& reference, std::string_view media_type,
+                                         std::string_view body) {
   HttpResponse r = send("PUT", "/v2/" + repo_.path + "/manifests/" + reference,
                         {"Content-Type: " + std::string(media_type)}, std::string(body));
-  if (r.status != 201) fail("put manifest " + reference, r);
+  if (r.status != 201) fail_push("put manifest " + reference, r);
+  std::string announced = r.header("docker-content-digest");
+  return is_valid_digest(announced) ? announced : sha256_digest(body);
+}
+
+void RegistryClient::check_login() {
+  auto where = [&] { return "Get \"" + endpoint() + "/v2/\": "; };
+  HttpResponse r;
+  try {
+    r = send("GET", "/v2/", {}, "");
+  } catch (const AuthenticationError&) {
+    throw AuthenticationError(where() + "unauthorized: incorrect username or password");
+  } catch (const Error& e) {
+    throw Error(where() + e.what());
+  }
+  if (r.status == 200) return;
+  std::string code = error_code(r);
+  if (r.status == 401 || r.status == 403)
+    throw AuthenticationError(where() + (code.empty() ? std::string("unauthorized: authentication required") : registry_error(r)));
+  throw Error(where() + registry_error(r));
 }
 
 }  // namespace cppcker

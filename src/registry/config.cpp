@@ -1,7 +1,9 @@
 #include "cppcker/registry/config.hpp"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include <nlohmann/json.hpp>
@@ -96,12 +98,24 @@ bool RegistryConfig::is_insecure(std::string_view domain) const {
   return false;
 }
 
+fs::path RegistryConfig::credentials_path() const {
+  if (!credentials_file.empty()) return credentials_file;
+  const char* dir = std::getenv("DOCKER_CONFIG");
+  if (dir && *dir) return fs::path(dir) / "config.json";
+  const char* home = std::getenv("HOME");
+  return fs::path(home && *home ? home : "/root") / ".docker/config.json";
+}
+
 std::optional<Credentials> RegistryConfig::credentials_for(std::string_view domain) const {
-  if (credentials_file.empty()) return std::nullopt;
-  auto text = read_file_if_exists(credentials_file);
-  if (!text) throw Error("credentials file " + credentials_file.string() + " does not exist");
+  const fs::path file = credentials_path();
+  auto text = read_file_if_exists(file);
+  if (!text) {
+    // A configured file must exist; Docker's default one is optional.
+    if (!credentials_file.empty()) throw Error("credentials file " + file.string() + " does not exist");
+    return std::nullopt;
+  }
   json j = json::parse(*text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) throw Error("credentials file " + credentials_file.string() + " is not JSON");
+  if (j.is_discarded() || !j.is_object()) throw Error("credentials file " + file.string() + " is not JSON");
   auto auths = j.find("auths");
   if (auths == j.end() || !auths->is_object()) return std::nullopt;
   std::vector<std::string> keys = {std::string(domain), "https://" + std::string(domain), "http://" + std::string(domain)};
@@ -120,6 +134,80 @@ std::optional<Credentials> RegistryConfig::credentials_for(std::string_view doma
       return Credentials{(*it)["username"].get<std::string>(), (*it)["password"].get<std::string>()};
   }
   return std::nullopt;
+}
+
+namespace {
+constexpr std::string_view kDockerHubKey = "https://index.docker.io/v1/";
+
+bool is_docker_hub(std::string_view host) {
+  return host == "docker.io" || host == "index.docker.io" || host == "registry-1.docker.io";
+}
+
+// The config file as JSON (an empty object when missing); a malformed file is refused rather than lost.
+json read_credentials_json(const fs::path& file) {
+  auto text = read_file_if_exists(file);
+  if (!text) return json::object();
+  json j = json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) throw Error("credentials file " + file.string() + " is not a JSON object");
+  return j;
+}
+
+void write_credentials_json(const fs::path& file, const json& j) {
+  write_file_atomic(file, j.dump(1, '\t') + "\n", 0600);
+}
+
+FileLock lock_credentials(const fs::path& file) {
+  fs::path parent = file.parent_path().empty() ? fs::path(".") : file.parent_path();
+  std::error_code ec;
+  if (!fs::exists(parent, ec)) {
+    make_dirs(parent);
+    // Credentials live here: only the owner may look (as Docker makes ~/.docker).
+    if (::chmod(parent.c_str(), 0700) != 0) throw_errno("chmod " + parent.string());
+  }
+  fs::path lock = file;
+  lock += ".lock";
+  return FileLock(lock);
+}
+}  // namespace
+
+std::string credentials_key(std::string_view server) {
+  std::string s(server);
+  for (const char* scheme : {"https://", "http://"})
+    if (s.rfind(scheme, 0) == 0) s = s.substr(std::string_view(scheme).size());
+  auto slash = s.find('/');
+  if (slash != std::string::npos) s = s.substr(0, slash);
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (s.empty() || is_docker_hub(s)) return std::string(kDockerHubKey);
+  return s;
+}
+
+std::string credentials_domain(std::string_view key) {
+  return key == kDockerHubKey ? std::string("docker.io") : credentials_key(key);
+}
+
+void store_credentials(const fs::path& file, const std::string& key, const Credentials& credentials) {
+  FileLock lock = lock_credentials(file);
+  json j = read_credentials_json(file);
+  if (!j.contains("auths") || !j["auths"].is_object()) j["auths"] = json::object();
+  json& entry = j["auths"][key];
+  if (!entry.is_object()) entry = json::object();
+  entry["auth"] = base64_encode(credentials.username + ":" + credentials.password);
+  // An older username/password pair would shadow nothing (auth is read first) but would keep the old secret.
+  entry.erase("username");
+  entry.erase("password");
+  write_credentials_json(file, j);
+}
+
+bool remove_credentials(const fs::path& file, const std::string& key) {
+  if (!read_file_if_exists(file)) return false;
+  FileLock lock = lock_credentials(file);
+  json j = read_credentials_json(file);
+  if (!j.contains("auths") || !j["auths"].is_object()) return false;
+  bool removed = false;
+  for (const std::string& k : {key, "https://" + key, "http://" + key})
+    removed = j["auths"].erase(k) > 0 || removed;
+  if (removed) write_credentials_json(file, j);
+  return removed;
 }
 
 static const char* kB64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

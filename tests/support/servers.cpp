@@ -195,11 +195,20 @@ FaultProxy::FaultProxy(int upstream_port) : upstream_port_(upstream_port) {
   server_ = std::make_unique<TcpServer>([this](int fd) { handle(fd); });
 }
 
-void FaultProxy::set(Fault fault, std::string match, int count) {
+void FaultProxy::set(Fault fault, std::string match, int count, int skip) {
   std::lock_guard lock(mutex_);
   fault_ = fault;
   match_ = std::move(match);
   remaining_ = count;
+  skip_ = skip;
+}
+
+int FaultProxy::count(const std::string& method, const std::string& match) const {
+  std::lock_guard lock(mutex_);
+  int n = 0;
+  for (const auto& l : log_)
+    if (l.method == method && l.target.find(match) != std::string::npos) ++n;
+  return n;
 }
 
 void FaultProxy::handle(int client) {
@@ -209,12 +218,31 @@ void FaultProxy::handle(int client) {
   Fault fault = Fault::none;
   {
     std::lock_guard lock(mutex_);
-    if (fault_ != Fault::none && remaining_ > 0 && req->target.find(match_) != std::string::npos && req->method == "GET") {
-      fault = fault_;
-      --remaining_;
-      ++faults_applied;
+    // Download faults apply to GETs; drop_upload to requests that carry a blob's bytes.
+    bool applies = fault_ == Fault::drop_upload ? (req->method == "PATCH" || req->method == "PUT") && !req->body.empty()
+                                                : req->method == "GET";
+    if (fault_ != Fault::none && remaining_ > 0 && req->target.find(match_) != std::string::npos && applies) {
+      if (skip_ > 0) {
+        --skip_;
+      } else {
+        fault = fault_;
+        --remaining_;
+        ++faults_applied;
+      }
     }
   }
+  std::size_t log_index;
+  {
+    std::lock_guard lock(mutex_);
+    log_index = log_.size();
+    log_.push_back({req->method, req->target, 0, req->body.size()});
+  }
+  auto answered = [&](const std::string& head) {
+    int status = 0;
+    if (head.size() > 12) status = std::atoi(head.substr(9, 3).c_str());
+    std::lock_guard lock(mutex_);
+    log_[log_index].status = status;
+  };
   if (fault == Fault::error_500) {
     write_all(client, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     return;
@@ -239,6 +267,19 @@ void FaultProxy::handle(int client) {
   std::string out = req->method + " " + req->target + " HTTP/1.1\r\n";
   for (const auto& [k, v] : req->headers)
     if (k != "connection") out += k + ": " + v + "\r\n";
+  if (fault == Fault::drop_upload) {
+    // The registry gets the head and half the body, then the connection breaks; the client gets nothing.
+    out += "connection: close\r\n\r\n" + req->body.substr(0, req->body.size() / 2);
+    try {
+      write_all(up, out);
+    } catch (const std::exception&) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ::shutdown(up, SHUT_RDWR);
+    ::close(up);
+    ::shutdown(client, SHUT_RDWR);
+    return;
+  }
   out += "connection: close\r\n\r\n" + req->body;
   write_all(up, out);
   std::string response;
@@ -250,6 +291,7 @@ void FaultProxy::handle(int client) {
   if (split == std::string::npos) return;
   std::string head = response.substr(0, split + 4);
   std::string body = response.substr(split + 4);
+  answered(head);
   bool ok = (head.rfind("HTTP/1.1 200", 0) == 0 || head.rfind("HTTP/1.1 206", 0) == 0) && !body.empty();
   auto set_length = [&](std::size_t len) {
     auto pos = head.find("Content-Length: ");

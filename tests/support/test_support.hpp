@@ -140,11 +140,29 @@ class Registry {
 // An HTTP proxy in front of a registry that can misbehave on purpose.
 class FaultProxy {
  public:
-  enum class Fault { none, corrupt_blob, truncate_blob, error_500, drop_once, slow, schema1_manifest, redirect };
+  // drop_upload: a PATCH or PUT with a body (a blob upload) has half its body passed on to the registry,
+  // then both connections are closed without an answer, as a network failure mid-upload would.
+  enum class Fault { none, corrupt_blob, truncate_blob, error_500, drop_once, slow, schema1_manifest, redirect, drop_upload };
   explicit FaultProxy(int upstream_port);
   std::string host() const { return "127.0.0.1:" + std::to_string(server_->port()); }
-  // Faults apply to requests whose path contains `match` (e.g. a blob digest).
-  void set(Fault fault, std::string match, int count = 1);
+  // Faults apply to requests whose path contains `match` (e.g. a blob digest), after `skip` matching ones.
+  void set(Fault fault, std::string match, int count = 1, int skip = 0);
+  // Every request passed through, with the registry's answer (0 when none reached the client).
+  struct Logged {
+    std::string method, target;
+    int status = 0;
+    std::size_t body_size = 0;
+  };
+  std::vector<Logged> log() const {
+    std::lock_guard lock(mutex_);
+    return log_;
+  }
+  void clear_log() {
+    std::lock_guard lock(mutex_);
+    log_.clear();
+  }
+  // Requests in the log with `method` whose target contains `match`.
+  int count(const std::string& method, const std::string& match = "") const;
   // For Fault::redirect: answer 307 with Location `url`.
   void set_redirect(std::string url) {
     std::lock_guard lock(mutex_);
@@ -156,9 +174,11 @@ class FaultProxy {
  private:
   void handle(int fd);
   int upstream_port_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   Fault fault_ = Fault::none;
   std::string match_;
+  int skip_ = 0;
+  std::vector<Logged> log_;
   std::string redirect_url_;
   int remaining_ = 0;
   std::unique_ptr<TcpServer> server_;

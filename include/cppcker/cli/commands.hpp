@@ -66,6 +66,9 @@ void register_history(CLI::App& app, GlobalOptions& global);
 void register_import(CLI::App& app, GlobalOptions& global);
 void register_cp(CLI::App& app, GlobalOptions& global);
 void register_export(CLI::App& app, GlobalOptions& global);
+void register_push(CLI::App& app, GlobalOptions& global);
+void register_login(CLI::App& app, GlobalOptions& global);
+void register_logout(CLI::App& app, GlobalOptions& global);
 // `completion bash|zsh|fish` and the hidden `__complete KIND` that the scripts call for names.
 void register_completion(CLI::App& app, GlobalOptions& global);
 
