@@ -46,7 +46,8 @@ nlohmann::ordered_json info_json(const GlobalOptions& global) {
   std::size_t running = 0, paused = 0, total = 0;
   ContainerStore containers(global.root);
   for (const auto& c : containers.list()) {
-    std::string status = ContainerStore::observed_state(c).status;
+    const ContainerState s = ContainerStore::observed_state(c);
+    const std::string status = s.paused ? "paused" : s.status;
     ++total;
     running += status == "running";
     paused += status == "paused";

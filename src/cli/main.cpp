@@ -289,6 +289,15 @@ int main(int argc, char** argv) {
   cli::register_push(app, global);
   cli::register_login(app, global);
   cli::register_logout(app, global);
+  cli::register_create(app, global);
+  cli::register_rename(app, global);
+  cli::register_wait(app, global);
+  cli::register_top(app, global);
+  cli::register_pause(app, global);
+  cli::register_stats(app, global);
+  cli::register_container(app, global);
+  cli::register_image(app, global);
+  cli::register_system(app, global);
   cli::register_completion(app, global);
 
   if (auto status = cli::check_command_words(app, argc, argv)) return *status;

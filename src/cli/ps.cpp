@@ -153,7 +153,7 @@ void register_ps(CLI::App& app, GlobalOptions& global) {
       if (!all && s.status != "running" && s.status != "restarting") continue;  // Docker counts restarting as running
       auto created = parse_rfc3339(c.state.created);
       if (!filters.match_prefix("id", c.id) || !filters.match_regex("name", c.name) || !filters.match_labels(c.spec.labels) ||
-          !filters.match_exact("status", s.status))
+          !filters.match_exact("status", s.paused ? "paused" : s.status))
         continue;
       if (!exit_codes.empty() && (s.status != "exited" ||
                                   std::find(exit_codes.begin(), exit_codes.end(), s.exit_code) == exit_codes.end()))

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cppcker/cli/commands.hpp"
+#include "cppcker/cli/container_options.hpp"
 #include "cppcker/image/pull.hpp"
 #include "cppcker/runtime/health.hpp"
 #include "cppcker/runtime/lifecycle.hpp"
@@ -25,9 +26,9 @@
 
 namespace cppcker::cli {
 
-namespace {
-
-struct RunOptions {
+struct ContainerOptions {
+  CLI::App* cmd = nullptr;        // its remaining() words are IMAGE [COMMAND] [ARG...]
+  CLI::Option* entrypoint_option = nullptr;
   std::string name, entrypoint, workdir, user, hostname, network = "bridge", cgroup_parent, stop_signal;
   std::vector<std::string> env, env_files, volumes, tmpfs;
   std::vector<std::string> publish, expose, dns, dns_search, dns_options, add_hosts;
@@ -49,6 +50,9 @@ struct RunOptions {
   bool no_healthcheck = false;
   std::vector<std::string> labels, label_files, mounts;
 };
+
+namespace {
+using RunOptions = ContainerOptions;
 
 // --restart and --health-*: checked before anything is made (as Docker's CLI does); the health check is
 // merged with the image's afterwards (merge_health_config).
@@ -193,14 +197,14 @@ void confine(ContainerSpec& spec, const RunOptions& o, const RuntimeConfig& conf
 
 }  // namespace
 
-void register_run(CLI::App& app, GlobalOptions& global) {
-  auto* cmd = app.add_subcommand("run", "Create and run a new container from an image");
-  auto o = std::make_shared<RunOptions>();
+std::shared_ptr<ContainerOptions> add_container_options(CLI::App* cmd, bool run) {
+  auto o = std::make_shared<ContainerOptions>();
+  o->cmd = cmd;
   cmd->prefix_command();  // IMAGE ends the options: what follows is the command and its arguments
   cmd->set_help_flag("--help", "Print usage");  // -h is the hostname, as in Docker
   cmd->fallthrough(false);  // the image and command are ours, not the parent's extras
   cmd->add_option("--name", o->name, "Assign a name to the container");
-  cmd->add_flag("-d,--detach", o->detach, "Run container in background and print container ID");
+  if (run) cmd->add_flag("-d,--detach", o->detach, "Run container in background and print container ID");
   cmd->add_flag("--rm", o->rm, "Automatically remove the container when it exits");
   cmd->add_flag("-i,--interactive", o->interactive, "Keep STDIN open");
   cmd->add_flag("-t,--tty", o->tty, "Allocate a pseudo-TTY");
@@ -214,7 +218,7 @@ void register_run(CLI::App& app, GlobalOptions& global) {
       ->allow_extra_args(false);
   cmd->add_option("--env-file", o->env_files, "Read in a file of environment variables")
       ->allow_extra_args(false);
-  auto* ep = cmd->add_option("--entrypoint", o->entrypoint, "Overwrite the default ENTRYPOINT of the image");
+  o->entrypoint_option = cmd->add_option("--entrypoint", o->entrypoint, "Overwrite the default ENTRYPOINT of the image");
   cmd->add_option("-w,--workdir", o->workdir, "Working directory inside the container");
   cmd->add_option("-u,--user", o->user, "Username or UID (format: <name|uid>[:<group|gid>])");
   cmd->add_option("-h,--hostname", o->hostname, "Container host name");
@@ -265,190 +269,209 @@ void register_run(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("-l,--label", o->labels, "Set meta data on a container")->allow_extra_args(false);
   cmd->add_option("--label-file", o->label_files, "Read in a line delimited file of labels")->allow_extra_args(false);
   cmd->add_option("--mount", o->mounts, "Attach a filesystem mount to the container")->allow_extra_args(false);
-  set_action(cmd, [&global, o, cmd, ep] {
-    std::vector<std::string> rest = cmd->remaining();
-    if (rest.empty()) throw Error("\"cppcker run\" requires at least 1 argument.\nSee 'cppcker run --help'.", 125);
+  return o;
+}
+
+CreatedContainer create_container_from(const GlobalOptions& global, const ContainerOptions& options,
+                                       const std::string& command) {
+  const ContainerOptions* o = &options;
+  CLI::Option* ep = o->entrypoint_option;
+  std::vector<std::string> rest = o->cmd->remaining();
+  if (rest.empty())
+    throw Error("\"cppcker " + command + "\" requires at least 1 argument.\nSee 'cppcker " + command + " --help'.", 125);
+  const NetworkMode mode = network_mode(o->network);
+  if (mode == NetworkMode::container && (!o->publish.empty() || o->publish_all))
+    throw Error("conflicting options: port publishing and the container type network mode", 125);
+  if (mode == NetworkMode::host && (!o->publish.empty() || o->publish_all))
+    std::cerr << "WARNING: Published ports are discarded when using host network mode\n";
+  if (mode == NetworkMode::container && !o->hostname.empty())
+    throw Error("conflicting options: hostname and the network mode", 125);
+  for (const auto& ip : o->dns) {
+    try {
+      parse_ipv4(ip);
+    } catch (const Error&) {
+      throw Error(ip + " is not an ip address", 125);
+    }
+  }
+  for (const auto& h : o->add_hosts) {
+    auto colon = h.find(':');
+    if (colon == std::string::npos || colon == 0) throw Error("bad format for add-host: \"" + h + "\"", 125);
+    try {
+      parse_ipv4(h.substr(colon + 1));
+    } catch (const Error&) {
+      throw Error("invalid IP address in add-host: \"" + h.substr(colon + 1) + "\"", 125);
+    }
+  }
+  std::vector<PortBinding> ports;
+  for (const auto& p : o->publish) {
+    auto more = parse_publish(p);
+    ports.insert(ports.end(), more.begin(), more.end());
+  }
+  const RestartAndHealth restart_health = restart_and_health(*o);
+  if (o->detach && o->rm) {
+    // Docker allows it: the monitor removes the container when it exits.
+  }
+  // Labels, exposed ports and --mount values checked before an image is pulled or anything is made.
+  std::vector<std::string> exposed = parse_expose(o->expose);
+  std::map<std::string, std::string> labels = parse_labels(o->label_files, o->labels);
+  std::vector<MountSpec> flag_mounts;
+  for (const auto& m : o->mounts) flag_mounts.push_back(parse_mount_flag(m));
+  std::string image_name = rest.front();
+  std::vector<std::string> command(rest.begin() + 1, rest.end());
+
+  const RuntimeConfig runtime_config = global.runtime_config();
+  ContainerSpec spec;
+  spec.limits = limits_from(*o, runtime_config);  // invalid values fail before anything is created
+  confine(spec, *o, runtime_config);
+  std::vector<std::string> env = parse_env(o->env);
+  std::vector<std::string> file_env;
+  for (const auto& f : o->env_files) {
+    auto more = read_env_file(f);
+    file_env.insert(file_env.end(), more.begin(), more.end());
+  }
+  if (!o->stop_signal.empty()) {
+    try {
+      spec.stop_signal = parse_signal(o->stop_signal);
+    } catch (const Error&) {
+      throw Error("Invalid signal: " + o->stop_signal, 125);  // moby's signal.ParseSignal
+    }
+  }
+  spec.cgroup_parent = o->cgroup_parent;
+  if (o->cgroup_parent.empty()) {
+    spec.cgroup_parents = spec.cgroup_owned_tops = {{"", "/cppcker"}};
+  } else if (o->cgroup_parent.front() == '/') {
+    spec.cgroup_parents = {{"", o->cgroup_parent}};  // the user's: created if missing, never removed
+  } else {
+    // Relative parents lie below the caller's own cgroup in each hierarchy (a daemonless runtime has no
+    // daemon's); cppcker made them, so it removes them again once empty.
+    std::string first = o->cgroup_parent.substr(0, o->cgroup_parent.find('/'));
+    for (const auto& k : cgroup_hierarchy_keys()) {
+      std::string own = own_cgroup(k);
+      if (own == "/") own.clear();
+      spec.cgroup_parents[k] = own + "/" + o->cgroup_parent;
+      spec.cgroup_owned_tops[k] = own + "/" + first;
+    }
+  }
+
+  ImageStore images = global.store();
+  std::string image_id = find_or_pull(global, images, image_name);
+  auto config = nlohmann::json::parse(images.read_blob(image_id), nullptr, false);
+  nlohmann::json cfg = !config.is_discarded() && config.contains("config") && config["config"].is_object() ? config["config"]
+                                                                                                            : nlohmann::json::object();
+  spec.image = image_name;
+  spec.image_id = image_id;
+  if (ep->count() > 0) {
+    spec.entrypoint = o->entrypoint.empty() ? std::vector<std::string>{} : std::vector<std::string>{o->entrypoint};
+    spec.cmd = command;
+  } else {
+    spec.entrypoint = json_strings(cfg, "Entrypoint");
+    spec.cmd = command.empty() ? json_strings(cfg, "Cmd") : command;
+  }
+  if (spec.entrypoint.empty() && spec.cmd.empty())
+    throw Error("No command specified", 125);
+  std::vector<std::string> image_env = json_strings(cfg, "Env");
+  bool has_path = false;
+  for (const auto& e : image_env) has_path |= e.rfind("PATH=", 0) == 0;
+  if (!has_path) image_env.insert(image_env.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  spec.workdir = !o->workdir.empty() ? o->workdir : cfg.value("WorkingDir", "");
+  if (!spec.workdir.empty() && spec.workdir.front() != '/')
+    throw Error("the working directory '" + spec.workdir + "' is invalid, it needs to be an absolute path", 125);
+  spec.user = !o->user.empty() ? o->user : cfg.value("User", "");
+  if (o->stop_signal.empty() && cfg.contains("StopSignal") && cfg["StopSignal"].is_string())
+    spec.stop_signal = parse_signal(cfg["StopSignal"].get<std::string>());
+  if (o->stop_timeout >= 0) spec.stop_timeout = o->stop_timeout;
+  spec.network = o->network;
+  if (mode == NetworkMode::bridge) {
+    if (o->publish_all) {
+      // Every port the image exposes (and --expose), each on a free host port, unless -p named it.
+      std::vector<std::string> all = exposed;
+      if (cfg.contains("ExposedPorts") && cfg["ExposedPorts"].is_object())
+        for (auto& [key, value] : cfg["ExposedPorts"].items()) all.push_back(key);
+      for (const auto& e : all) {
+        PortBinding b = parse_exposed_port(e);
+        bool named = false;
+        for (const auto& p : ports) named |= p.container_key() == b.container_key();
+        if (!named) ports.push_back(b);
+      }
+    }
+    spec.ports = ports;
+  }
+  // Config.ExposedPorts as Docker has it: the image's, --expose's and every -p container port.
+  if (cfg.contains("ExposedPorts") && cfg["ExposedPorts"].is_object())
+    for (auto& [key, value] : cfg["ExposedPorts"].items()) spec.exposed_ports.push_back(key.find('/') == std::string::npos ? key + "/tcp" : key);
+  for (const auto& e : exposed) spec.exposed_ports.push_back(e);
+  for (const auto& p : ports) spec.exposed_ports.push_back(p.container_key());
+  std::sort(spec.exposed_ports.begin(), spec.exposed_ports.end());
+  spec.exposed_ports.erase(std::unique(spec.exposed_ports.begin(), spec.exposed_ports.end()), spec.exposed_ports.end());
+  // The image's labels under the container's own (container labels win), as Docker merges them.
+  if (cfg.contains("Labels") && cfg["Labels"].is_object())
+    for (auto& [key, value] : cfg["Labels"].items())
+      if (value.is_string()) spec.labels[key] = value.get<std::string>();
+  for (const auto& [key, value] : labels) spec.labels[key] = value;
+  spec.dns = o->dns;
+  spec.dns_search = o->dns_search;
+  spec.dns_options = o->dns_options;
+  spec.extra_hosts = o->add_hosts;
+  spec.detach = o->detach;
+  spec.interactive = o->interactive;
+  spec.tty = o->tty;
+  if (o->tty) image_env = merge_env({"TERM=xterm"}, image_env);  // as Docker: the image or -e may override it
+  spec.init = o->init;
+  spec.read_only = o->read_only;
+  for (const auto& v : o->volumes) spec.mounts.push_back(parse_volume_flag(v));
+  for (const auto& t : o->tmpfs) spec.mounts.push_back(parse_tmpfs_flag(t));
+  spec.mounts.insert(spec.mounts.end(), flag_mounts.begin(), flag_mounts.end());
+  // Named now, made at the start: a run refused before that leaves no volume behind.
+  for (auto& m : spec.mounts)
+    if (m.anonymous) m.source = random_hex(32);
+  spec.auto_remove = o->rm;
+  spec.restart = restart_health.restart;
+  spec.health = merge_health_config(restart_health.health, cfg.contains("Healthcheck") ? cfg["Healthcheck"] : nlohmann::json());
+
+  ContainerStore containers(global.root);
+  NetworkStore networks = global.networks();
+  validate_network(networks, containers, spec.network);
+  const UsernsMode userns = parse_userns_mode(spec.userns_mode);
+  std::optional<UsernsAllocator> allocator;
+  if (userns.enabled) {
+    if (!kernel_supports_idmapped_overlay())
+      throw Error("--userns=auto needs idmapped mounts under overlayfs, which this kernel cannot do (Linux 5.19 or newer)", 125);
+    allocator.emplace(containers.root() / "userns");
+    allocator->ensure_subids();
+  }
+  std::string shared_hostname;  // --network container:x: x's host name, as Docker shows it
+  if (mode == NetworkMode::container) shared_hostname = containers.resolve(spec.network.substr(10)).spec.hostname;
+  Container c = containers.create(spec, o->name, [&](Container& r) {
+    r.spec.hostname = !o->hostname.empty()       ? o->hostname
+                      : !shared_hostname.empty() ? shared_hostname
+                      : r.spec.network == "host" ? ""
+                                                 : r.id.substr(0, 12);
+    if (r.spec.hostname.empty()) {
+      char host[256] = {0};
+      ::gethostname(host, sizeof host - 1);
+      r.spec.hostname = host;
+    }
+    r.spec.env = merge_env(merge_env(image_env, {"HOSTNAME=" + r.spec.hostname}), merge_env(file_env, env));
+    if (userns.enabled) r.spec.userns = allocator->allocate(r.id, userns.size, [&](const std::string& id) {
+      return fs::exists(containers.dir(id)) || fs::exists(containers.root() / "containers" / (".creating-" + id));
+    });
+  });
+
+  return {c, o->detach};
+}
+
+void register_run(CLI::App& app, GlobalOptions& global) {
+  auto* cmd = app.add_subcommand("run", "Create and run a new container from an image");
+  auto o = add_container_options(cmd, /*run=*/true);
+  set_action(cmd, [&global, o] {
     // As the Docker CLI: a terminal is relayed only from a terminal.
     if (o->tty && o->interactive && !o->detach && !::isatty(0)) throw Error("the input device is not a TTY", 1);
-    const NetworkMode mode = network_mode(o->network);
-    if (mode == NetworkMode::container && (!o->publish.empty() || o->publish_all))
-      throw Error("conflicting options: port publishing and the container type network mode", 125);
-    if (mode == NetworkMode::host && (!o->publish.empty() || o->publish_all))
-      std::cerr << "WARNING: Published ports are discarded when using host network mode\n";
-    if (mode == NetworkMode::container && !o->hostname.empty())
-      throw Error("conflicting options: hostname and the network mode", 125);
-    for (const auto& ip : o->dns) {
-      try {
-        parse_ipv4(ip);
-      } catch (const Error&) {
-        throw Error(ip + " is not an ip address", 125);
-      }
-    }
-    for (const auto& h : o->add_hosts) {
-      auto colon = h.find(':');
-      if (colon == std::string::npos || colon == 0) throw Error("bad format for add-host: \"" + h + "\"", 125);
-      try {
-        parse_ipv4(h.substr(colon + 1));
-      } catch (const Error&) {
-        throw Error("invalid IP address in add-host: \"" + h.substr(colon + 1) + "\"", 125);
-      }
-    }
-    std::vector<PortBinding> ports;
-    for (const auto& p : o->publish) {
-      auto more = parse_publish(p);
-      ports.insert(ports.end(), more.begin(), more.end());
-    }
-    const RestartAndHealth restart_health = restart_and_health(*o);
-    if (o->detach && o->rm) {
-      // Docker allows it: the monitor removes the container when it exits.
-    }
-    // Labels, exposed ports and --mount values checked before an image is pulled or anything is made.
-    std::vector<std::string> exposed = parse_expose(o->expose);
-    std::map<std::string, std::string> labels = parse_labels(o->label_files, o->labels);
-    std::vector<MountSpec> flag_mounts;
-    for (const auto& m : o->mounts) flag_mounts.push_back(parse_mount_flag(m));
-    std::string image_name = rest.front();
-    std::vector<std::string> command(rest.begin() + 1, rest.end());
-
-    const RuntimeConfig runtime_config = global.runtime_config();
-    ContainerSpec spec;
-    spec.limits = limits_from(*o, runtime_config);  // invalid values fail before anything is created
-    confine(spec, *o, runtime_config);
-    std::vector<std::string> env = parse_env(o->env);
-    std::vector<std::string> file_env;
-    for (const auto& f : o->env_files) {
-      auto more = read_env_file(f);
-      file_env.insert(file_env.end(), more.begin(), more.end());
-    }
-    if (!o->stop_signal.empty()) {
-      try {
-        spec.stop_signal = parse_signal(o->stop_signal);
-      } catch (const Error&) {
-        throw Error("Invalid signal: " + o->stop_signal, 125);  // moby's signal.ParseSignal
-      }
-    }
-    spec.cgroup_parent = o->cgroup_parent;
-    if (o->cgroup_parent.empty()) {
-      spec.cgroup_parents = spec.cgroup_owned_tops = {{"", "/cppcker"}};
-    } else if (o->cgroup_parent.front() == '/') {
-      spec.cgroup_parents = {{"", o->cgroup_parent}};  // the user's: created if missing, never removed
-    } else {
-      // Relative parents lie below the caller's own cgroup in each hierarchy (a daemonless runtime has no
-      // daemon's); cppcker made them, so it removes them again once empty.
-      std::string first = o->cgroup_parent.substr(0, o->cgroup_parent.find('/'));
-      for (const auto& k : cgroup_hierarchy_keys()) {
-        std::string own = own_cgroup(k);
-        if (own == "/") own.clear();
-        spec.cgroup_parents[k] = own + "/" + o->cgroup_parent;
-        spec.cgroup_owned_tops[k] = own + "/" + first;
-      }
-    }
-
+    CreatedContainer created = create_container_from(global, *o, "run");
+    Container& c = created.container;
     ImageStore images = global.store();
-    std::string image_id = find_or_pull(global, images, image_name);
-    auto config = nlohmann::json::parse(images.read_blob(image_id), nullptr, false);
-    nlohmann::json cfg = !config.is_discarded() && config.contains("config") && config["config"].is_object() ? config["config"]
-                                                                                                              : nlohmann::json::object();
-    spec.image = image_name;
-    spec.image_id = image_id;
-    if (ep->count() > 0) {
-      spec.entrypoint = o->entrypoint.empty() ? std::vector<std::string>{} : std::vector<std::string>{o->entrypoint};
-      spec.cmd = command;
-    } else {
-      spec.entrypoint = json_strings(cfg, "Entrypoint");
-      spec.cmd = command.empty() ? json_strings(cfg, "Cmd") : command;
-    }
-    if (spec.entrypoint.empty() && spec.cmd.empty())
-      throw Error("No command specified", 125);
-    std::vector<std::string> image_env = json_strings(cfg, "Env");
-    bool has_path = false;
-    for (const auto& e : image_env) has_path |= e.rfind("PATH=", 0) == 0;
-    if (!has_path) image_env.insert(image_env.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    spec.workdir = !o->workdir.empty() ? o->workdir : cfg.value("WorkingDir", "");
-    if (!spec.workdir.empty() && spec.workdir.front() != '/')
-      throw Error("the working directory '" + spec.workdir + "' is invalid, it needs to be an absolute path", 125);
-    spec.user = !o->user.empty() ? o->user : cfg.value("User", "");
-    if (o->stop_signal.empty() && cfg.contains("StopSignal") && cfg["StopSignal"].is_string())
-      spec.stop_signal = parse_signal(cfg["StopSignal"].get<std::string>());
-    if (o->stop_timeout >= 0) spec.stop_timeout = o->stop_timeout;
-    spec.network = o->network;
-    if (mode == NetworkMode::bridge) {
-      if (o->publish_all) {
-        // Every port the image exposes (and --expose), each on a free host port, unless -p named it.
-        std::vector<std::string> all = exposed;
-        if (cfg.contains("ExposedPorts") && cfg["ExposedPorts"].is_object())
-          for (auto& [key, value] : cfg["ExposedPorts"].items()) all.push_back(key);
-        for (const auto& e : all) {
-          PortBinding b = parse_exposed_port(e);
-          bool named = false;
-          for (const auto& p : ports) named |= p.container_key() == b.container_key();
-          if (!named) ports.push_back(b);
-        }
-      }
-      spec.ports = ports;
-    }
-    // Config.ExposedPorts as Docker has it: the image's, --expose's and every -p container port.
-    if (cfg.contains("ExposedPorts") && cfg["ExposedPorts"].is_object())
-      for (auto& [key, value] : cfg["ExposedPorts"].items()) spec.exposed_ports.push_back(key.find('/') == std::string::npos ? key + "/tcp" : key);
-    for (const auto& e : exposed) spec.exposed_ports.push_back(e);
-    for (const auto& p : ports) spec.exposed_ports.push_back(p.container_key());
-    std::sort(spec.exposed_ports.begin(), spec.exposed_ports.end());
-    spec.exposed_ports.erase(std::unique(spec.exposed_ports.begin(), spec.exposed_ports.end()), spec.exposed_ports.end());
-    // The image's labels under the container's own (container labels win), as Docker merges them.
-    if (cfg.contains("Labels") && cfg["Labels"].is_object())
-      for (auto& [key, value] : cfg["Labels"].items())
-        if (value.is_string()) spec.labels[key] = value.get<std::string>();
-    for (const auto& [key, value] : labels) spec.labels[key] = value;
-    spec.dns = o->dns;
-    spec.dns_search = o->dns_search;
-    spec.dns_options = o->dns_options;
-    spec.extra_hosts = o->add_hosts;
-    spec.detach = o->detach;
-    spec.interactive = o->interactive;
-    spec.tty = o->tty;
-    if (o->tty) image_env = merge_env({"TERM=xterm"}, image_env);  // as Docker: the image or -e may override it
-    spec.init = o->init;
-    spec.read_only = o->read_only;
-    for (const auto& v : o->volumes) spec.mounts.push_back(parse_volume_flag(v));
-    for (const auto& t : o->tmpfs) spec.mounts.push_back(parse_tmpfs_flag(t));
-    spec.mounts.insert(spec.mounts.end(), flag_mounts.begin(), flag_mounts.end());
-    // Named now, made at the start: a run refused before that leaves no volume behind.
-    for (auto& m : spec.mounts)
-      if (m.anonymous) m.source = random_hex(32);
-    spec.auto_remove = o->rm;
-    spec.restart = restart_health.restart;
-    spec.health = merge_health_config(restart_health.health, cfg.contains("Healthcheck") ? cfg["Healthcheck"] : nlohmann::json());
-
     ContainerStore containers(global.root);
     NetworkStore networks = global.networks();
-    validate_network(networks, containers, spec.network);
-    const UsernsMode userns = parse_userns_mode(spec.userns_mode);
-    std::optional<UsernsAllocator> allocator;
-    if (userns.enabled) {
-      if (!kernel_supports_idmapped_overlay())
-        throw Error("--userns=auto needs idmapped mounts under overlayfs, which this kernel cannot do (Linux 5.19 or newer)", 125);
-      allocator.emplace(containers.root() / "userns");
-      allocator->ensure_subids();
-    }
-    std::string shared_hostname;  // --network container:x: x's host name, as Docker shows it
-    if (mode == NetworkMode::container) shared_hostname = containers.resolve(spec.network.substr(10)).spec.hostname;
-    Container c = containers.create(spec, o->name, [&](Container& r) {
-      r.spec.hostname = !o->hostname.empty()       ? o->hostname
-                        : !shared_hostname.empty() ? shared_hostname
-                        : r.spec.network == "host" ? ""
-                                                   : r.id.substr(0, 12);
-      if (r.spec.hostname.empty()) {
-        char host[256] = {0};
-        ::gethostname(host, sizeof host - 1);
-        r.spec.hostname = host;
-      }
-      r.spec.env = merge_env(merge_env(image_env, {"HOSTNAME=" + r.spec.hostname}), merge_env(file_env, env));
-      if (userns.enabled) r.spec.userns = allocator->allocate(r.id, userns.size, [&](const std::string& id) {
-        return fs::exists(containers.dir(id)) || fs::exists(containers.root() / "containers" / (".creating-" + id));
-      });
-    });
-
-    if (o->detach) {
+    if (created.detach) {
       run_detached(images, containers, networks, c);
       std::cout << c.id << "\n";
       return 0;

@@ -4,6 +4,7 @@
 
 #include "cppcker/cli/commands.hpp"
 #include "cppcker/cli/formatting.hpp"
+#include "cppcker/cli/prune.hpp"
 #include "cppcker/format/filter.hpp"
 #include "cppcker/runtime/container.hpp"
 #include "cppcker/runtime/volume.hpp"
@@ -90,6 +91,21 @@ void register_volume(CLI::App& app, GlobalOptions& global) {
       store.remove(n);
       std::cout << n << "\n";
     });
+  });
+
+  // Docker 23+: anonymous volumes only, unless -a; a volume any container mentions (running or not) stays.
+  auto* prune = cmd->add_subcommand("prune", "Remove unused local volumes");
+  auto prune_all = std::make_shared<bool>(false);
+  auto prune_force = std::make_shared<bool>(false);
+  prune->add_flag("-a,--all", *prune_all, "Remove all unused volumes, not just anonymous ones");
+  prune->add_flag("-f,--force", *prune_force, "Do not prompt for confirmation");
+  set_action(prune, [&global, prune_all, prune_force] {
+    if (!*prune_force && !confirm_prune(*prune_all ? "This will remove all local volumes not used by at least one container."
+                                                   : "This will remove anonymous local volumes not used by at least one container."))
+      return 0;
+    PruneReport report = prune_volumes(ContainerStore(global.root), *prune_all);
+    std::cout << prune_section("Deleted Volumes:", report.deleted) << reclaimed_line(report.reclaimed);
+    return 0;
   });
 }
 

@@ -1,5 +1,6 @@
 #include "cppcker/image/catalog.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "cppcker/util/error.hpp"
@@ -100,6 +101,60 @@ std::vector<RemovalEvent> remove_image(const ImageStore& store, const std::strin
   }
   for (const auto& chain : store.collect_garbage()) events.push_back({RemovalEvent::Kind::deleted, chain});
   return events;
+}
+
+std::vector<std::string> prunable_images(const std::vector<ImageRecord>& images,
+                                         const std::map<std::string, std::string>& refs,
+                                         const std::set<std::string>& used, bool all) {
+  std::set<std::string> tagged;
+  for (const auto& [id, names] : names_by_image(refs))
+    if (!names.tags.empty()) tagged.insert(id);
+  std::vector<std::string> out;
+  for (const auto& image : images)
+    if (!used.count(image.id) && (all || !tagged.count(image.id))) out.push_back(image.id);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+ImagePruneResult prune_images(const ImageStore& store, bool all, const ImageUsers& users) {
+  ImagePruneResult result;
+  std::map<std::string, std::uint64_t> layer_sizes;  // chain -> unpacked size, of every image before
+  {
+    auto lock = store.lock_metadata();
+    auto refs = store.refs();
+    auto images = store.list_images();
+    std::set<std::string> used;
+    for (const auto& image : images) {
+      for (const auto& l : image.layers) layer_sizes[l.chain_id] = l.unpacked_size;
+      if (users && !users(image.id).empty()) used.insert(image.id);
+    }
+    std::vector<std::string> doomed = prunable_images(images, refs, used, all);
+    if (doomed.empty()) return result;
+    auto names = names_by_image(refs);
+    for (const auto& id : doomed) {
+      const ImageNames& n = names[id];
+      for (const auto& t : n.tags) {
+        refs.erase(t.string());
+        result.events.push_back({RemovalEvent::Kind::untagged, t.familiar_string()});
+      }
+      for (const auto& d : n.digests) {
+        refs.erase(d.string());
+        result.events.push_back({RemovalEvent::Kind::untagged, d.familiar_string()});
+      }
+    }
+    // Names first: a kill between the two leaves unnamed images (pruned next time), never a name without
+    // its image.
+    store.write_refs(refs);
+    for (const auto& id : doomed) {
+      store.delete_image_record(id);
+      result.events.push_back({RemovalEvent::Kind::deleted, id});
+    }
+  }
+  for (const auto& chain : store.collect_garbage()) {
+    result.events.push_back({RemovalEvent::Kind::deleted, chain});
+    if (auto it = layer_sizes.find(chain); it != layer_sizes.end()) result.reclaimed += it->second;
+  }
+  return result;
 }
 
 }  // namespace cppcker

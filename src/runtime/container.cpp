@@ -152,6 +152,7 @@ json Container::to_json() const {
              }()},
             {"restart_count", state.restart_count},
             {"stopped_by_user", state.stopped_by_user},
+            {"paused", state.paused},
             {"health", {{"status", state.health.status}, {"failing_streak", state.health.failing_streak}, {"log", [&] {
                           json out = json::array();
                           for (const auto& p : state.health.log)
@@ -246,6 +247,7 @@ Container Container::from_json(const json& j) {
       c.state.extra_nets.push_back(Endpoint::from_json(e));
   c.state.restart_count = st.value("restart_count", 0);
   c.state.stopped_by_user = st.value("stopped_by_user", false);
+  c.state.paused = st.value("paused", false);
   if (st.contains("health") && st["health"].is_object()) {
     const json& h = st["health"];
     c.state.health.status = h.value("status", "");
@@ -454,6 +456,23 @@ void ContainerStore::remove(const std::string& id) const {
   if (auto guard = FileLock::try_lock(root_ / "containers" / ".lock")) scan(/*records=*/false, /*sweep=*/true);
 }
 
+void ContainerStore::rename(const std::string& id, const std::string& requested) const {
+  std::string name = !requested.empty() && requested.front() == '/' ? requested.substr(1) : requested;
+  if (name.empty()) throw Error("Neither old nor new names may be empty");
+  if (!valid_container_name(name))
+    throw Error("Invalid container name (" + requested + "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+  auto guard = lock();
+  auto c = load(id);
+  if (!c) throw Error("No such container: " + id);
+  if (c->name == name) throw Error("Renaming a container with the same name as its current name");
+  for (const auto& other : scan(/*records=*/true, /*sweep=*/false))
+    if (other.name == name)
+      throw Error("Conflict. The container name \"/" + name + "\" is already in use by container \"" + other.id +
+                  "\". You have to remove (or rename) that container to be able to reuse that name.");
+  c->name = name;
+  save(*c);
+}
+
 ContainerState ContainerStore::observed_state(const Container& c) {
   ContainerState s = c.state;
   if (s.status == "running" && !process_alive(s.pid, s.pid_start) && !process_alive(s.monitor_pid, s.monitor_start)) {
@@ -467,6 +486,7 @@ ContainerState ContainerStore::observed_state(const Container& c) {
     s.status = "exited";
     s.error = "the container's monitor is gone";
   }
+  if (s.status != "running") s.paused = false;  // a frozen cgroup outlives no process
   return s;
 }
 

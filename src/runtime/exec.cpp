@@ -52,6 +52,8 @@ oci::Process exec_process(const oci::Spec& spec, const Container& c, const ExecO
 int exec_in_container(const ContainerStore& containers, const Container& c, const ExecOptions& o) {
   if (o.argv.empty()) throw Error("exec needs a command", 125);
   if (ContainerStore::observed_state(c).status != "running") throw Error("Container " + c.id + " is not running");
+  if (ContainerStore::observed_state(c).paused)
+    throw Error("Container " + c.id + " is paused, unpause the container before exec");
   const pid_t target = c.state.pid;
   // The container's first process, by a pidfd opened before its identity is checked: every namespace is
   // joined through it, so a reused pid can never be joined by mistake.

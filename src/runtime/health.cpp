@@ -302,6 +302,11 @@ void sleep_for(std::chrono::nanoseconds d) {
   const TimePoint started = parse_rfc3339(c.state.started).value_or(now());
   for (;;) {
     sleep_for(timing.interval);  // Docker's first probe comes one interval after the start
+    try {
+      // A paused container runs no probe (an exec into it would hang until the thaw) and keeps its health.
+      if (auto current = containers.load(c.id); current && current->state.paused) continue;
+    } catch (const Error&) {
+    }
     HealthProbe probe;
     try {
       probe = run_health_probe(containers, c, timing);

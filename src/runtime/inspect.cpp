@@ -110,9 +110,9 @@ ordered_json inspect_container(const ImageStore& images, const ContainerStore& c
   const bool confined_paths = !c.spec.privileged && !c.spec.systempaths_unconfined;
   const nlohmann::json image = image_config(images, c.spec.image_id);
 
-  ordered_json state = {{"Status", s.status},
+  ordered_json state = {{"Status", s.paused ? "paused" : s.status},
                         {"Running", running || s.status == "restarting"},  // Docker: Running and Restarting
-                        {"Paused", false},
+                        {"Paused", s.paused},
                         {"Restarting", s.status == "restarting"},
                         {"OOMKilled", s.oom_killed},
                         {"Dead", false},

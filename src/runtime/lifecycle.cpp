@@ -89,6 +89,7 @@ void stop_container(const ContainerStore& store, const Container& c, int timeout
   // waiting to restart has no process: its monitor sees the mark and ends, which is waited for below.
   Container current = mark_stopped_by_user(store, c.id).value_or(c);
   signal_container(current, current.spec.stop_signal);
+  thaw_if_paused(store, current);  // as Docker: signalled, then resumed so that it can act on it
   if (!wait_until_stopped(current, std::chrono::seconds(std::max(timeout_seconds, 0)))) {
     // A monitor that restarted it meanwhile recorded another process.
     if (auto fresh = store.load(c.id)) current = *fresh;
@@ -106,6 +107,7 @@ void kill_container(const ContainerStore& store, const Container& c, int sig) {
   if (status == "restarting") return;
   if (!signal_container(current, sig))
     throw Error("container " + c.id + " is not running");
+  thaw_if_paused(store, current);
 }
 
 void remove_container(const ContainerStore& store, const NetworkStore& networks, const Container& c, bool force,
@@ -126,6 +128,7 @@ void remove_container(const ContainerStore& store, const NetworkStore& networks,
       if (UniqueFd monitor = verified_pidfd(current.state.monitor_pid, current.state.monitor_start))
         ::syscall(SYS_pidfd_send_signal, monitor.get(), SIGKILL, nullptr, 0);
       signal_container(current, SIGKILL);
+      thaw_if_paused(store, current);  // a frozen task dies only once thawed
     }
     if ((owner = store.try_owner_lock(c.id))) break;
     if (std::chrono::steady_clock::now() >= deadline) throw Error("container " + c.id + " did not stop");
@@ -135,8 +138,16 @@ void remove_container(const ContainerStore& store, const NetworkStore& networks,
     current = *reread;
   }
   if (!wait_until_stopped(current, std::chrono::seconds(10))) throw Error("container " + c.id + " did not stop");
-  // Normally its owner removed the cgroup; after a crash it may still be there.
-  make_cgroup(current.cgroup_paths())->destroy();
+  // Normally its owner removed the cgroup; after a crash it may still be there (and frozen, if it was paused).
+  {
+    auto cgroup = make_cgroup(current.cgroup_paths());
+    try {
+      if (cgroup->frozen()) cgroup->thaw();
+    } catch (const Error&) {
+      // No freezer, or the cgroup is gone: nothing is frozen then.
+    }
+    cgroup->destroy();
+  }
   remove_empty_cgroup_parents(current.cgroup_paths(), current.spec.cgroup_owned_tops);
   teardown_network(networks, store, current);
   // The address a restart policy kept for it while it was down (its record no longer names it then).
@@ -151,12 +162,83 @@ void remove_container(const ContainerStore& store, const NetworkStore& networks,
   }
 }
 
+namespace {
+// The record as it is now, under the store lock, checked to be the running container `c` names.
+Container running_record(const ContainerStore& store, const Container& c) {
+  auto current = store.load(c.id);
+  if (!current) throw Error("No such container: " + c.id);
+  const ContainerState s = ContainerStore::observed_state(*current);
+  if (s.status == "restarting") throw Error("Container " + c.id + " is restarting, wait until the container is running");
+  if (s.status != "running") throw Error("Container " + c.id + " is not running");
+  return *current;
+}
+}  // namespace
+
+void pause_container(const ContainerStore& store, const Container& c) {
+  // Under the store lock throughout: a concurrent unpause, or the monitor recording the end, waits.
+  auto guard = store.lock();
+  Container current = running_record(store, c);
+  if (current.state.paused) throw Error("Container " + c.id + " is already paused");
+  make_cgroup(current.cgroup_paths())->freeze();  // undone by freeze() itself when it fails
+  current.state.paused = true;
+  store.save(current, Durability::unsynced);  // after a machine crash nothing is frozen any more either
+}
+
+void unpause_container(const ContainerStore& store, const Container& c) {
+  auto guard = store.lock();
+  Container current = running_record(store, c);
+  if (!current.state.paused) throw Error("Container " + c.id + " is not paused");
+  make_cgroup(current.cgroup_paths())->thaw();
+  current.state.paused = false;
+  store.save(current, Durability::unsynced);
+}
+
+void thaw_if_paused(const ContainerStore& store, const Container& c) {
+  auto guard = store.lock();
+  auto current = store.load(c.id);
+  if (!current || !current->state.paused) return;
+  try {
+    make_cgroup(current->cgroup_paths())->thaw();
+  } catch (const Error&) {
+    // The cgroup is gone with the container: nothing is frozen.
+  }
+  current->state.paused = false;
+  store.save(*current, Durability::unsynced);
+}
+
+int wait_container(const ContainerStore& store, const std::string& id) {
+  auto backoff = std::chrono::milliseconds(5);
+  std::optional<int> last_code;
+  for (;;) {
+    auto c = store.load(id);
+    if (!c) {
+      // Removed meanwhile (--rm): the end it recorded before going, when we saw it.
+      if (last_code) return *last_code;
+      throw Error("No such container: " + id);
+    }
+    const ContainerState s = ContainerStore::observed_state(*c);
+    if (s.status != "running") return s.exit_code;  // created, exited, restarting: not running now
+    last_code = s.exit_code;
+    if (UniqueFd fd = verified_pidfd(s.pid, s.pid_start)) {
+      // Asleep until the process ends; a long timeout only so that a record changed by a restart is reread.
+      pollfd p{fd.get(), POLLIN, 0};
+      if (::poll(&p, 1, 60'000) < 0 && errno != EINTR) throw_errno("wait for container " + id);
+      if (p.revents == 0) continue;
+      backoff = std::chrono::milliseconds(5);
+    }
+    // Ended (or starting): its monitor records the end in a moment; reread with a growing pause.
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(200));
+  }
+}
+
 std::string status_text(const ContainerState& s) {
   auto since = [](const std::string& t) {
     auto tp = parse_rfc3339(t);
     return tp ? human_duration(now() - *tp) : std::string("?");
   };
   if (s.status == "running") {
+    if (s.paused) return "Up " + since(s.started) + " (Paused)";  // Docker shows no health while paused
     std::string health;
     if (s.health.status == "starting") health = " (health: starting)";
     else if (!s.health.status.empty()) health = " (" + s.health.status + ")";

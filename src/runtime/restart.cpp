@@ -68,6 +68,8 @@ void save_owned(const ContainerStore& store, Container& c, bool own_health) {
   if (auto on_disk = store.load(c.id)) {
     c.state.stopped_by_user = c.state.stopped_by_user || on_disk->state.stopped_by_user;
     if (!own_health) c.state.health = on_disk->state.health;
+    // `pause`/`unpause` own the mark while the same process runs; a run that ended is not paused.
+    c.state.paused = c.state.status == "running" && on_disk->state.pid == c.state.pid && on_disk->state.paused;
     // `network connect`/`disconnect` own these while the container runs (under its network.lock): the
     // networks asked for always, the endpoints of the run that is on disk too.
     c.spec.extra_networks = on_disk->spec.extra_networks;

@@ -292,7 +292,8 @@ int keep_running(const ImageStore& images, const ContainerStore& containers, con
 }  // namespace
 
 int run_foreground(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
-                   Container& c) {
+                   Container& c, bool attach_stdin) {
+  const bool stdin_attached = c.spec.interactive && attach_stdin;
   // Owner first, so that `rm -f` can always find and stop whoever is (or is about to be) running it.
   FileLock owner = containers.take_ownership(c);
   IgnoreSigpipe ignore_sigpipe;
@@ -305,7 +306,7 @@ int run_foreground(const ImageStore& images, const ContainerStore& containers, c
   std::optional<StdioPipes> pipes;
   if (!c.spec.tty) pipes.emplace(c.spec.interactive);
   std::optional<RawTerminal> raw;
-  if (c.spec.tty && c.spec.interactive) raw.emplace(0);
+  if (c.spec.tty && stdin_attached) raw.emplace(0);
   std::optional<ContainerProcess> proc;
   try {
     proc.emplace(start_container(images, containers, networks, c, pipes ? pipes->container() : StdioFds{}, tty_size));
@@ -321,11 +322,11 @@ int run_foreground(const ImageStore& images, const ContainerStore& containers, c
     // Probes run in the foreground too; the prober dies with this process.
     HealthProber prober(containers, c);
     if (c.spec.tty) {
-      relay_tty(proc->tty_master(), c.spec.interactive ? 0 : -1, 1, size_from, proc->pid(),
+      relay_tty(proc->tty_master(), stdin_attached ? 0 : -1, 1, size_from, proc->pid(),
                 [&](std::string_view bytes) { log.write("stdout", bytes); });
     } else {
       auto to_caller = caller_stdio_sink();
-      relay_stdio(c.spec.interactive ? 0 : -1, pipes->take_in_write(), pipes->take_out_read(), pipes->take_err_read(),
+      relay_stdio(stdin_attached ? 0 : -1, pipes->take_in_write(), pipes->take_out_read(), pipes->take_err_read(),
                   proc->pidfd(), [&](int stream, std::string_view bytes) {
                     to_caller(stream, bytes);
                     log.write(stream == 2 ? "stderr" : "stdout", bytes);
@@ -447,6 +448,13 @@ void start_again(const ImageStore& images, const ContainerStore& containers, con
   c.state = ContainerState{.created = c.state.created, .net = c.state.net, .extra_nets = c.state.extra_nets};
   c.spec.detach = true;
   run_detached(images, containers, networks, c);
+}
+
+int start_again_attached(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
+                         Container& c, bool attach_stdin) {
+  c.state = ContainerState{.created = c.state.created, .net = c.state.net, .extra_nets = c.state.extra_nets};
+  c.spec.detach = false;
+  return run_foreground(images, containers, networks, c, attach_stdin);
 }
 
 }  // namespace cppcker

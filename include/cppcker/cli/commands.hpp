@@ -69,6 +69,15 @@ void register_export(CLI::App& app, GlobalOptions& global);
 void register_push(CLI::App& app, GlobalOptions& global);
 void register_login(CLI::App& app, GlobalOptions& global);
 void register_logout(CLI::App& app, GlobalOptions& global);
+void register_create(CLI::App& app, GlobalOptions& global);
+void register_rename(CLI::App& app, GlobalOptions& global);
+void register_wait(CLI::App& app, GlobalOptions& global);
+void register_top(CLI::App& app, GlobalOptions& global);
+void register_pause(CLI::App& app, GlobalOptions& global);  // pause and unpause
+void register_stats(CLI::App& app, GlobalOptions& global);
+void register_container(CLI::App& app, GlobalOptions& global);  // container prune
+void register_image(CLI::App& app, GlobalOptions& global);      // image prune
+void register_system(CLI::App& app, GlobalOptions& global);     // system df, system prune
 // `completion bash|zsh|fish` and the hidden `__complete KIND` that the scripts call for names.
 void register_completion(CLI::App& app, GlobalOptions& global);
 

@@ -2,6 +2,7 @@
 // Operations on the set of stored images and their names: tag, untag/delete (rmi), naming views.
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,5 +41,19 @@ struct RemovalEvent {
 // while a container runs from it, its last name cannot go even with `force`, as in Docker.
 std::vector<RemovalEvent> remove_image(const ImageStore& store, const std::string& text, bool force,
                                        const ImageUsers& users = {});
+
+// The images `image prune` removes: those no container uses (`used`) that are dangling (no tag names
+// them), or with `all` every one. Sorted by ID.
+std::vector<std::string> prunable_images(const std::vector<ImageRecord>& images,
+                                         const std::map<std::string, std::string>& refs,
+                                         const std::set<std::string>& used, bool all);
+struct ImagePruneResult {
+  std::vector<RemovalEvent> events;  // untagged names, deleted images and layers, as Docker lists them
+  std::uint64_t reclaimed = 0;       // bytes of the layers removed
+};
+// Docker's image prune: under the metadata lock, the images prunable_images picks (users asked there, so
+// a container made meanwhile keeps its image) lose their names and records; then layers and blobs no
+// image uses are collected.
+ImagePruneResult prune_images(const ImageStore& store, bool all, const ImageUsers& users);
 
 }  // namespace cppcker

@@ -112,6 +112,7 @@ struct ContainerState {
   std::vector<Endpoint> extra_nets;  // while running: the extra_networks' endpoints (eth1, ...)
   int restart_count = 0;        // restarts the monitor made under the restart policy
   bool stopped_by_user = false; // stop/kill by the user: the restart policy (but "always" at a new start) ends
+  bool paused = false;          // `pause`: its cgroup is frozen (meaningful while "running" only)
   ContainerHealth health;
 };
 
@@ -160,6 +161,8 @@ class ContainerStore {
   std::vector<Container> list() const;
   // Full ID, unique ID prefix or name, as Docker resolves them. Throws Error("No such container: x").
   Container resolve(const std::string& text) const;
+  // Docker's rename, under the store lock: `new_name` valid and free. Throws Error (exit 1) with Docker's wording.
+  void rename(const std::string& id, const std::string& new_name) const;
   // Renames the record away, then deletes it. Callers hold the owner lock, so no start can be under way.
   void remove(const std::string& id) const;
   // The state as the world sees it: a "running" record whose process is gone is reported exited.

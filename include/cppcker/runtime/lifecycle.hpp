@@ -27,8 +27,20 @@ void kill_container(const ContainerStore& store, const Container& c, int sig);
 void remove_container(const ContainerStore& store, const NetworkStore& networks, const Container& c, bool force,
                       bool remove_volumes = false);
 
+// Docker's pause/unpause: freezes (thaws) the container's cgroup and records it. Throws Error (exit 1):
+// "Container <id> is not running" / "is already paused" / "is not paused".
+void pause_container(const ContainerStore& store, const Container& c);
+void unpause_container(const ContainerStore& store, const Container& c);
+// A paused container that was just signalled must run to act on it (a SIGKILL to a frozen v1 task waits
+// for the thaw): thaws its cgroup and clears the mark. Best effort; no-op for one not paused.
+void thaw_if_paused(const ContainerStore& store, const Container& c);
+
+// Docker's wait: blocks until the container is not running (a created or exited one returns at once) and
+// returns its exit code. Sleeps on the process's pidfd, then reads the record the monitor writes.
+int wait_container(const ContainerStore& store, const std::string& id);
+
 // ps STATUS column: "Up 5 minutes", "Up 3 seconds (healthy)", "Up 1 second (health: starting)",
-// "Restarting (1) 2 seconds ago", "Exited (0) 3 seconds ago", "Created".
+// "Up 2 minutes (Paused)", "Restarting (1) 2 seconds ago", "Exited (0) 3 seconds ago", "Created".
 std::string status_text(const ContainerState& s);
 // ps PORTS column: "0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp" while attached.
 std::string ports_text(const ContainerState& s);

@@ -18,8 +18,9 @@ oci::Spec load_spec(const ContainerStore& containers, const Container& c);
 
 // Starts and waits; returns the container's exit status. Removes it afterwards with spec.auto_remove.
 // When its restart policy restarts it, a detached monitor takes over the container from here on.
+// `attach_stdin` false: a container made with -i reads EOF instead of our stdin (`start -a` without -i).
 int run_foreground(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
-                   Container& c);
+                   Container& c, bool attach_stdin = true);
 // Forks the monitor and returns once the container runs; throws the start error otherwise. The monitor
 // restarts the container as its restart policy says and runs its health probes.
 void run_detached(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
@@ -27,5 +28,9 @@ void run_detached(const ImageStore& images, const ContainerStore& containers, co
 // `start` of a container that is not running: a fresh state (the restart count and the user's stop mark
 // reset), then run_detached.
 void start_again(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks, Container& c);
+// `start -a [-i]`: the same fresh state, then run_foreground: this process relays the container's output
+// (and stdin with `attach_stdin`), forwards signals and returns its exit status.
+int start_again_attached(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
+                         Container& c, bool attach_stdin);
 
 }  // namespace cppcker
