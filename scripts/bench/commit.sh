@@ -14,9 +14,9 @@ command -v podman >/dev/null || { echo "bench/commit: podman is missing (scripts
 cppcker=$PWD/build/cppcker
 
 work=$(mktemp -d /tmp/cppcker-bench-commit.XXXXXX)
-cpk=("$cppcker" --root "$work/cppcker" --config "$work/none.json")
+cpk=("$cppcker" --root "$work/cppcker")
 podman=(podman --root "$work/podman" --runroot "$work/podman-run" --tmpdir "$work/podman-tmp"
-        --storage-driver overlay --cgroup-manager cgroupfs --events-backend file)
+        --storage-driver overlay --cgroup-manager cgroupfs --events-backend file --runtime runc)
 parent=cppcker-bench-commit-$$
 cleanup() {
   set +e
@@ -33,13 +33,14 @@ trap cleanup EXIT
 
 if [ -f build/busybox.tar ]; then cp build/busybox.tar "$work/busybox.tar"
 else scripts/build-busybox-image.sh "$work/busybox.tar" localhost/busybox:latest >/dev/null; fi
-name=$(tar -xOf "$work/busybox.tar" manifest.json | sed -n 's/.*"RepoTags":\["\([^"]*\)".*/\1/p')
-"${cpk[@]}" load -i "$work/busybox.tar" >/dev/null
+name=$("${cpk[@]}" load -i "$work/busybox.tar" | sed -n 's/^Loaded image: //p' | head -1)
 "${podman[@]}" load -i "$work/busybox.tar" >/dev/null 2>&1
 
 change='i=0; while [ $i -lt 100 ]; do head -c 1048576 /dev/urandom > /f$i; i=$((i+1)); done'
 "${cpk[@]}" run --network none --cgroup-parent "$parent" --name src "$name" sh -c "$change"
-"${podman[@]}" run --network none --cgroup-parent "$parent" --name src "$name" sh -c "$change"
+# podman's default limits are above this machine's (no CAP_SYS_RESOURCE): the ones the peer tests use.
+"${podman[@]}" run --network none --cgroup-parent "$parent" --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 \
+  --name src "$name" sh -c "$change"
 
 ns() { date +%s%N; }
 cpk_times=() podman_times=()

@@ -104,7 +104,7 @@ void register_commit(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("-a,--author", o->author, "Author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\")");
   cmd->add_option("-c,--change", o->changes, "Apply Dockerfile instruction to the created image")->allow_extra_args(false);
   cmd->add_option("-m,--message", o->message, "Commit message");
-  cmd->add_flag("-p,--pause", o->pause, "Pause container during commit")->default_str("true");
+  cmd->add_flag("-p,--pause", o->pause, "Pause container during commit (default true)");
   set_action(cmd, [&global, o] {
     CommitRequest request;
     Container c;

@@ -18,7 +18,7 @@ void register_history(CLI::App& app, GlobalOptions& global) {
   auto o = std::make_shared<Opts>();
   cmd->add_option("IMAGE", o->image, "Image to show")->required();
   cmd->add_option("--format", o->format, "Pretty-print images using a Go template");
-  cmd->add_flag("-H,--human", o->human, "Print sizes and dates in human readable format")->default_str("true");
+  cmd->add_flag("-H,--human", o->human, "Print sizes and dates in human readable format (default true)");
   cmd->add_flag("--no-trunc", o->no_trunc, "Don't truncate output");
   cmd->add_flag("-q,--quiet", o->quiet, "Only show image IDs");
   set_action(cmd, [&global, o] {

@@ -466,7 +466,8 @@ class LayerBuilder {
       *err = nullptr;
       std::rethrow_exception(e);
     }
-    if (::fsync(blob_fd_.get()) != 0) throw_errno("fsync " + blob_temp_.string());
+    // Not fsynced, as a pulled blob and an extracted layer are not: a kill -9 leaves the temporary or the
+    // whole file; only a crash of the machine could lose data, as it could a pull's.
     blob_fd_.reset();
     std::string diff_id = tar_hash_.digest();
     std::string digest = blob_hash_.digest();
@@ -623,25 +624,21 @@ std::vector<HistoryRow> image_history(const ImageStore& store, const std::string
   if (!record) throw Error("No such image: " + image_id);
   json config = parse_json_blob(store, record->id, "image config");
   std::vector<HistoryRow> rows;
+  json history = config.contains("history") && config["history"].is_array() ? config["history"] : json::array();
+  std::size_t with_layer = 0;
+  for (const auto& h : history) with_layer += !h.value("empty_layer", false);
+  // Layers the history does not tell of (images made without it) are the oldest ones: a row each.
   std::size_t layer = 0;
-  if (config.contains("history") && config["history"].is_array()) {
-    for (const auto& h : config["history"]) {
-      HistoryRow row;
-      row.id = "<missing>";
-      row.created = h.value("created", std::string());
-      row.created_by = h.value("created_by", std::string());
-      row.comment = h.value("comment", std::string());
-      if (!h.value("empty_layer", false) && layer < record->layers.size())
-        row.size = static_cast<std::int64_t>(record->layers[layer++].unpacked_size);
-      rows.push_back(std::move(row));
-    }
-  }
-  // Layers the history does not mention (images built without it) still have a row each.
-  for (; layer < record->layers.size(); ++layer) {
+  for (; layer + with_layer < record->layers.size(); ++layer)
+    rows.push_back({"<missing>", record->created, "", static_cast<std::int64_t>(record->layers[layer].unpacked_size), ""});
+  for (const auto& h : history) {
     HistoryRow row;
     row.id = "<missing>";
-    row.created = record->created;
-    row.size = static_cast<std::int64_t>(record->layers[layer].unpacked_size);
+    row.created = h.value("created", std::string());
+    row.created_by = h.value("created_by", std::string());
+    row.comment = h.value("comment", std::string());
+    if (!h.value("empty_layer", false) && layer < record->layers.size())
+      row.size = static_cast<std::int64_t>(record->layers[layer++].unpacked_size);
     rows.push_back(std::move(row));
   }
   std::reverse(rows.begin(), rows.end());

@@ -282,7 +282,8 @@ class UpperWalk {
       n.whiteout = is_whiteout(n.st);
       std::optional<struct stat> found = lowers_visible ? lowers_.find(rel) : std::nullopt;
       n.in_lower = found.has_value();
-      struct stat below = found.value_or(struct stat{});
+      struct stat below {};
+      if (found) below = *found;
       if (n.whiteout) {
         out.push_back(std::move(n));
         kept = true;

@@ -1,6 +1,7 @@
 // commit, diff, history and import on the real kernel: a container's changes become an image that runs,
 // that skopeo and umoci read with OCI whiteouts, and that GNU tar lists; import reads what GNU tar writes.
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include "runtime_fixture.hpp"
 
@@ -69,6 +70,11 @@ TEST_F(CommitTest, RoundTripKeepsExactlyTheChanges) {
     return a.substr(2) < b.substr(2);
   })) << diff.out;
 
+  // An xattr on a changed file (busybox has no setfattr: set from the host, on the upper dir).
+  std::string id = inspect("changer").value("Id", "");
+  fs::path added_upper = cpk_.root / "containers" / id / "upper/added";
+  ASSERT_EQ(::setxattr(added_upper.c_str(), "user.origin", "commit-test", 11, 0), 0) << added_upper;
+
   auto c = cpk_({"commit", "-a", "Tester <t@example.com>", "-m", "first commit", "changer", "committed:v1"});
   ASSERT_EQ(c.exit_code, 0) << c.err;
   EXPECT_TRUE(std::regex_match(c.out, std::regex("sha256:[0-9a-f]{64}\n"))) << c.out;
@@ -129,6 +135,9 @@ TEST_F(CommitTest, RoundTripKeepsExactlyTheChanges) {
   EXPECT_TRUE(fs::exists(bundle / "rootfs/etc/passwd"));
   EXPECT_TRUE(fs::is_directory(bundle / "rootfs/data"));
   EXPECT_FALSE(fs::exists(bundle / "rootfs/data/vfile"));
+  char value[64] = {0};
+  EXPECT_EQ(::getxattr((bundle / "rootfs/added").c_str(), "user.origin", value, sizeof value - 1), 11);
+  EXPECT_STREQ(value, "commit-test");
   struct stat st{};
   ASSERT_EQ(::stat((bundle / "rootfs/suid").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 04755u);

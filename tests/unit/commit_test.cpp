@@ -295,7 +295,7 @@ TEST(HistoryColumns, DockerLayout) {
   EXPECT_EQ(c.id, "0123456789ab");
   EXPECT_EQ(c.created_since, "2 hours ago");
   EXPECT_EQ(c.created_at, "2024-01-01T00:00:00Z");
-  EXPECT_EQ(c.created_by, "/bin/sh -c #(nop)  CMD [\"sh\"] and a long tail…");
+  EXPECT_EQ(c.created_by, "/bin/sh -c #(nop)  CMD [\"sh\"] and a long tai…");  // 44 + "…"
   EXPECT_EQ(c.size, "1.23MB");
   EXPECT_EQ(c.comment, "msg");
   auto full = history_columns(top, false, false, when);
