@@ -213,8 +213,8 @@ TEST_F(CpTest, PlantedSymlinksNeverReachTheHost) {
 TEST_F(CpTest, SymlinkSwapRaceNeverWritesTheHost) {
   const std::string marker = "cpk-race-" + cppcker::random_hex(6);
   // /race flips between a directory (with a tmp/ inside) and a link to "/" as fast as the container can.
-  std::string id = start("mkdir -p /race/tmp && (while :; do rm -rf /race; ln -s / /race; rm -f /race; "
-                         "mkdir -p /race/tmp; done) &");
+  std::string id = start("mkdir -p /race/tmp && { (while :; do rm -rf /race; ln -s / /race; rm -f /race; "
+                         "mkdir -p /race/tmp; done) & }");
   fs::path host_file = tmp_.path / marker;
   std::ofstream(host_file) << "race";
   int copied = 0;
