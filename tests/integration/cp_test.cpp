@@ -360,3 +360,19 @@ TEST_F(CpTest, CopiesIntoAVolumeLandInTheVolume) {
   ASSERT_EQ(cpk_({"rm", id}).exit_code, 0);
   cpk_({"volume", "rm", volume});
 }
+
+TEST_F(CpTest, ReadOnlyRootfsTakesFilesOnlyIntoItsVolumes) {
+  // Not start(): its /ready marker cannot be made on a read-only root.
+  std::string id = trim(run({"-d", "--network", "none", "--read-only", "-v", "/data", "img", "sleep", "60"}).out);
+  ASSERT_EQ(id.size(), 64u);
+  ASSERT_TRUE(eventually([&] { return cpk_({"exec", id, "true"}).exit_code == 0; }));
+  fs::path src = tmp_.path / "f";
+  std::ofstream(src) << "f";
+  auto refused = cpk_({"cp", src.string(), id + ":/f"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_EQ(refused.err, "Error: container rootfs is marked read-only\n");
+  ASSERT_EQ(cpk_({"stop", "-t", "1", id}).exit_code, 0);
+  EXPECT_EQ(cpk_({"cp", src.string(), id + ":/f"}).exit_code, 1) << "stopped, it is read-only as well";
+  EXPECT_EQ(cpk_({"cp", src.string(), id + ":/data/f"}).exit_code, 0);
+  EXPECT_EQ(tar_file_content(id + ":/data/f", "f"), "f");
+}
