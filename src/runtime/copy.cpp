@@ -186,7 +186,7 @@ class TarWriter {
     if (!data) throw_errno("open " + shown(name));
     add_xattrs(e.get(), data.get());
     header(e.get(), name);
-    std::string buf(1 << 20, '\0');
+    std::string& buf = buffer_;
     off_t left = st.st_size;
     while (left > 0) {
       ssize_t n = ::read(data.get(), buf.data(), static_cast<std::size_t>(std::min<off_t>(left, static_cast<off_t>(buf.size()))));
@@ -222,9 +222,11 @@ class TarWriter {
   }
 
   void add_xattrs(archive_entry* e, int fd) {
-    std::string names(64 * 1024, '\0');
-    ssize_t n = ::flistxattr(fd, names.data(), names.size());
-    if (n <= 0) return;  // none, or a filesystem without them
+    ssize_t n = ::flistxattr(fd, nullptr, 0);
+    if (n <= 0) return;  // none (most files), or a filesystem without them
+    std::string names(static_cast<std::size_t>(n) + 1024, '\0');
+    n = ::flistxattr(fd, names.data(), names.size());
+    if (n <= 0) return;
     for (std::size_t pos = 0; pos < static_cast<std::size_t>(n);) {
       std::string key = names.c_str() + pos;
       pos += key.size() + 1;
@@ -277,6 +279,7 @@ class TarWriter {
   std::unique_ptr<archive, ArchiveWriteDeleter> a_;
   const OwnerPolicy& owners_;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
+  std::string buffer_ = std::string(1 << 20, '\0');
 };
 
 // The file `path` names inside `root`, as an O_PATH descriptor: the directories on the way resolved in

@@ -90,7 +90,7 @@ TEST_F(CpTest, OutOfRunningAndStoppedContainersAsGnuTarReadsIt) {
   for (int round = 0; round < 2; ++round) {
     SCOPED_TRACE(round == 0 ? "running" : "stopped");
     std::string list = listing_of(id + ":/data");
-    EXPECT_TRUE(line_with(list, "-rw-r----- 1000/2000", "data/sub/f")) << list;
+    EXPECT_TRUE(line_with(list, "-rw-r----- 1000/2000", "data/hard")) << list;
     EXPECT_TRUE(line_with(list, "data/sub/l -> f")) << list;
     EXPECT_TRUE(line_with(list, "data/hard link to data/sub/f") || line_with(list, "data/sub/f link to data/hard")) << list;
     EXPECT_TRUE(line_with(list, "crw-", "data/null")) << list;
@@ -213,8 +213,8 @@ TEST_F(CpTest, PlantedSymlinksNeverReachTheHost) {
 TEST_F(CpTest, SymlinkSwapRaceNeverWritesTheHost) {
   const std::string marker = "cpk-race-" + cppcker::random_hex(6);
   // /race flips between a directory (with a tmp/ inside) and a link to "/" as fast as the container can.
-  std::string id = start("mkdir -p /race/tmp && (while :; do rm -rf /race; ln -s / /race; rm -f /race; "
-                         "mkdir -p /race/tmp; done) &");
+  std::string id = start("mkdir -p /race/tmp && { (while :; do rm -rf /race; ln -s / /race; rm -f /race; "
+                         "mkdir -p /race/tmp; done) & }");
   fs::path host_file = tmp_.path / marker;
   std::ofstream(host_file) << "race";
   int copied = 0;
@@ -342,4 +342,37 @@ TEST_F(CpUsernsTest, OwnersAreTheContainersIds) {
     EXPECT_TRUE(line_with(t.out, "1000/1000", " home/app/d")) << t.out;
     if (round == 0) ASSERT_EQ(cpk_({"stop", "-t", "1", id}).exit_code, 0);
   }
+}
+
+TEST_F(CpTest, CopiesIntoAVolumeLandInTheVolume) {
+  const std::string volume = "cpvol" + cppcker::random_hex(3);
+  std::string id = start("true", {"-v", volume + ":/vol"});
+  fs::path src = tmp_.path / "f";
+  std::ofstream(src) << "in volume";
+  fs::path data = cpk_.root / "volumes" / volume / "_data";
+  ASSERT_EQ(cpk_({"cp", src.string(), id + ":/vol/running"}).exit_code, 0);
+  EXPECT_EQ(cppcker::read_file(data / "running"), "in volume");
+  ASSERT_EQ(cpk_({"stop", "-t", "1", id}).exit_code, 0);
+  ASSERT_EQ(cpk_({"cp", src.string(), id + ":/vol/stopped"}).exit_code, 0);
+  EXPECT_EQ(cppcker::read_file(data / "stopped"), "in volume");
+  EXPECT_FALSE(fs::exists(cpk_.root / "containers" / id / "upper/vol/stopped")) << "written under the volume's mount point";
+  EXPECT_EQ(tar_file_content(id + ":/vol/running", "running"), "in volume");
+  ASSERT_EQ(cpk_({"rm", id}).exit_code, 0);
+  cpk_({"volume", "rm", volume});
+}
+
+TEST_F(CpTest, ReadOnlyRootfsTakesFilesOnlyIntoItsVolumes) {
+  // Not start(): its /ready marker cannot be made on a read-only root.
+  std::string id = trim(run({"-d", "--network", "none", "--read-only", "-v", "/data", "img", "sleep", "60"}).out);
+  ASSERT_EQ(id.size(), 64u);
+  ASSERT_TRUE(eventually([&] { return cpk_({"exec", id, "true"}).exit_code == 0; }));
+  fs::path src = tmp_.path / "f";
+  std::ofstream(src) << "f";
+  auto refused = cpk_({"cp", src.string(), id + ":/f"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_EQ(refused.err, "Error: container rootfs is marked read-only\n");
+  ASSERT_EQ(cpk_({"stop", "-t", "1", id}).exit_code, 0);
+  EXPECT_EQ(cpk_({"cp", src.string(), id + ":/f"}).exit_code, 1) << "stopped, it is read-only as well";
+  EXPECT_EQ(cpk_({"cp", src.string(), id + ":/data/f"}).exit_code, 0);
+  EXPECT_EQ(tar_file_content(id + ":/data/f", "f"), "f");
 }
