@@ -335,7 +335,10 @@ PushObserver::Pushed push_tag(const ImageStore& store, RegistryClient& client, c
       p.blob.size = static_cast<std::int64_t>(fs::file_size(store.blob_path(l.digest)));
     }
     p.blob.media_type = layer_media_type(format, stored);
+    // A repository holding this image's layer got it in the form pushed then: for a layer compressed here,
+    // most likely the same one (deterministic); a mount of a digest it lacks just starts an upload.
     if (auto it = sources.find(p.blob.digest); it != sources.end()) p.mount_from = it->second;
+    else if (auto stored_it = sources.find(l.digest); stored_it != sources.end()) p.mount_from = stored_it->second;
     layers.push_back(std::move(p));
   }
 
