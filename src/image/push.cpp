@@ -248,17 +248,14 @@ class BlobFile {
   explicit BlobFile(const fs::path& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), path_(path) {
     if (!fd_) throw_errno("open " + path.string());
   }
-  std::string read(std::int64_t offset, std::size_t length) const {
-    std::string data(length, '\0');
-    std::size_t done = 0;
-    while (done < length) {
-      ssize_t n = ::pread(fd_.get(), data.data() + done, length - done, static_cast<off_t>(offset) + static_cast<off_t>(done));
+  std::size_t read(std::int64_t offset, char* buffer, std::size_t length) const {
+    while (true) {
+      ssize_t n = ::pread(fd_.get(), buffer, length, static_cast<off_t>(offset));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) throw_errno("read " + path_.string());
-      if (n == 0) throw Error("read " + path_.string() + ": file shorter than recorded");
-      done += static_cast<std::size_t>(n);
+      if (n == 0 && length > 0) throw Error("read " + path_.string() + ": file shorter than recorded");
+      return static_cast<std::size_t>(n);
     }
-    return data;
   }
 
  private:
@@ -284,9 +281,9 @@ void push_layer(RegistryClient& client, const ImageStore& store, const PreparedL
   }
   BlobFile file(store.blob_path(layer.blob.digest));
   observer.layer(layer.diff_id, PushState::pushing, 0, total, "");
-  BlobSource source{layer.blob.digest, layer.blob.size, [&](std::int64_t offset, std::size_t length) {
+  BlobSource source{layer.blob.digest, layer.blob.size, [&](std::int64_t offset, char* buffer, std::size_t length) {
                       if (cancelled) throw Error("cancelled");
-                      return file.read(offset, length);
+                      return file.read(offset, buffer, length);
                     }};
   client.upload_blob(source, options.upload,
                      [&](std::int64_t done) {
@@ -374,8 +371,9 @@ PushObserver::Pushed push_tag(const ImageStore& store, RegistryClient& client, c
   Descriptor config{std::string(format == ManifestFormat::oci ? media_type::oci_config : media_type::docker_config),
                     record->id, static_cast<std::int64_t>(config_bytes.size())};
   if (!client.has_blob(config.digest)) {
-    BlobSource source{config.digest, config.size,
-                      [&](std::int64_t offset, std::size_t length) { return config_bytes.substr(static_cast<std::size_t>(offset), length); }};
+    BlobSource source{config.digest, config.size, [&](std::int64_t offset, char* buffer, std::size_t length) {
+                        return config_bytes.copy(buffer, length, static_cast<std::size_t>(offset));
+                      }};
     client.upload_blob(source, options.upload, {});
   }
 
