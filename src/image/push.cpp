@@ -248,17 +248,14 @@ class BlobFile {
   explicit BlobFile(const fs::path& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), path_(path) {
     if (!fd_) throw_errno("open " + path.string());
   }
-  std::string read(std::int64_t offset, std::size_t length) const {
-    std::string data(length, '\0');
-    std::size_t done = 0;
-    while (done < length) {
-      ssize_t n = ::pread(fd_.get(), data.data() + done, length - done, static_cast<off_t>(offset) + static_cast<off_t>(done));
+  std::size_t read(std::int64_t offset, char* buffer, std::size_t length) const {
+    while (true) {
+      ssize_t n = ::pread(fd_.get(), buffer, length, static_cast<off_t>(offset));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) throw_errno("read " + path_.string());
-      if (n == 0) throw Error("read " + path_.string() + ": file shorter than recorded");
-      done += static_cast<std::size_t>(n);
+      if (n == 0 && length > 0) throw Error("read " + path_.string() + ": file shorter than recorded");
+      return static_cast<std::size_t>(n);
     }
-    return data;
   }
 
  private:
@@ -284,9 +281,9 @@ void push_layer(RegistryClient& client, const ImageStore& store, const PreparedL
   }
   BlobFile file(store.blob_path(layer.blob.digest));
   observer.layer(layer.diff_id, PushState::pushing, 0, total, "");
-  BlobSource source{layer.blob.digest, layer.blob.size, [&](std::int64_t offset, std::size_t length) {
+  BlobSource source{layer.blob.digest, layer.blob.size, [&](std::int64_t offset, char* buffer, std::size_t length) {
                       if (cancelled) throw Error("cancelled");
-                      return file.read(offset, length);
+                      return file.read(offset, buffer, length);
                     }};
   client.upload_blob(source, options.upload,
                      [&](std::int64_t done) {
@@ -335,7 +332,10 @@ PushObserver::Pushed push_tag(const ImageStore& store, RegistryClient& client, c
       p.blob.size = static_cast<std::int64_t>(fs::file_size(store.blob_path(l.digest)));
     }
     p.blob.media_type = layer_media_type(format, stored);
+    // A repository holding this image's layer got it in the form pushed then: for a layer compressed here,
+    // most likely the same one (deterministic); a mount of a digest it lacks just starts an upload.
     if (auto it = sources.find(p.blob.digest); it != sources.end()) p.mount_from = it->second;
+    else if (auto stored_it = sources.find(l.digest); stored_it != sources.end()) p.mount_from = stored_it->second;
     layers.push_back(std::move(p));
   }
 
@@ -371,8 +371,9 @@ PushObserver::Pushed push_tag(const ImageStore& store, RegistryClient& client, c
   Descriptor config{std::string(format == ManifestFormat::oci ? media_type::oci_config : media_type::docker_config),
                     record->id, static_cast<std::int64_t>(config_bytes.size())};
   if (!client.has_blob(config.digest)) {
-    BlobSource source{config.digest, config.size,
-                      [&](std::int64_t offset, std::size_t length) { return config_bytes.substr(static_cast<std::size_t>(offset), length); }};
+    BlobSource source{config.digest, config.size, [&](std::int64_t offset, char* buffer, std::size_t length) {
+                        return config_bytes.copy(buffer, length, static_cast<std::size_t>(offset));
+                      }};
     client.upload_blob(source, options.upload, {});
   }
 

@@ -392,6 +392,15 @@ void RegistryClient::upload_pass(const BlobSource& blob, const UploadOptions& op
     location = upload_url(start);
     offset = 0;
   }
+  // The body of one request: `length` bytes of the blob from `start`, read as curl sends them.
+  auto body_from = [&blob](std::int64_t start, std::int64_t length) {
+    return [&blob, start, length](HttpRequest& req) {
+      req.body_size = length;
+      req.body_source = [&blob, start](std::int64_t offset, char* buffer, std::size_t size) {
+        return blob.read(start + offset, buffer, size);
+      };
+    };
+  };
   // "Expect:" stops curl from waiting for a 100-continue before each body.
   const std::vector<std::string> octets = {"Content-Type: application/octet-stream", "Expect:"};
   auto check = [&](const HttpResponse& r, long want, const std::string& what) {
@@ -404,8 +413,7 @@ void RegistryClient::upload_pass(const BlobSource& blob, const UploadOptions& op
   if (!chunked) {
     HttpResponse put;
     try {
-      put = send("PUT", with_digest(location, blob.digest), octets, blob.read(0, static_cast<std::size_t>(blob.size)),
-                 {}, false);
+      put = send("PUT", with_digest(location, blob.digest), octets, "", body_from(0, blob.size), false);
     } catch (const TransportError& e) {
       location.clear();  // a monolithic upload restarts: its half is worth nothing
       throw UploadInterrupted(e.what());
@@ -422,7 +430,7 @@ void RegistryClient::upload_pass(const BlobSource& blob, const UploadOptions& op
     headers.push_back("Content-Range: " + std::to_string(offset) + "-" + std::to_string(offset + static_cast<std::int64_t>(n) - 1));
     HttpResponse r;
     try {
-      r = send("PATCH", location, headers, blob.read(offset, n), {}, false);
+      r = send("PATCH", location, headers, "", body_from(offset, static_cast<std::int64_t>(n)), false);
     } catch (const TransportError& e) {
       throw UploadInterrupted(e.what());
     }

@@ -109,11 +109,8 @@ fs::path RegistryConfig::credentials_path() const {
 std::optional<Credentials> RegistryConfig::credentials_for(std::string_view domain) const {
   const fs::path file = credentials_path();
   auto text = read_file_if_exists(file);
-  if (!text) {
-    // A configured file must exist; Docker's default one is optional.
-    if (!credentials_file.empty()) throw Error("credentials file " + file.string() + " does not exist");
-    return std::nullopt;
-  }
+  // No file yet (before the first `login`): no credentials, as in Docker.
+  if (!text) return std::nullopt;
   json j = json::parse(*text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) throw Error("credentials file " + file.string() + " is not JSON");
   auto auths = j.find("auths");

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <cctype>
 #include <exception>
 
@@ -24,8 +25,25 @@ struct Transfer {
   CURL* curl = nullptr;
   bool started = false;
   bool streaming = false;
+  std::int64_t uploaded = 0;  // bytes of body_source sent
   std::exception_ptr sink_error;
 };
+
+size_t read_callback(char* buffer, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::size_t want = static_cast<std::size_t>(std::min<std::int64_t>(static_cast<std::int64_t>(size * n),
+                                                                      t->request->body_size - t->uploaded));
+  if (want == 0) return 0;
+  try {
+    std::size_t got = t->request->body_source(t->uploaded, buffer, want);
+    if (got == 0) throw Error(t->request->method + " " + t->request->url + ": the body ended early");
+    t->uploaded += static_cast<std::int64_t>(got);
+    return got;
+  } catch (...) {
+    t->sink_error = std::current_exception();
+    return CURL_READFUNC_ABORT;
+  }
+}
 
 size_t header_callback(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
@@ -175,6 +193,14 @@ HttpResponse HttpClient::perform(const HttpRequest& original) {
     }
     if (req.method == "HEAD") {
       curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    } else if (req.body_source) {
+      // An upload read as it goes (PUT/PATCH of a blob): curl asks for the bytes, 1 MiB at a time.
+      curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+      curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_callback);
+      curl_easy_setopt(curl, CURLOPT_READDATA, &t);
+      curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(req.body_size));
+      curl_easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE, 1024L * 1024);
     } else if (req.method != "GET") {
       curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req.method.c_str());
       curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req.body.data());

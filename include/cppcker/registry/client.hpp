@@ -37,7 +37,8 @@ class AuthenticationError : public Error {
 struct BlobSource {
   std::string digest;
   std::int64_t size = 0;
-  std::function<std::string(std::int64_t offset, std::size_t length)> read;
+  // pread-like: fills `buffer` with up to `length` bytes from `offset`, returns how many.
+  std::function<std::size_t(std::int64_t offset, char* buffer, std::size_t length)> read;
 };
 
 struct UploadOptions {

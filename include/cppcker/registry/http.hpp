@@ -2,6 +2,7 @@
 // A small HTTP layer over libcurl: one request at a time per call, handles reused from a pool so that
 // connections (and TLS sessions) are kept between requests. Redirects are followed here, not by curl,
 // so that the Authorization header is dropped whenever a redirect leaves the origin.
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -20,6 +21,11 @@ struct HttpRequest {
   std::vector<std::string> headers;  // "Name: value"
   std::string authorization;         // sent only to the origin of `url`
   std::string body;                  // for PUT / POST
+  // When set, the body (`body_size` bytes) is read from here in pieces instead of from `body`, so that a
+  // large upload never sits in memory: fills `buffer` with up to `length` bytes from `offset` and returns
+  // how many (0 before the end is an error).
+  std::function<std::size_t(std::int64_t offset, char* buffer, std::size_t length)> body_source;
+  std::int64_t body_size = 0;
   bool verify_tls = true;
   // When set, the body of a 2xx response is streamed here instead of being collected.
   std::function<void(std::string_view)> sink;
