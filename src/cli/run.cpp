@@ -273,12 +273,12 @@ std::shared_ptr<ContainerOptions> add_container_options(CLI::App* cmd, bool run)
 }
 
 CreatedContainer create_container_from(const GlobalOptions& global, const ContainerOptions& options,
-                                       const std::string& command) {
+                                       const std::string& command_name) {
   const ContainerOptions* o = &options;
   CLI::Option* ep = o->entrypoint_option;
   std::vector<std::string> rest = o->cmd->remaining();
   if (rest.empty())
-    throw Error("\"cppcker " + command + "\" requires at least 1 argument.\nSee 'cppcker " + command + " --help'.", 125);
+    throw Error("\"cppcker " + command_name + "\" requires at least 1 argument.\nSee 'cppcker " + command_name + " --help'.", 125);
   const NetworkMode mode = network_mode(o->network);
   if (mode == NetworkMode::container && (!o->publish.empty() || o->publish_all))
     throw Error("conflicting options: port publishing and the container type network mode", 125);

@@ -39,21 +39,6 @@ std::string binary_size(double bytes) {
   return scaled(bytes, 1024.0, units, 9);
 }
 
-std::uint64_t tree_size(const fs::path& dir) {
-  std::uint64_t total = 0;
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
-       !ec && it != end; it.increment(ec)) {
-    std::error_code e;
-    if (it->is_symlink(e)) continue;
-    if (it->is_regular_file(e)) {
-      auto n = it->file_size(e);
-      if (!e) total += n;
-    }
-  }
-  return total;
-}
-
 // ---- prune ----
 
 std::vector<std::string> prunable_containers(const std::vector<Container>& containers, const ContainerPruneFilter& filter) {

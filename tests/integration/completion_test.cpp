@@ -48,7 +48,7 @@ class CompletionTest : public RuntimeTest {
 using Words = std::vector<std::string>;
 
 TEST_F(CompletionTest, CommandsSubcommandsAndFlagsComeFromTheCommandTree) {
-  EXPECT_EQ(complete({"cppcker", "r"}), (Words{"restart", "rm", "rmi", "run"}));
+  EXPECT_EQ(complete({"cppcker", "r"}), (Words{"rename", "restart", "rm", "rmi", "run"}));
   EXPECT_EQ(complete({"cppcker", "network", ""}), (Words{"connect", "create", "disconnect", "inspect", "ls", "prune", "rm"}));
   EXPECT_EQ(complete({"cppcker", "volume", "i"}), (Words{"inspect"}));
   // The command's own flags and the global ones; the value of -e is skipped, not taken for a command.

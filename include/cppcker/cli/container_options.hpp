@@ -17,12 +17,12 @@ struct ContainerOptions;  // the parsed flags (src/cli/run.cpp)
 std::shared_ptr<ContainerOptions> add_container_options(CLI::App* cmd, bool run);
 
 // What the flags and the words after them (IMAGE [COMMAND] [ARG...]) ask for, checked, the image pulled
-// when missing, the container record made (status "created"). `command` names the command in errors.
+// when missing, the container record made (status "created"). `command_name` names the command in errors.
 struct CreatedContainer {
   Container container;
   bool detach = false;  // run -d
 };
 CreatedContainer create_container_from(const GlobalOptions& global, const ContainerOptions& options,
-                                       const std::string& command);
+                                       const std::string& command_name);
 
 }  // namespace cppcker::cli
