@@ -13,6 +13,7 @@
 #include "cppcker/runtime/lifecycle.hpp"
 #include "cppcker/runtime/networking.hpp"
 #include "cppcker/util/error.hpp"
+#include "cppcker/util/fs.hpp"
 #include "cppcker/util/humanize.hpp"
 
 namespace cppcker::cli {
@@ -36,21 +37,6 @@ std::string ellipsis(const std::string& s, std::size_t width) {
     ++runes;
   }
   return runes <= width ? s : s.substr(0, cut) + "…";
-}
-
-// Bytes under `dir` (the container's writable layer), for -s.
-std::uint64_t tree_size(const fs::path& dir) {
-  std::uint64_t total = 0;
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end; !ec && it != end;
-       it.increment(ec)) {
-    std::error_code size_ec;
-    if (it->is_regular_file(size_ec) && !it->is_symlink(size_ec)) {
-      auto n = it->file_size(size_ec);
-      if (!size_ec) total += n;
-    }
-  }
-  return total;
 }
 
 // A ports filter value: "80", "80/udp", "8000-8010/tcp" -> {"80/tcp"}, ...

@@ -264,7 +264,12 @@ std::uint64_t tree_size(const fs::path& path) {
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(path, fs::directory_options::skip_permission_denied, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_regular_file(ec) && !it->is_symlink(ec)) total += it->file_size(ec);
+    // A file that vanishes meanwhile counts nothing (file_size reports -1 with an error).
+    std::error_code size_ec;
+    if (it->is_regular_file(size_ec) && !it->is_symlink(size_ec)) {
+      auto n = it->file_size(size_ec);
+      if (!size_ec) total += n;
+    }
   }
   return total;
 }

@@ -28,8 +28,6 @@ std::string human_size4(double bytes);
 // Docker's units.BytesSize (4 significant digits, binary units): "1.5MiB", "64MiB" (stats' memory).
 std::string binary_size(double bytes);
 
-// Bytes of the regular files below `dir` (not following symlinks); 0 when it is missing.
-std::uint64_t tree_size(const fs::path& dir);
 
 // ---- prune ----
 // `container prune --filter`: until=<time> (created before it), and a label predicate.
