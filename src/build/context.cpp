@@ -273,18 +273,28 @@ Owner resolve_chown(int dest_root, const std::string& chown) {
 // ---------------------------------------------------------------- the destination
 
 // The directory `path` (absolute, cleaned) in the destination, made with its missing parents (0755,
-// root:root) when absent; every component resolved inside the root.
-UniqueFd ensure_dir(int root, const std::string& path) {
+// root:root) when absent; every component resolved inside the root. A dangling symlink on the way is
+// followed inside the root and its target made, as Docker's MkdirAll on a scoped path does.
+UniqueFd ensure_dir(int root, const std::string& path, int links = 0) {
   UniqueFd fd(open_in_root(root, path, O_PATH | O_DIRECTORY));
   if (fd) return fd;
   if (errno == ENOTDIR) throw Error("mkdir " + path + ": not a directory");
   if (errno != ENOENT || path == "/") throw_errno("open " + path);
   auto [parent, name] = split_parent(path);
-  UniqueFd up = ensure_dir(root, parent);
+  UniqueFd up = ensure_dir(root, parent, links);
   if (::mkdirat(up.get(), name.c_str(), 0755) == 0) {
     if (::fchownat(up.get(), name.c_str(), 0, 0, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("chown " + path);
     if (::fchmodat(up.get(), name.c_str(), 0755, 0) != 0) throw_errno("chmod " + path);  // whatever the umask
-  } else if (errno != EEXIST) {
+  } else if (errno == EEXIST) {
+    struct stat st{};
+    if (::fstatat(up.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+      if (links >= 40) throw SystemError("mkdir " + path, ELOOP);
+      UniqueFd link(::openat(up.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+      if (!link) throw_errno("open " + path);
+      const std::string target = read_link(link.get(), path);
+      return ensure_dir(root, clean_absolute(target.front() == '/' ? target : parent + "/" + target), links + 1);
+    }
+  } else {
     throw_errno("mkdir " + path);
   }
   fd.reset(open_in_root(root, path, O_PATH | O_DIRECTORY));
