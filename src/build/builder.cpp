@@ -90,11 +90,13 @@ class ScratchDir {
   fs::path path_;
 };
 
-// A step's container: removed when the step ends, however it ends (`keep` only after a success with --rm=false).
+// A step's container: removed when the step ends, however it ends, unless kept (a success with --rm=false).
+// A failed step's container goes too (unlike Docker's default): a failed build leaves nothing behind.
 class StepContainer {
  public:
   StepContainer(const BuildEnvironment& env, Container c) : env_(env), c_(std::move(c)) {}
   ~StepContainer() {
+    if (keep_) return;
     try {
       remove_container(env_.containers, env_.networks, c_, /*force=*/true);
     } catch (const Error&) {
@@ -104,10 +106,12 @@ class StepContainer {
   StepContainer(const StepContainer&) = delete;
   StepContainer& operator=(const StepContainer&) = delete;
   Container& get() { return c_; }
+  void keep() { keep_ = true; }
 
  private:
   const BuildEnvironment& env_;
   Container c_;
+  bool keep_ = false;
 };
 
 // mkdir -p of `path` inside `root` (an O_PATH directory), every component resolved in the root. Returns
@@ -382,6 +386,12 @@ class Executor {
     });
   }
 
+  // A step that succeeded: its container goes (--rm, the default; --force-rm) or stays (--rm=false).
+  void finish(StepContainer& step) {
+    if (!o_.remove && !o_.force_remove) return step.keep();
+    observer_.removing(step.get().id);
+  }
+
   CommitResult commit_container_step(const StageState& st, const Container& c, const std::string& created_by) {
     NewImage n = new_image(st, created_by);
     UpperLayer layer = container_upper_layer(env_.containers, env_.images, c);
@@ -414,7 +424,7 @@ class Executor {
       change(view.root());
     }
     CommitResult made = commit_container_step(st, step.get(), created_by);
-    observer_.removing(step.get().id);
+    finish(step);
     return made;
   }
 
@@ -482,7 +492,7 @@ class Executor {
       throw Error("The command '" + join(argv) + "' returned a non-zero code: " + std::to_string(status));
     std::string parent = st.image;
     CommitResult made = commit_container_step(st, step.get(), created_by);
-    observer_.removing(step.get().id);
+    finish(step);
     remember(st, key, parent, made);
   }
 
