@@ -348,7 +348,7 @@ class Executor {
       if (!value && def) value = lex_.expand_word(*def, env);
       // A global ARG re-declared without a default brings the global value into the stage.
       if (!value && global_declared_.count(name))
-        if (const std::string* g = lookup_env(global_env_, name)) value = *g;
+        value = lookup_env(global_env_, name);
       std::erase_if(st.args, [&](const std::string& e) { return env_key(e) == name; });
       if (value) st.args.push_back(name + "=" + *value);
     }
