@@ -2,6 +2,7 @@
 #include "cppcker/build/builder.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -71,11 +72,20 @@ void check_flags(const Instruction& ins) {
       throw Error("dockerfile parse error on line " + std::to_string(ins.line) + ": unknown flag: " + f.name);
 }
 
-// A directory below the state root for one build's scratch files (context tars, fetched URLs); removed
-// with everything in it when the build ends.
+// A directory below the state root for one build's scratch files (fetched URLs, FROM scratch layers);
+// removed with everything in it when the build ends. Names start with the builder's pid, so that what a
+// killed build left is swept by the next one.
 class ScratchDir {
  public:
-  explicit ScratchDir(const fs::path& root) : path_(root / "build-tmp" / random_hex(8)) { make_dirs(path_); }
+  explicit ScratchDir(const fs::path& root) : path_(root / "build-tmp" / (std::to_string(::getpid()) + "-" + random_hex(8))) {
+    std::error_code ec;
+    for (fs::directory_iterator it(path_.parent_path(), ec), end; !ec && it != end; it.increment(ec)) {
+      std::string name = it->path().filename().string();
+      pid_t pid = static_cast<pid_t>(std::atol(name.c_str()));
+      if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH) remove_tree(it->path());
+    }
+    make_dirs(path_);
+  }
   ~ScratchDir() {
     try {
       remove_tree(path_);
