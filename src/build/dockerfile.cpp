@@ -88,6 +88,7 @@ struct Directives {
   bool done = false;
   bool seen_escape = false;
   bool seen_syntax = false;
+  bool seen_check = false;
 };
 
 // BuildKit's reDirectives: ^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$
@@ -119,17 +120,16 @@ void possible_directive(Directives& d, std::string_view line, int line_number) {
     return;
   }
   key = lower(key);
-  if (key != "escape" && key != "syntax") {
+  if (key != "escape" && key != "syntax" && key != "check") {
     d.done = true;
     return;
   }
-  bool& seen = key == "escape" ? d.seen_escape : d.seen_syntax;
+  // "check" (BuildKit's lint settings) is a directive too: taken, and ignored.
+  bool& seen = key == "escape" ? d.seen_escape : key == "syntax" ? d.seen_syntax : d.seen_check;
   if (seen) parse_error(line_number, "only one " + key + " parser directive can be used");
   seen = true;
-  if (key == "syntax") {
-    d.syntax = value;
-    return;
-  }
+  if (key == "syntax") d.syntax = value;
+  if (key != "escape") return;
   if (value != "`" && value != "\\") parse_error(line_number, "invalid escape token '" + value + "' does not match ` or \\");
   d.escape = value[0];
 }
@@ -377,7 +377,7 @@ Instruction node_from_line(const std::string& line, char escape, int line_number
   return ins;
 }
 
-// BuildKit's reHeredoc ^(\d*)<<(-?)([^<]*)$ on one word, then the delimiter itself: quoted -> no expansion.
+// BuildKit's reHeredoc ^(\d*)<<(-?)\s*([^<]*)$ on one word, then the delimiter itself: quoted -> no expansion.
 std::optional<Heredoc> parse_heredoc_word(const std::string& word) {
   size_t i = 0;
   while (i < word.size() && std::isdigit(static_cast<unsigned char>(word[i]))) ++i;
@@ -388,6 +388,7 @@ std::optional<Heredoc> parse_heredoc_word(const std::string& word) {
     doc.chomp = true;
     ++i;
   }
+  while (i < word.size() && is_re_space(static_cast<unsigned char>(word[i]))) ++i;
   std::string rest = word.substr(i);
   if (rest.empty() || rest.find('<') != std::string::npos) return std::nullopt;
   LexOptions plain;
@@ -409,6 +410,7 @@ std::vector<Heredoc> heredocs_from_line(const std::string& line, int line_number
   o.raw_quotes = true;
   o.raw_escapes = true;
   o.skip_unset_env = true;
+  o.heredoc_words = true;
   std::vector<std::string> words;
   try {
     words = ShellLex('\\', o).expand_words(line, {});

@@ -334,3 +334,86 @@ TEST(Dockerfile, CrlfAndTabs) {
   EXPECT_EQ(f.instructions[1].keyword, "RUN");
   EXPECT_EQ(f.instructions[1].args, "a \tb");
 }
+
+// BuildKit's parser_heredoc_test.go TestParseExtractsHeredoc (bodies here already chomped for "<<-").
+TEST(Dockerfile, BuildKitHeredocTable) {
+  auto f = parse_dockerfile(
+      "FROM alpine:3.6\n\nENV NAME=me\n\nRUN ls\n\n"
+      "RUN <<EMPTY\nEMPTY\n\n"
+      "RUN 3<<EMPTY2\nEMPTY2\n\n"
+      "RUN \"<<NOHEREDOC\"\n\n"
+      "RUN <<INDENT\n\tfoo\n\tbar\nINDENT\n\n"
+      "RUN <<-UNINDENT\n\tbaz\n\tquux\nUNINDENT\n\n"
+      "RUN <<-UNINDENT2\n\tbaz\n\tquux\n\tUNINDENT2\n\n"
+      "RUN <<-EXPAND\n\texpand $NAME\nEXPAND\n\n"
+      "RUN <<-'NOEXPAND'\n\tdon't expand $NAME\nNOEXPAND\n\n"
+      "RUN <<COPY\necho hello world\necho foo bar\nCOPY\n\n"
+      "RUN <<COMMENT\n# internal comment\necho hello world\necho foo bar # trailing comment\nCOMMENT\n\n"
+      "RUN --mount=type=cache,target=/foo <<MOUNT\necho hello\nMOUNT\n\n"
+      "COPY <<FILE1 <<FILE2 /dest\ncontent 1\nFILE1\ncontent 2\nFILE2\n\n"
+      "COPY <<EOF /quotes\n\"foo\"\n'bar'\nEOF\n\n"
+      "COPY <<X <<Y /dest\nY\nX\nX\nY\n\n"
+      "RUN <<COMPLEX python3\nprint('hello world')\nCOMPLEX\n\n"
+      "COPY <<file.txt /dest\nhello world\nfile.txt\n\n"
+      "RUN <<eo'f'\necho foo\neof\n\n"
+      "RUN <<eo\\'f\necho foo\neo'f\n\n"
+      "RUN <<'e'o\\'f\necho foo\neo'f\n\n"
+      "RUN <<'one two'\necho bar\none two\n\n"
+      "RUN <<$EOF\n$EOF\n\n"
+      "RUN <<  EOF\nEOF\n\n"
+      "RUN <<  EOF  > foo\nEOF\n\t");
+  struct Want {
+    std::string name, content;
+    bool expand, chomp;
+  };
+  std::vector<std::vector<Want>> want = {
+      {},
+      {},
+      {{"EMPTY", "", true, false}},
+      {{"EMPTY2", "", true, false}},
+      {},
+      {{"INDENT", "\tfoo\n\tbar\n", true, false}},
+      {{"UNINDENT", "baz\nquux\n", true, true}},
+      {{"UNINDENT2", "baz\nquux\n", true, true}},
+      {{"EXPAND", "expand $NAME\n", true, true}},
+      {{"NOEXPAND", "don't expand $NAME\n", false, true}},
+      {{"COPY", "echo hello world\necho foo bar\n", true, false}},
+      {{"COMMENT", "# internal comment\necho hello world\necho foo bar # trailing comment\n", true, false}},
+      {{"MOUNT", "echo hello\n", true, false}},
+      {{"FILE1", "content 1\n", true, false}, {"FILE2", "content 2\n", true, false}},
+      {{"EOF", "\"foo\"\n'bar'\n", true, false}},
+      {{"X", "Y\n", true, false}, {"Y", "X\n", true, false}},
+      {{"COMPLEX", "print('hello world')\n", true, false}},
+      {{"file.txt", "hello world\n", true, false}},
+      {{"eof", "echo foo\n", false, false}},
+      {{"eo'f", "echo foo\n", true, false}},
+      {{"eo'f", "echo foo\n", false, false}},
+      {{"one two", "echo bar\n", false, false}},
+      {{"$EOF", "", true, false}},
+      {{"EOF", "", true, false}},
+      {{"EOF", "", true, false}},
+  };
+  ASSERT_EQ(f.instructions.size(), want.size() + 1);
+  for (size_t i = 0; i < want.size(); ++i) {
+    const auto& got = f.instructions[i + 1].heredocs;
+    ASSERT_EQ(got.size(), want[i].size()) << f.instructions[i + 1].original;
+    for (size_t k = 0; k < got.size(); ++k) {
+      EXPECT_EQ(got[k].name, want[i][k].name) << f.instructions[i + 1].original;
+      EXPECT_EQ(got[k].content, want[i][k].content) << f.instructions[i + 1].original;
+      EXPECT_EQ(got[k].expand, want[i][k].expand) << f.instructions[i + 1].original;
+      EXPECT_EQ(got[k].chomp, want[i][k].chomp) << f.instructions[i + 1].original;
+    }
+  }
+  // A delimiter with an open quote is no heredoc: the line does not split, so the next line is read as an
+  // instruction (BuildKit: TestParseHeredocHelpers' invalid ones).
+  EXPECT_EQ(parse_error("FROM x\nRUN <<'EOF\nEOF\n"), "dockerfile parse error on line 3: unknown instruction: EOF");
+  EXPECT_EQ(parse_dockerfile("FROM x\nRUN << -EOF\n-EOF\n").instructions[1].heredocs[0].name, "-EOF");
+  EXPECT_TRUE(parse_dockerfile("FROM x\nRUN '<<EOF'\n").instructions[1].heredocs.empty());
+  EXPECT_TRUE(parse_dockerfile("FROM x\nRUN cat <EOF\n").instructions[1].heredocs.empty());
+  EXPECT_TRUE(parse_dockerfile("FROM x\nRUN cat <<<EOF\n").instructions[1].heredocs.empty());
+}
+
+TEST(Dockerfile, CheckDirectiveIsTakenAndIgnored) {
+  auto f = parse_dockerfile("# check=skip=JSONArgsRecommended\n# escape=`\nFROM x\n");
+  EXPECT_EQ(f.escape, '`');
+}
