@@ -529,6 +529,10 @@ Dockerfile parse_dockerfile(std::string_view text) {
   Dockerfile file;
   Directives d;
   auto lines = split_lines(text);
+  // bufio.Scanner's limit, which Docker keeps: a line (with its newline) fits in 64 KiB.
+  for (size_t n = 0; n < lines.size(); ++n)
+    if (trim_newline(lines[n]).size() > 65535 || lines[n].size() > 65536)
+      parse_error(static_cast<int>(n) + 1, "dockerfile line greater than max allowed size of 65535");
   size_t i = 0;
   int current = 0;
   while (i < lines.size()) {
@@ -539,16 +543,21 @@ Dockerfile parse_dockerfile(std::string_view text) {
     int start = current;
     auto [line, end_of_line] = trim_continuation(std::move(bytes), d.escape);
     if (end_of_line && line.empty()) continue;
+    bool empty_continuation = false;
     while (!end_of_line && i < lines.size()) {
       std::string_view next = lines[i++];
       std::string cont = process_line(d, next, false, current + 1);
       ++current;
-      if (is_comment(next)) continue;             // comment lines inside a continuation are dropped
-      if (trim_left(cont).empty()) continue;      // so are empty continuation lines (a warning in Docker)
+      if (is_comment(next)) continue;  // comment lines inside a continuation are dropped
+      if (trim_left(cont).empty()) {   // so are empty continuation lines, with a warning
+        empty_continuation = true;
+        continue;
+      }
       auto [more, eol] = trim_continuation(std::move(cont), d.escape);
       line += more;
       end_of_line = eol;
     }
+    if (empty_continuation) file.warnings.push_back("[WARNING]: Empty continuation line found in:\n    " + line);
     bool heredoc_ok = false;
     Instruction ins = node_from_line(line, d.escape, start, heredoc_ok);
     if (heredoc_ok) {
@@ -573,6 +582,8 @@ Dockerfile parse_dockerfile(std::string_view text) {
     }
     file.instructions.push_back(std::move(ins));
   }
+  if (!file.warnings.empty())
+    file.warnings.push_back("[WARNING]: Empty continuation lines will become errors in a future release.");
   if (file.instructions.empty()) throw Error("file with no instructions");
   file.escape = d.escape;
   file.syntax = d.syntax;

@@ -417,3 +417,44 @@ TEST(Dockerfile, CheckDirectiveIsTakenAndIgnored) {
   auto f = parse_dockerfile("# check=skip=JSONArgsRecommended\n# escape=`\nFROM x\n");
   EXPECT_EQ(f.escape, '`');
 }
+
+// BuildKit's TestParseWarnsOnEmptyContinutationLine and TestParseReturnsScannerErrors.
+TEST(Dockerfile, EmptyContinuationWarningsAndLongLines) {
+  auto f = parse_dockerfile(
+      "\nFROM alpine:3.6\n\nRUN valid \\\n    continuation\n\nRUN something \\\n\n    following \\\n\n    more\n\n"
+      "RUN another \\\n\n    thing\n\nRUN non-indented \\\n# this is a comment\n   after-comment\n\n"
+      "RUN indented \\\n    # this is an indented comment\n    comment\n\t");
+  ASSERT_EQ(f.warnings.size(), 3u);
+  EXPECT_EQ(f.warnings[0], "[WARNING]: Empty continuation line found in:\n    RUN something     following     more");
+  EXPECT_EQ(f.warnings[1], "[WARNING]: Empty continuation line found in:\n    RUN another     thing");
+  EXPECT_EQ(f.warnings[2], "[WARNING]: Empty continuation lines will become errors in a future release.");
+  EXPECT_EQ(f.instructions[4].args, "non-indented    after-comment");
+  EXPECT_EQ(f.instructions[5].args, "indented     comment");
+  EXPECT_TRUE(parse_dockerfile("FROM x\n").warnings.empty());
+  std::string label(65536, 'a');
+  EXPECT_EQ(parse_error("\n\t\tFROM image\n\t\tLABEL test=" + label + "\n"),
+            "dockerfile parse error on line 3: dockerfile line greater than max allowed size of 65535");
+}
+
+// line_parsers_test / parser_test TestParseWords through split_words.
+TEST(Dockerfile, ParseWordsTable) {
+  struct Case {
+    const char* args;
+    std::vector<std::string> words;
+  } cases[] = {
+      {"foo", {"foo"}},
+      {"foo bar", {"foo", "bar"}},
+      {"foo\\ bar", {"foo\\ bar"}},
+      {"foo=bar", {"foo=bar"}},
+      {"foo bar 'abc xyz'", {"foo", "bar", "'abc xyz'"}},
+      {"foo bar \"abc xyz\"", {"foo", "bar", "\"abc xyz\""}},
+      {"àöû", {"àöû"}},
+      {"föo bàr \"âbc xÿz\"", {"föo", "bàr", "\"âbc xÿz\""}},
+      {"a \"\" b", {"a", "\"\"", "b"}},
+      {"'it\\'s' x", {"'it\\'s' x"}},  // nothing escapes inside single quotes: the third ' opens a quote
+  };
+  for (const auto& c : cases) {
+    auto f = parse_dockerfile(std::string("FROM x\nEXPOSE ") + c.args + "\n");
+    EXPECT_EQ(split_words(f.instructions[1]), c.words) << c.args;
+  }
+}

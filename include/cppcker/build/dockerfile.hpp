@@ -49,10 +49,12 @@ struct Dockerfile {
   char escape = '\\';
   std::string syntax;  // the `# syntax=` directive's value ("" when absent): noted and ignored
   std::vector<Instruction> instructions;  // ARGs before the first FROM included, in order
+  // Docker's parser warnings, to print as they are ("[WARNING]: Empty continuation line found in: ...").
+  std::vector<std::string> warnings;
 };
 
 // Throws Error("dockerfile parse error on line N: <what>") for an unknown instruction, an empty file
-// ("file with no instructions"), a heredoc without its terminator, a bad directive, an instruction that needs
+// ("file with no instructions", without a line), a heredoc without its terminator, a bad directive, an instruction that needs
 // arguments and has none ("FROM requires at least one argument" and the like).
 Dockerfile parse_dockerfile(std::string_view text);
 
