@@ -458,3 +458,49 @@ TEST(Dockerfile, ParseWordsTable) {
     EXPECT_EQ(split_words(f.instructions[1]), c.words) << c.args;
   }
 }
+
+// Tabs as separators, tab-indented continuations and the legacy ENV/LABEL forms, as in BuildKit's
+// testfiles/docker (its expected dump in the comments).
+TEST(Dockerfile, TabsAndLegacyForms) {
+  auto f = parse_dockerfile(
+      "# a header comment\n#\n\n"
+      "FROM\tubuntu:14.04\n"
+      "LABEL\tmaintainer\tSomeone <someone@example.com> (@someone)\n"
+      "RUN\tapt-get install -yq \\\n\tapt-utils \\\n\tcurl \\\n\t--no-install-recommends\n"
+      "ENV\tPATH\t/usr/local/go/bin:$PATH\n"
+      "ENV\tPLATFORMS\t\\\n\tlinux/386 linux/arm \\\n\tdarwin/amd64\n"
+      "RUN\t/bin/echo -e '[default]\\naccess_key=$KEY' > /.s3cfg\n"
+      "ENTRYPOINT\t[\"hack/dind\"]\n"
+      "COPY\t.\t/go/src\n");
+  ASSERT_EQ(f.instructions.size(), 8u);
+  EXPECT_EQ(f.instructions[0].args, "ubuntu:14.04");
+  // (label "maintainer" "Someone <someone@example.com> (@someone)")
+  EXPECT_EQ(name_values(f.instructions[1]), (Pairs{{"maintainer", "Someone <someone@example.com> (@someone)"}}));
+  // (run "apt-get install -yq \tapt-utils \tcurl \t--no-install-recommends")
+  EXPECT_EQ(f.instructions[2].args, "apt-get install -yq \tapt-utils \tcurl \t--no-install-recommends");
+  EXPECT_EQ(name_values(f.instructions[3]), (Pairs{{"PATH", "/usr/local/go/bin:$PATH"}}));
+  // (env "PLATFORMS" "linux/386 linux/arm \tdarwin/amd64")
+  EXPECT_EQ(name_values(f.instructions[4]), (Pairs{{"PLATFORMS", "linux/386 linux/arm \tdarwin/amd64"}}));
+  EXPECT_EQ(f.instructions[5].args, "/bin/echo -e '[default]\\naccess_key=$KEY' > /.s3cfg");
+  EXPECT_EQ(*f.instructions[6].json, (std::vector<std::string>{"hack/dind"}));
+  EXPECT_EQ(split_words(f.instructions[7]), (std::vector<std::string>{".", "/go/src"}));
+}
+
+// BuildKit's testfiles/health, checked at the instruction level too.
+TEST(Dockerfile, Healthcheck) {
+  auto f = parse_dockerfile(
+      "FROM debian\n"
+      "HEALTHCHECK --interval=5s --timeout=3s --retries=3 \\\n  CMD /app/check.sh --quiet\n"
+      "HEALTHCHECK   CMD   a b\n"
+      "HEALTHCHECK --timeout=3s CMD [\"foo\"]\n"
+      "HEALTHCHECK none\n");
+  const auto& h = f.instructions[1];
+  ASSERT_EQ(h.flags.size(), 3u);
+  EXPECT_EQ(h.flags[2].name, "retries");
+  EXPECT_EQ(h.args, "CMD /app/check.sh --quiet");
+  EXPECT_FALSE(h.json);
+  EXPECT_EQ(f.instructions[2].args, "CMD   a b");
+  EXPECT_EQ(*f.instructions[3].json, (std::vector<std::string>{"foo"}));
+  EXPECT_EQ(parse_error("FROM debian\nHEALTHCHECK CONNECT TCP 7000\n"),
+            "dockerfile parse error on line 2: Unknown type \"CONNECT\" in HEALTHCHECK (try CMD)");
+}
