@@ -292,7 +292,8 @@ class Lexer {
         raw_escapes_ = saved;
         return {std::move(result), words.take()};
       }
-      if (ch == '$' || ch == '\'' || ch == '"' || (ch == '<' && options_.heredoc_words)) {
+      bool quote = (ch == '\'' || ch == '"') && !options_.skip_process_quotes;
+      if (ch == '$' || quote || (ch == '<' && options_.heredoc_words)) {
         std::string tmp = ch == '$'    ? dollar()
                           : ch == '\'' ? single_quote()
                           : ch == '"'  ? double_quote()
