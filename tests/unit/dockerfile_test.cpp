@@ -504,3 +504,37 @@ TEST(Dockerfile, Healthcheck) {
   EXPECT_EQ(parse_error("FROM debian\nHEALTHCHECK CONNECT TCP 7000\n"),
             "dockerfile parse error on line 2: Unknown type \"CONNECT\" in HEALTHCHECK (try CMD)");
 }
+
+// BFlags.Parse: each instruction's own flags only.
+TEST(Dockerfile, FlagChecks) {
+  EXPECT_NO_THROW(parse_dockerfile(
+      "FROM --platform=linux/amd64 x\n"
+      "RUN --mount=type=cache,target=/a --mount=type=tmpfs,target=/b --network=none --security=sandbox true\n"
+      "COPY --from=x --chown=1:1 --chmod=755 --link a b\n"
+      "ADD --link=false --keep-git-dir=TRUE --checksum=sha256:00 --chown=a --chmod=644 a b\n"
+      "HEALTHCHECK --interval=1s --timeout=1s --start-period=1s --start-interval=1s --retries=3 CMD true\n"
+      "HEALTHCHECK --whatever NONE\n"
+      "ARG --ignored=1 A\n"
+      "STOPSIGNAL --ignored SIGTERM\n"));
+  struct Case {
+    const char* line;
+    const char* error;
+  } cases[] = {
+      {"COPY --form=x a b", "unknown flag: form"},
+      {"RUN --chown=1 true", "unknown flag: chown"},
+      {"ENV --x=1 A=b", "unknown flag: x"},
+      {"ONBUILD --x RUN true", "unknown flag: x"},
+      {"COPY --from=a --from=b a b", "duplicate flag specified: from"},
+      {"COPY --from a b", "missing a value on flag: from"},
+      {"COPY --link= a b", "missing a value on flag: link"},
+      {"COPY --link=yes a b", "expecting boolean value for flag link, not: yes"},
+      {"RUN --network true", "missing a value on flag: network"},
+      {"HEALTHCHECK --retries CMD true", "missing a value on flag: retries"},
+  };
+  for (const auto& c : cases)
+    EXPECT_EQ(parse_error(std::string("FROM x\n") + c.line + "\n"),
+              std::string("dockerfile parse error on line 2: ") + c.error)
+        << c.line;
+  EXPECT_EQ(parse_error("FROM x\nCOPY [\"a\", \"<<EOF\"]\n"),
+            "dockerfile parse error on line 2: COPY cannot accept a heredoc as a destination");
+}

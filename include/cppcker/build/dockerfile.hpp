@@ -53,9 +53,12 @@ struct Dockerfile {
   std::vector<std::string> warnings;
 };
 
-// Throws Error("dockerfile parse error on line N: <what>") for an unknown instruction, an empty file
-// ("file with no instructions", without a line), a heredoc without its terminator, a bad directive, an instruction that needs
-// arguments and has none ("FROM requires at least one argument" and the like).
+// Throws Error("dockerfile parse error on line N: <what>") in BuildKit's words for an unknown instruction, a
+// heredoc without its terminator, a bad directive, a JSON array of non-strings, and the checks BuildKit's
+// instructions.Parse makes before expansion: argument counts ("FROM requires either one or three arguments",
+// "COPY requires at least two arguments, ..."), ENV/LABEL/ARG syntax, HEALTHCHECK/SHELL/ONBUILD forms, and
+// each instruction's flags ("unknown flag: x", "duplicate flag specified: x", "missing a value on flag: x").
+// An empty file throws Error("file with no instructions") (no line).
 Dockerfile parse_dockerfile(std::string_view text);
 
 // ---- argument splitting as Docker's parser does it per instruction: raw words, quotes kept, nothing
