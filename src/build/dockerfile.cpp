@@ -601,7 +601,7 @@ Dockerfile parse_dockerfile(std::string_view text) {
     if (empty_continuation) file.warnings.push_back("[WARNING]: Empty continuation line found in:\n    " + line);
     bool heredoc_ok = false;
     Instruction ins = node_from_line(line, d.escape, start, heredoc_ok);
-    if (heredoc_ok) {
+    if (heredoc_ok && line.find("<<") != std::string::npos) {
       for (auto& doc : heredocs_from_line(line, start)) {
         bool terminated = false;
         while (i < lines.size()) {
