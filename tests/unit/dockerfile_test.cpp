@@ -538,3 +538,16 @@ TEST(Dockerfile, FlagChecks) {
   EXPECT_EQ(parse_error("FROM x\nCOPY [\"a\", \"<<EOF\"]\n"),
             "dockerfile parse error on line 2: COPY cannot accept a heredoc as a destination");
 }
+
+TEST(Dockerfile, OnbuildExpressionKeepsHeredocKinds) {
+  auto f = parse_dockerfile("FROM x\n  ONBUILD   COPY <<-\"A\" <<B /d/\n\tone $X\n\tA\ntwo\nB\n");
+  std::string expr = onbuild_expression(f.instructions[1]);
+  EXPECT_EQ(expr, "COPY <<-\"A\" <<B /d/\none $X\nA\ntwo\nB");
+  auto again = parse_dockerfile(expr).instructions[0];
+  ASSERT_EQ(again.heredocs.size(), 2u);
+  EXPECT_FALSE(again.heredocs[0].expand);
+  EXPECT_TRUE(again.heredocs[0].chomp);
+  EXPECT_EQ(again.heredocs[0].content, "one $X\n");
+  EXPECT_TRUE(again.heredocs[1].expand);
+  EXPECT_EQ(again.heredocs[1].content, "two\n");
+}
