@@ -662,10 +662,12 @@ std::vector<std::pair<std::string, std::optional<std::string>>> name_values(cons
     out.emplace_back(std::string(rest.substr(0, sp)), std::string(rest.substr(v)));
     return out;
   }
+  // BuildKit's parser rejects a word without "=" before its instruction check sees a blank name.
+  for (auto& w : words)
+    if (w.find('=') == std::string::npos)
+      parse_error(ins.line, "Syntax error - can't find = in " + go_quote(w) + ". Must be of the form: name=value");
   for (auto& w : words) {
     size_t eq = w.find('=');
-    if (eq == std::string::npos)
-      parse_error(ins.line, "Syntax error - can't find = in " + go_quote(w) + ". Must be of the form: name=value");
     if (eq == 0) parse_error(ins.line, k + " names can not be blank");
     out.emplace_back(w.substr(0, eq), w.substr(eq + 1));
   }

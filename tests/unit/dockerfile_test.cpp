@@ -271,6 +271,9 @@ TEST(Dockerfile, NameValueErrors) {
   EXPECT_EQ(parse_error("FROM x\nENV A=1 B\n"),
             "dockerfile parse error on line 2: Syntax error - can't find = in \"B\". Must be of the form: name=value");
   EXPECT_EQ(parse_error("FROM x\nENV =1\n"), "dockerfile parse error on line 2: ENV names can not be blank");
+  EXPECT_EQ(parse_error("FROM x\nENV =1 y\n"),
+            "dockerfile parse error on line 2: Syntax error - can't find = in \"y\". Must be of the form: name=value");
+  EXPECT_EQ(parse_error("FROM x\nLABEL a=1 =2\n"), "dockerfile parse error on line 2: LABEL names can not be blank");
   EXPECT_EQ(parse_error("FROM x\nLABEL\n"), "dockerfile parse error on line 2: LABEL requires at least one argument");
   EXPECT_EQ(parse_error("FROM x\nARG\n"), "dockerfile parse error on line 2: ARG requires at least one argument");
   EXPECT_EQ(parse_error("FROM x\nARG =a\n"), "dockerfile parse error on line 2: ARG names can not be blank");
