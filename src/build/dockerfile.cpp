@@ -679,6 +679,14 @@ std::vector<std::string> split_words(const Instruction& ins) {
   return parse_words(ins.args, ins.escape);
 }
 
+std::optional<Heredoc> heredoc_word(std::string_view word) {
+  try {
+    return parse_heredoc_word(std::string(word));
+  } catch (const Error&) {
+    return std::nullopt;  // a delimiter that does not lex is no heredoc
+  }
+}
+
 std::string onbuild_expression(const Instruction& onbuild) {
   // BuildKit: (?i)^\s*ONBUILD\s* removed from the original line, then "\n" + body + name per heredoc.
   std::string_view o = trim_left(onbuild.original);

@@ -554,3 +554,18 @@ TEST(Dockerfile, OnbuildExpressionKeepsHeredocKinds) {
   EXPECT_TRUE(again.heredocs[1].expand);
   EXPECT_EQ(again.heredocs[1].content, "two\n");
 }
+
+// BuildKit's TestParseHeredocHelpers.
+TEST(Dockerfile, HeredocWord) {
+  for (const char* w : {"<<EOF", "<<'EOF'", "<<\"EOF\"", "<<-EOF", "<<-'EOF'", "<<-\"EOF\"", "<<EO\"F\"", "<< EOF", "<<- EOF"}) {
+    auto d = heredoc_word(w);
+    ASSERT_TRUE(d) << w;
+    EXPECT_EQ(d->name, "EOF") << w;
+  }
+  for (const char* w : {"", "EOF", "<<", "<<-", "<EOF", "<<<EOF", "<<EOF sh", "<<'EOF", "<<\"EOF", "<<EOF'", "<<EOF\""})
+    EXPECT_FALSE(heredoc_word(w)) << w;
+  EXPECT_TRUE(heredoc_word("<<-'EOF'")->chomp);
+  EXPECT_FALSE(heredoc_word("<<-'EOF'")->expand);
+  EXPECT_TRUE(heredoc_word("3<<EOF")->expand);
+  EXPECT_FALSE(heredoc_word("<<EO\"F\"")->expand);
+}

@@ -73,6 +73,11 @@ std::vector<std::pair<std::string, std::optional<std::string>>> name_values(cons
 // outside quotes (quotes kept; the lexer removes them).
 std::vector<std::string> split_words(const Instruction& instruction);
 
+// A word of COPY/ADD/RUN that is a heredoc ("<<EOF", "<<-'EOF'", "3<<EOF"): its name, expand and chomp
+// (content empty: take it from Instruction::heredocs by name), as BuildKit's MustParseHeredoc; nullopt for
+// any other word. COPY/ADD sources that are heredocs become files named after them.
+std::optional<Heredoc> heredoc_word(std::string_view word);
+
 // ONBUILD: the trigger as BuildKit stores it in the image config (OnBuild) — the text after "ONBUILD", each
 // heredoc body and terminator appended on lines of their own — ready for parse_dockerfile when it fires.
 std::string onbuild_expression(const Instruction& onbuild);
