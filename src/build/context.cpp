@@ -1,6 +1,7 @@
 #include "cppcker/build/context.hpp"
 
 #include <archive.h>
+#include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -19,6 +20,7 @@
 #include "cppcker/registry/http.hpp"
 #include "cppcker/runtime/container_fs.hpp"
 #include "cppcker/runtime/copy.hpp"
+#include "cppcker/storage/unpack.hpp"
 #include "cppcker/util/error.hpp"
 #include "cppcker/util/fs.hpp"
 #include "cppcker/util/sha256.hpp"
@@ -145,7 +147,8 @@ class SourceView {
     return out;
   }
 
-  bool top_visible(const std::string& rel) const { return !s_.ignore || rel.empty() || !s_.ignore->excluded(rel); }
+  bool excluded(const std::string& rel) const { return s_.ignore && !rel.empty() && s_.ignore->excluded(rel); }
+  bool top_visible(const std::string& rel) const { return !excluded(rel); }
   int root() const { return s_.root; }
 
  private:
@@ -173,9 +176,11 @@ std::string content_digest(int fd_path, const std::string& what) {
 void hash_node(Sha256& h, const SourceView& view, int fd, const struct stat& st, const std::string& name,
                const std::string& rel) {
   field(h, name);
-  field(h, static_cast<std::uint64_t>(st.st_mode));
-  field(h, static_cast<std::uint64_t>(st.st_uid));
-  field(h, static_cast<std::uint64_t>(st.st_gid));
+  // An excluded directory kept for an exception below it is copied as a plain 0755 directory.
+  const bool plain = S_ISDIR(st.st_mode) && view.excluded(rel);
+  field(h, static_cast<std::uint64_t>(plain ? S_IFDIR | 0755 : st.st_mode));
+  field(h, static_cast<std::uint64_t>(plain ? 0 : st.st_uid));
+  field(h, static_cast<std::uint64_t>(plain ? 0 : st.st_gid));
   if (S_ISLNK(st.st_mode)) {
     field(h, read_link(fd, rel));
   } else if (S_ISREG(st.st_mode)) {
@@ -272,18 +277,19 @@ Owner resolve_chown(int dest_root, const std::string& chown) {
 
 // ---------------------------------------------------------------- the destination
 
-// The directory `path` (absolute, cleaned) in the destination, made with its missing parents (0755,
-// root:root) when absent; every component resolved inside the root. A dangling symlink on the way is
-// followed inside the root and its target made, as Docker's MkdirAll on a scoped path does.
-UniqueFd ensure_dir(int root, const std::string& path, int links = 0) {
+// The directory `path` (absolute, cleaned) in the destination, made with its missing parents (0755, owned
+// by --chown's user or root, as Docker's MkdirAllAndChownNew and buildah) when absent; every component
+// resolved inside the root. A dangling symlink on the way is followed inside the root and its target
+// made, as MkdirAll on a scoped path does.
+UniqueFd ensure_dir(int root, const std::string& path, Owner owner, int links = 0) {
   UniqueFd fd(open_in_root(root, path, O_PATH | O_DIRECTORY));
   if (fd) return fd;
   if (errno == ENOTDIR) throw Error("mkdir " + path + ": not a directory");
   if (errno != ENOENT || path == "/") throw_errno("open " + path);
   auto [parent, name] = split_parent(path);
-  UniqueFd up = ensure_dir(root, parent, links);
+  UniqueFd up = ensure_dir(root, parent, owner, links);
   if (::mkdirat(up.get(), name.c_str(), 0755) == 0) {
-    if (::fchownat(up.get(), name.c_str(), 0, 0, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("chown " + path);
+    if (::fchownat(up.get(), name.c_str(), owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("chown " + path);
     if (::fchmodat(up.get(), name.c_str(), 0755, 0) != 0) throw_errno("chmod " + path);  // whatever the umask
   } else if (errno == EEXIST) {
     struct stat st{};
@@ -292,7 +298,7 @@ UniqueFd ensure_dir(int root, const std::string& path, int links = 0) {
       UniqueFd link(::openat(up.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
       if (!link) throw_errno("open " + path);
       const std::string target = read_link(link.get(), path);
-      return ensure_dir(root, clean_absolute(target.front() == '/' ? target : parent + "/" + target), links + 1);
+      return ensure_dir(root, clean_absolute(target.front() == '/' ? target : parent + "/" + target), owner, links + 1);
     }
   } else {
     throw_errno("mkdir " + path);
@@ -355,9 +361,18 @@ class Writer {
             const std::string& where) {
     if (S_ISSOCK(st.st_mode)) return;  // Docker leaves them out too
     if (S_ISDIR(st.st_mode)) {
-      UniqueFd dst = make_dir(parent, name, where);
+      const bool existed = clear(parent, name, true, where);
+      if (!existed && ::mkdirat(parent, name.c_str(), 0700) != 0) throw_errno("mkdir " + where);
+      UniqueFd dst(::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!dst) throw_errno("open " + where);
       contents(fd, rel, dst.get(), where);
-      finish_dir(dst.get(), st, where);
+      if (!view_.excluded(rel)) {
+        finish_dir(dst.get(), st, where);
+      } else if (!existed) {
+        // Excluded, kept for an exception below it: a plain parent, as Docker's context tar leaves it.
+        if (::fchown(dst.get(), owner_.uid, owner_.gid) != 0) throw_errno("chown " + where);
+        if (::fchmod(dst.get(), 0755) != 0) throw_errno("chmod " + where);
+      }
       return;
     }
     clear(parent, name, false, where);
@@ -411,13 +426,6 @@ class Writer {
     }
   }
 
-  UniqueFd make_dir(int parent, const std::string& name, const std::string& where) {
-    if (!clear(parent, name, true, where) && ::mkdirat(parent, name.c_str(), 0700) != 0) throw_errno("mkdir " + where);
-    UniqueFd dst(::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!dst) throw_errno("open " + where);
-    return dst;
-  }
-
   // Owner, mode and times last: the children changed the times, and a read-only mode would stop them.
   void finish_dir(int dst, const struct stat& st, const std::string& where) const {
     if (::fchown(dst, owner_.uid, owner_.gid) != 0) throw_errno("chown " + where);
@@ -455,19 +463,40 @@ struct ArchiveReadDeleter {
   void operator()(archive* a) const { archive_read_free(a); }
 };
 
-// moby's IsArchivePath: the file (decompressed if it is) starts with a valid tar header.
-bool is_archive(int fd_path) {
+// What ADD learns from a local file's first tar header: whether it is an archive at all (moby's
+// IsArchivePath: decompressed if it is compressed, it starts with a valid tar header), and the archive's
+// own "./" entry, whose owner, mode and time the destination directory takes (as buildah extracts it).
+struct ArchiveProbe {
+  bool archive = false;
+  std::optional<struct stat> top;
+};
+
+ArchiveProbe probe_archive(int fd_path) {
+  ArchiveProbe out;
   UniqueFd data(::open(proc_fd(fd_path).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-  if (!data) return false;
+  if (!data) return out;
   std::unique_ptr<archive, ArchiveReadDeleter> a(archive_read_new());
   if (!a) throw Error("libarchive: out of memory");
   archive_read_support_format_tar(a.get());
   archive_read_support_format_gnutar(a.get());
   archive_read_support_filter_all(a.get());
-  if (archive_read_open_fd(a.get(), data.get(), 64 * 1024) != ARCHIVE_OK) return false;
+  if (archive_read_open_fd(a.get(), data.get(), 64 * 1024) != ARCHIVE_OK) return out;
   archive_entry* e = nullptr;
   int r = archive_read_next_header(a.get(), &e);
-  return r == ARCHIVE_OK || r == ARCHIVE_WARN;
+  out.archive = r == ARCHIVE_OK || r == ARCHIVE_WARN;
+  if (!out.archive) return out;
+  const char* name = archive_entry_pathname(e);
+  auto clean = name ? clean_layer_path(name) : std::nullopt;
+  if (clean && clean->empty() && archive_entry_filetype(e) == AE_IFDIR) {
+    struct stat st{};
+    st.st_uid = static_cast<uid_t>(archive_entry_uid(e));
+    st.st_gid = static_cast<gid_t>(archive_entry_gid(e));
+    st.st_mode = S_IFDIR | (archive_entry_perm(e) & 07777);
+    st.st_mtim.tv_sec = archive_entry_mtime(e);
+    st.st_mtim.tv_nsec = archive_entry_mtime_nsec(e);
+    out.top = st;
+  }
+  return out;
 }
 
 // The file name Docker gives a URL's body: its path's last element.
@@ -690,7 +719,7 @@ void PreparedCopy::apply(int dest_root) const {
   auto file_target = [&](const std::string& name) {
     std::string dir = dest, base = name;
     if (!dir_hint && !is_existing_dir(dest_root, dest)) std::tie(dir, base) = split_parent(dest);
-    return Target{ensure_dir(dest_root, dir), base, (dir == "/" ? "" : dir) + "/" + base};
+    return Target{ensure_dir(dest_root, dir, owner), base, (dir == "/" ? "" : dir) + "/" + base};
   };
 
   for (const auto& e : entries_) {
@@ -720,21 +749,28 @@ void PreparedCopy::apply(int dest_root) const {
     if (::fstat(fd.get(), &st) != 0) throw_errno("stat " + e.path);
     if (S_ISDIR(st.st_mode)) {
       // A directory's contents, merged into the destination directory.
-      UniqueFd dir = ensure_dir(dest_root, dest);
+      UniqueFd dir = ensure_dir(dest_root, dest, owner);
       UniqueFd dst(::openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       if (!dst) throw_errno("open " + dest);
       writer.contents(fd.get(), e.path, dst.get(), dest);
       continue;
     }
-    if (spec_.add && S_ISREG(st.st_mode) && is_archive(fd.get())) {
+    ArchiveProbe probe;
+    if (spec_.add && S_ISREG(st.st_mode)) probe = probe_archive(fd.get());
+    if (probe.archive) {
       // A local archive is unpacked into the destination directory with its own owners and modes.
-      ensure_dir(dest_root, dest);
+      ensure_dir(dest_root, dest, owner);
       UniqueFd in(::open(proc_fd(fd.get()).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
       if (!in) throw_errno("open " + e.path);
       OwnerPolicy as_is;
       as_is.uid = [](std::uint32_t id) { return id; };
       as_is.gid = [](std::uint32_t id) { return id; };
       extract_tar(in.get(), dest_root, dest, CopyPlan{}, as_is);
+      if (probe.top) {
+        UniqueFd dir(open_in_root(dest_root, dest, O_RDONLY | O_DIRECTORY));
+        if (!dir) throw_errno("open " + dest);
+        Writer(view, Owner{probe.top->st_uid, probe.top->st_gid}, std::nullopt).finish_dir(dir.get(), *probe.top, dest);
+      }
       continue;
     }
     Target t = file_target(e.name);

@@ -180,8 +180,10 @@ TEST_F(BuildCopyTest, DirectorySourceCopiesItsContentsWithModesTimesAndSymlinks)
   ::utimensat(AT_FDCWD, (ctx() / "dir" / "f").c_str(), old, 0);
   ::utimensat(AT_FDCWD, (ctx() / "dir" / "sub").c_str(), old, 0);
   ::utimensat(AT_FDCWD, (ctx() / "dir" / "abs-link").c_str(), old, AT_SYMLINK_NOFOLLOW);
+  ::chmod((ctx() / "dir").c_str(), 0700);
   copy({"dir"}, "/target");
   EXPECT_FALSE(fs::exists(dst() / "target" / "dir"));  // the contents, not the directory
+  EXPECT_EQ(lstat_of(dst() / "target").st_mode & 07777, 0755u);  // made as a parent, as buildah does
   EXPECT_EQ(read_file(dst() / "target" / "f"), "F");
   EXPECT_EQ(read_file(dst() / "target" / "sub" / "g"), "G");
   EXPECT_EQ(lstat_of(dst() / "target" / "f").st_mode & 07777, 0600u);
@@ -276,6 +278,7 @@ TEST_F(BuildCopyTest, DockerignoreHidesFilesAndExceptionsBringThemBack) {
   write(ctx() / "app" / "main.c", "M");
   write(ctx() / "build" / "tmp", "T");
   write(ctx() / "build" / "out", "O");
+  ::chmod((ctx() / "build").c_str(), 0700);
   EXPECT_EQ(error_of([&] { copy({"secret"}, "/s"); }),
             "COPY failed: file not found in build context or excluded by .dockerignore: stat secret: file does not exist");
   copy({"."}, "/all/");
@@ -283,7 +286,8 @@ TEST_F(BuildCopyTest, DockerignoreHidesFilesAndExceptionsBringThemBack) {
   EXPECT_FALSE(fs::exists(dst() / "all" / "x.log"));
   EXPECT_TRUE(fs::exists(dst() / "all" / "keep.log"));
   EXPECT_TRUE(fs::exists(dst() / "all" / "app" / "main.c"));
-  EXPECT_TRUE(fs::exists(dst() / "all" / "build" / "out"));  // the exception keeps its directory
+  EXPECT_TRUE(fs::exists(dst() / "all" / "build" / "out"));  // the exception keeps its directory...
+  EXPECT_EQ(lstat_of(dst() / "all" / "build").st_mode & 07777, 0755u);  // ... as a plain parent
   EXPECT_FALSE(fs::exists(dst() / "all" / "build" / "tmp"));
   copy({"*.log"}, "/logs/");
   EXPECT_FALSE(fs::exists(dst() / "logs" / "x.log"));
@@ -317,6 +321,15 @@ TEST_F(BuildCopyTest, ChownTakesIdsOrNamesFromTheDestinationAndChmodAppliesToFil
   copy({"d"}, "/o4", spec);
   EXPECT_EQ(lstat_of(dst() / "o4" / "g").st_uid, 123u);
   EXPECT_EQ(lstat_of(dst() / "o4" / "g").st_gid, 456u);
+  // Directories the copy makes take the owner too (Docker's MkdirAllAndChownNew, buildah); existing ones stay.
+  spec.chown = "7:8";
+  copy({"d"}, "/o1-parent/made/owned", spec);
+  for (const char* p : {"o1-parent", "o1-parent/made", "o1-parent/made/owned", "o1-parent/made/owned/g"}) {
+    EXPECT_EQ(lstat_of(dst() / p).st_uid, 7u) << p;
+    EXPECT_EQ(lstat_of(dst() / p).st_gid, 8u) << p;
+  }
+  EXPECT_EQ(lstat_of(dst() / "o1-parent").st_mode & 07777, 0755u);
+  EXPECT_EQ(lstat_of(dst() / "etc").st_uid, 0u);
   spec.chown = "nobody";
   EXPECT_EQ(error_of([&] { copy({"f"}, "/o5", spec); }), "unable to find user nobody: no matching entries in passwd file");
   spec.chown = "app:nogroup";
@@ -445,6 +458,8 @@ TEST_F(BuildCopyTest, AddExtractsLocalArchivesOfAnyCompression) {
   write(tmp_.path / "tree" / "top", "T", 0640);
   write(tmp_.path / "tree" / "sub" / "inner", "I");
   ::chown((tmp_.path / "tree" / "top").c_str(), 42, 43);
+  ::chown((tmp_.path / "tree").c_str(), 44, 45);  // the archive's "./" entry
+  ::chmod((tmp_.path / "tree").c_str(), 0750);
   const std::string tar = make_tar(tmp_.path / "tree");
   write(ctx() / "plain.tar", tar);
   write(ctx() / "a.tar.gz", gzip(tar));
@@ -460,6 +475,9 @@ TEST_F(BuildCopyTest, AddExtractsLocalArchivesOfAnyCompression) {
     EXPECT_EQ(read_file(dst() / d / "sub" / "inner"), "I") << d;
     EXPECT_EQ(lstat_of(dst() / d / "top").st_uid, 42u) << d;  // the archive's owners and modes
     EXPECT_EQ(lstat_of(dst() / d / "top").st_mode & 07777, 0640u) << d;
+    // The destination directory takes the archive's "./" entry, as buildah extracts it.
+    EXPECT_EQ(lstat_of(dst() / d).st_uid, 44u) << d;
+    EXPECT_EQ(lstat_of(dst() / d).st_mode & 07777, 0750u) << d;
   }
   // Not an archive: copied as it is. COPY never extracts.
   copy({"notes.gz"}, "/n/", add);
