@@ -121,14 +121,20 @@ class SourceView {
   explicit SourceView(const SourceRoot& s) : s_(s) {}
 
   bool visible(int parent, const std::string& name, const std::string& rel, const struct stat& st) const {
-    if (!s_.ignore || rel.empty() || !s_.ignore->excluded(rel)) return true;
+    if (!excluded(rel)) return true;
     if (!S_ISDIR(st.st_mode) || !s_.ignore->has_exceptions()) return false;
     UniqueFd dir(::openat(parent, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!dir) return false;
-    for (const auto& child : list_dir(dir.get(), rel)) {
+    return dir && visible_at(dir.get(), rel, st);
+  }
+
+  // The same for an open node (`fd`, O_PATH): an excluded directory is seen when something below it is.
+  bool visible_at(int fd, const std::string& rel, const struct stat& st) const {
+    if (!excluded(rel)) return true;
+    if (!S_ISDIR(st.st_mode) || !s_.ignore->has_exceptions()) return false;
+    for (const auto& child : list_dir(fd, rel)) {
       struct stat cst{};
-      if (::fstatat(dir.get(), child.c_str(), &cst, AT_SYMLINK_NOFOLLOW) != 0) continue;
-      if (visible(dir.get(), child, join(rel, child), cst)) return true;
+      if (::fstatat(fd, child.c_str(), &cst, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      if (visible(fd, child, join(rel, child), cst)) return true;
     }
     return false;
   }
@@ -148,7 +154,6 @@ class SourceView {
   }
 
   bool excluded(const std::string& rel) const { return s_.ignore && !rel.empty() && s_.ignore->excluded(rel); }
-  bool top_visible(const std::string& rel) const { return !excluded(rel); }
   int root() const { return s_.root; }
 
  private:
@@ -661,7 +666,9 @@ PreparedCopy PreparedCopy::prepare(const SourceRoot& source, const CopySpec& spe
       if (matched.empty()) throw Error(cmd + " failed: no source files were specified");
     } else {
       UniqueFd fd(open_in_root(source.root, "/" + *rel, O_PATH));
-      if (!fd || !view.top_visible(*rel)) {
+      struct stat st{};
+      if (fd && ::fstat(fd.get(), &st) != 0) throw_errno("stat " + *rel);
+      if (!fd || !view.visible_at(fd.get(), *rel, st)) {
         if (fd || errno == ENOENT || errno == ENOTDIR || errno == ELOOP) {
           throw Error(cmd + " failed: " + (context ? "file not found in build context or excluded by .dockerignore: " : "") +
                       "stat " + (rel->empty() ? "/" : *rel) + ": file does not exist");

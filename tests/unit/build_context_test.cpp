@@ -289,6 +289,10 @@ TEST_F(BuildCopyTest, DockerignoreHidesFilesAndExceptionsBringThemBack) {
   EXPECT_TRUE(fs::exists(dst() / "all" / "build" / "out"));  // the exception keeps its directory...
   EXPECT_EQ(lstat_of(dst() / "all" / "build").st_mode & 07777, 0755u);  // ... as a plain parent
   EXPECT_FALSE(fs::exists(dst() / "all" / "build" / "tmp"));
+  // An excluded directory named as a source holds what its exceptions bring back.
+  copy({"build"}, "/b");
+  EXPECT_TRUE(fs::exists(dst() / "b" / "out"));
+  EXPECT_FALSE(fs::exists(dst() / "b" / "tmp"));
   copy({"*.log"}, "/logs/");
   EXPECT_FALSE(fs::exists(dst() / "logs" / "x.log"));
   EXPECT_TRUE(fs::exists(dst() / "logs" / "keep.log"));
