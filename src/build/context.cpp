@@ -622,7 +622,7 @@ PreparedCopy PreparedCopy::prepare(const SourceRoot& source, const CopySpec& spe
       Entry e;
       e.kind = Entry::Kind::url;
       e.name = url_file_name(src);
-      e.fetched = scratch / ("url-" + std::to_string(p.entries_.size()));
+      e.fetched = scratch / ("url-" + random_hex(8));  // the scratch directory is shared by a build's steps
       Fetched f = fetch(src, e.fetched);
       e.mtime = f.mtime;
       field(h, "url");
