@@ -341,11 +341,14 @@ void copy_data(int in, int out, const std::string& what) {
   read_chunks(in, what, [&](std::string_view chunk) { write_all(out, chunk, what); });
 }
 
-// Writes the entries of one COPY below an open destination directory.
+// Writes the entries of one COPY below an open destination directory. Owners: --chown's or root, except
+// for a copy from a stage or an image without --chown, which keeps the source's (BuildKit, buildah).
 class Writer {
  public:
-  Writer(const SourceView& view, Owner owner, std::optional<mode_t> chmod)
-      : view_(view), owner_(owner), chmod_(chmod) {}
+  Writer(const SourceView& view, Owner owner, std::optional<mode_t> chmod, bool keep_owners = false)
+      : view_(view), owner_(owner), chmod_(chmod), keep_owners_(keep_owners) {}
+
+  Owner owner_of(const struct stat& st) const { return keep_owners_ ? Owner{st.st_uid, st.st_gid} : owner_; }
 
   // Removes whatever `name` is in `parent` unless it is a directory and `dir` is wanted (Docker's untar:
   // a directory is merged, anything else replaced). Returns whether a directory remains.
@@ -395,7 +398,7 @@ class Writer {
       if (!in) throw_errno("open " + (rel.empty() ? "/" : rel));
       UniqueFd out = create_file(parent, name, where);
       copy_data(in.get(), out.get(), where);
-      finish_file(out.get(), st.st_mode & 07777, st.st_mtim, where);
+      finish_file(out.get(), owner_of(st), st.st_mode & 07777, st.st_mtim, where);
       if (st.st_nlink > 1) {
         UniqueFd keep(::openat(parent, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
         if (keep) links_.emplace(std::make_pair(st.st_dev, st.st_ino), std::move(keep));
@@ -406,7 +409,8 @@ class Writer {
     if (S_ISLNK(st.st_mode)) {
       const std::string target = read_link(fd, rel);
       if (::symlinkat(target.c_str(), parent, name.c_str()) != 0) throw_errno("symlink " + where);
-      if (::fchownat(parent, name.c_str(), owner_.uid, owner_.gid, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("chown " + where);
+      const Owner o = owner_of(st);
+      if (::fchownat(parent, name.c_str(), o.uid, o.gid, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("chown " + where);
       if (::utimensat(parent, name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("set times of " + where);
       return;
     }
@@ -414,7 +418,8 @@ class Writer {
     if (::mknodat(parent, name.c_str(), (st.st_mode & S_IFMT) | 0600, st.st_rdev) != 0) throw_errno("mknod " + where);
     UniqueFd made(::openat(parent, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
     if (!made) throw_errno("open " + where);
-    if (::fchownat(made.get(), "", owner_.uid, owner_.gid, AT_EMPTY_PATH) != 0) throw_errno("chown " + where);
+    const Owner o = owner_of(st);
+    if (::fchownat(made.get(), "", o.uid, o.gid, AT_EMPTY_PATH) != 0) throw_errno("chown " + where);
     if (::chmod(proc_fd(made.get()).c_str(), chmod_.value_or(st.st_mode & 07777)) != 0) throw_errno("chmod " + where);
     if (::utimensat(parent, name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("set times of " + where);
   }
@@ -433,7 +438,8 @@ class Writer {
 
   // Owner, mode and times last: the children changed the times, and a read-only mode would stop them.
   void finish_dir(int dst, const struct stat& st, const std::string& where) const {
-    if (::fchown(dst, owner_.uid, owner_.gid) != 0) throw_errno("chown " + where);
+    const Owner o = owner_of(st);
+    if (::fchown(dst, o.uid, o.gid) != 0) throw_errno("chown " + where);
     if (::fchmod(dst, chmod_.value_or(st.st_mode & 07777)) != 0) throw_errno("chmod " + where);
     struct timespec times[2] = {st.st_mtim, st.st_mtim};
     if (::futimens(dst, times) != 0) throw_errno("set times of " + where);
@@ -446,8 +452,8 @@ class Writer {
   }
 
   // Owner before mode: chown clears the setuid bits. `mtime` nullopt: the time of the copy.
-  void finish_file(int out, mode_t mode, std::optional<struct timespec> mtime, const std::string& where) const {
-    if (::fchown(out, owner_.uid, owner_.gid) != 0) throw_errno("chown " + where);
+  void finish_file(int out, Owner o, mode_t mode, std::optional<struct timespec> mtime, const std::string& where) const {
+    if (::fchown(out, o.uid, o.gid) != 0) throw_errno("chown " + where);
     if (::fchmod(out, chmod_.value_or(mode)) != 0) throw_errno("chmod " + where);
     if (mtime) {
       struct timespec times[2] = {*mtime, *mtime};
@@ -459,6 +465,7 @@ class Writer {
   const SourceView& view_;
   Owner owner_;
   std::optional<mode_t> chmod_;
+  bool keep_owners_;
   std::map<std::pair<dev_t, ino_t>, UniqueFd> links_;  // first copy of each multiply-linked file
 };
 
@@ -716,7 +723,7 @@ void PreparedCopy::apply(int dest_root) const {
   const bool dir_hint = d.empty() || d.back() == '/' || d == "." || (d.size() >= 2 && d.compare(d.size() - 2, 2, "/.") == 0);
   const std::string dest = clean_absolute(!d.empty() && d.front() == '/' ? d : spec_.workdir + "/" + d);
   SourceView view(source_);
-  Writer writer(view, owner, spec_.chmod);
+  Writer writer(view, owner, spec_.chmod, source_.ignore == nullptr && spec_.chown.empty());
 
   // A file goes inside a destination that ends in "/" or is a directory, else it takes the destination's name.
   struct Target {
@@ -735,7 +742,7 @@ void PreparedCopy::apply(int dest_root) const {
       Writer::clear(t.dir.get(), t.name, false, t.where);
       UniqueFd out = Writer::create_file(t.dir.get(), t.name, t.where);
       write_all(out.get(), spec_.heredocs[e.heredoc].content, t.where);
-      writer.finish_file(out.get(), 0644, std::nullopt, t.where);
+      writer.finish_file(out.get(), owner, 0644, std::nullopt, t.where);
       continue;
     }
     if (e.kind == Entry::Kind::url) {
@@ -747,7 +754,7 @@ void PreparedCopy::apply(int dest_root) const {
       copy_data(in.get(), out.get(), t.where);
       std::optional<struct timespec> mtime;
       if (e.mtime) mtime = timespec{static_cast<time_t>(*e.mtime), 0};
-      writer.finish_file(out.get(), 0600, mtime, t.where);
+      writer.finish_file(out.get(), owner, 0600, mtime, t.where);
       continue;
     }
     UniqueFd fd(open_in_root(source_.root, "/" + e.path, O_PATH));

@@ -579,6 +579,7 @@ TEST(OpenImageFs, LayersAreOverlaidReadOnly) {
   two.id = "sha256:" + std::string(64, 'e');
   two.layers = {layer("a", "etc/base", "lower"), layer("b", "etc/base", "upper")};
   write(store.layer_diff_dir(two.layers[0].chain_id) / "only-lower", "L");
+  ASSERT_EQ(::chown((store.layer_diff_dir(two.layers[1].chain_id) / "etc" / "base").c_str(), 42, 43), 0);
   ImageRecord one;
   one.id = "sha256:" + std::string(64, 'f');
   one.layers = {layer("c", "single", "S")};
@@ -609,6 +610,11 @@ TEST(OpenImageFs, LayersAreOverlaidReadOnly) {
     UniqueFd dst(::open((tmp.path / "dst").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     PreparedCopy::prepare(SourceRoot{fs2.root(), nullptr}, spec, tmp.path).apply(dst.get());
     EXPECT_EQ(read_file(tmp.path / "dst" / "got"), "upper");
+    EXPECT_EQ(lstat_of(tmp.path / "dst" / "got").st_uid, 42u);  // --from keeps the owners, as BuildKit
+    EXPECT_EQ(lstat_of(tmp.path / "dst" / "got").st_gid, 43u);
+    spec.chown = "5:6";
+    PreparedCopy::prepare(SourceRoot{fs2.root(), nullptr}, spec, tmp.path).apply(dst.get());
+    EXPECT_EQ(lstat_of(tmp.path / "dst" / "got").st_uid, 5u);
   }
   {
     ImageFs fs1 = open_image_fs(store, one.id);

@@ -75,9 +75,11 @@ class PreparedCopy {
 
   // Copies into `dest_root` (an O_PATH directory: the step container's root, writable) with Docker's rules:
   // a directory's contents (not the directory) are copied; a file to a destination ending in "/" (or an
-  // existing directory) goes inside it; missing parents are created (0755, root:root); owners are root or
-  // --chown's, modes kept or --chmod's; mtimes kept; ADD extracts a local tar (any compression) as a
-  // directory merge and stores a URL's body as a file (0600, its name from the URL when dest ends in "/").
+  // existing directory) goes inside it; missing parents are created (0755, owned by --chown's user or root,
+  // as Docker and buildah); owners are root or --chown's (a copy --from without --chown keeps the source's,
+  // as BuildKit and buildah), modes kept or --chmod's; mtimes kept; ADD extracts a local tar (any
+  // compression) as a directory merge with the archive's owners (its "./" entry applied to the destination,
+  // as buildah) and stores a URL's body as a file (0600, its name from the URL when dest ends in "/").
   void apply(int dest_root) const;
 
  private:
