@@ -82,6 +82,11 @@ std::string clean_absolute(std::string_view p) {
   return "/" + *clean_relative(p, false);
 }
 
+// A destination that says it is a directory: it ends in "/" or "/.", or is "." (the WORKDIR, as BuildKit).
+bool names_directory(const std::string& d) {
+  return d.empty() || d.back() == '/' || d == "." || (d.size() >= 2 && d.compare(d.size() - 2, 2, "/.") == 0);
+}
+
 std::pair<std::string, std::string> split_parent(const std::string& abs) {
   auto slash = abs.rfind('/');
   return {slash == 0 ? "/" : abs.substr(0, slash), abs.substr(slash + 1)};
@@ -154,7 +159,6 @@ class SourceView {
   }
 
   bool excluded(const std::string& rel) const { return s_.ignore && !rel.empty() && s_.ignore->excluded(rel); }
-  int root() const { return s_.root; }
 
  private:
   const SourceRoot& s_;
@@ -709,9 +713,7 @@ PreparedCopy PreparedCopy::prepare(const SourceRoot& source, const CopySpec& spe
     field(h, spec.heredocs[i].content);
     p.entries_.push_back(std::move(e));
   }
-  const std::string& d = spec.dest;
-  const bool dir_hint = d.empty() || d.back() == '/' || d == "." || (d.size() >= 2 && d.compare(d.size() - 2, 2, "/.") == 0);
-  if (p.entries_.size() > 1 && !dir_hint)
+  if (p.entries_.size() > 1 && !names_directory(spec.dest))
     throw Error("When using " + cmd + " with more than one source file, the destination must be a directory and end with a /");
   p.digest_ = h.digest();
   return p;
@@ -720,7 +722,7 @@ PreparedCopy PreparedCopy::prepare(const SourceRoot& source, const CopySpec& spe
 void PreparedCopy::apply(int dest_root) const {
   const Owner owner = resolve_chown(dest_root, spec_.chown);
   const std::string& d = spec_.dest;
-  const bool dir_hint = d.empty() || d.back() == '/' || d == "." || (d.size() >= 2 && d.compare(d.size() - 2, 2, "/.") == 0);
+  const bool dir_hint = names_directory(d);
   const std::string dest = clean_absolute(!d.empty() && d.front() == '/' ? d : spec_.workdir + "/" + d);
   SourceView view(source_);
   Writer writer(view, owner, spec_.chmod, source_.ignore == nullptr && spec_.chown.empty());

@@ -559,6 +559,13 @@ TEST_F(BuildCopyTest, AddFetchesUrlsAsFilesAndTheDigestCoversTheirContent) {
   EXPECT_EQ(read_file(dst() / "etc" / "app.conf"), "second body");
   EXPECT_NE(d1, d2);
   EXPECT_EQ(digest({one.url("/files/app.conf?x=1")}, "/etc/", add), d1);
+  // A fetched archive is stored as it is, never extracted (Docker extracts local archives only).
+  write(tmp_.path / "tree" / "inner", "I");
+  const std::string tar = gzip(make_tar(tmp_.path / "tree"));
+  TinyServer archive(http_ok(tar));
+  copy({archive.url("/a.tar.gz")}, "/dl/", add);
+  EXPECT_EQ(read_file(dst() / "dl" / "a.tar.gz"), tar);
+  EXPECT_FALSE(fs::exists(dst() / "dl" / "inner"));
   const std::string e = error_of([&] { copy({missing.url("/x")}, "/", add); });
   EXPECT_NE(e.find("404"), std::string::npos) << e;
   EXPECT_EQ(error_of([&] { copy({one.url("/")}, "/", add); }), "cannot determine filename from url: " + one.url("/"));
