@@ -174,37 +174,68 @@ void field(Sha256& h, std::string_view v) {
 }
 void field(Sha256& h, std::uint64_t v) { h.update(&v, sizeof v); }
 
-std::string content_digest(int fd_path, const std::string& what) {
-  UniqueFd data(::open(proc_fd(fd_path).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-  if (!data) throw_errno("open " + what);
-  Sha256 h;
-  read_chunks(data.get(), what, [&](std::string_view chunk) { h.update(chunk); });
-  return h.hex();
-}
+// The digest of a tree in the source: for each entry its name, type, mode, owner and link target or
+// content (never its mtime), directories in name order.
+class TreeHasher {
+ public:
+  TreeHasher(Sha256& h, const SourceView& view) : h_(h), view_(view) {}
 
-void hash_node(Sha256& h, const SourceView& view, int fd, const struct stat& st, const std::string& name,
-               const std::string& rel) {
-  field(h, name);
-  // An excluded directory kept for an exception below it is copied as a plain 0755 directory.
-  const bool plain = S_ISDIR(st.st_mode) && view.excluded(rel);
-  field(h, static_cast<std::uint64_t>(plain ? S_IFDIR | 0755 : st.st_mode));
-  field(h, static_cast<std::uint64_t>(plain ? 0 : st.st_uid));
-  field(h, static_cast<std::uint64_t>(plain ? 0 : st.st_gid));
-  if (S_ISLNK(st.st_mode)) {
-    field(h, read_link(fd, rel));
-  } else if (S_ISREG(st.st_mode)) {
-    field(h, content_digest(fd, rel));
-  } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
-    field(h, static_cast<std::uint64_t>(st.st_rdev));
-  } else if (S_ISDIR(st.st_mode)) {
-    for (const auto& [child, cst] : view.children(fd, rel)) {
-      UniqueFd c(::openat(fd, child.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-      if (!c) throw_errno("open " + join(rel, child));
-      hash_node(h, view, c.get(), cst, join(name, child), join(rel, child));
+  // `fd`: the node, O_PATH (a followed source named by the user).
+  void node(int fd, const struct stat& st, const std::string& name, const std::string& rel) {
+    header(st, name, rel);
+    if (S_ISLNK(st.st_mode)) {
+      field(h_, read_link(fd, rel));
+    } else if (S_ISREG(st.st_mode)) {
+      UniqueFd data(::open(proc_fd(fd).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+      if (!data) throw_errno("open " + rel);
+      content(data.get(), rel);
+    } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+      field(h_, static_cast<std::uint64_t>(st.st_rdev));
+    } else if (S_ISDIR(st.st_mode)) {
+      for (const auto& [child, cst] : view_.children(fd, rel)) {
+        if (S_ISREG(cst.st_mode)) {
+          // Opened for reading at once: one open per file, the common case of a large context.
+          UniqueFd data(::openat(fd, child.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+          if (!data) throw_errno("open " + join(rel, child));
+          header(cst, join(name, child), join(rel, child));
+          content(data.get(), join(rel, child));
+          continue;
+        }
+        UniqueFd c(::openat(fd, child.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+        if (!c) throw_errno("open " + join(rel, child));
+        node(c.get(), cst, join(name, child), join(rel, child));
+      }
+      field(h_, "/");  // the directory's end, so that no other listing hashes alike
     }
-    field(h, "/");  // the directory's end, so that no other listing hashes alike
   }
-}
+
+ private:
+  void header(const struct stat& st, const std::string& name, const std::string& rel) {
+    field(h_, name);
+    // An excluded directory kept for an exception below it is copied as a plain 0755 directory.
+    const bool plain = S_ISDIR(st.st_mode) && view_.excluded(rel);
+    field(h_, static_cast<std::uint64_t>(plain ? S_IFDIR | 0755 : st.st_mode));
+    field(h_, static_cast<std::uint64_t>(plain ? 0 : st.st_uid));
+    field(h_, static_cast<std::uint64_t>(plain ? 0 : st.st_gid));
+  }
+
+  // The content's own sha256, so that its length needs no prefix.
+  void content(int data, const std::string& what) {
+    Sha256 c;
+    for (;;) {
+      ssize_t n = ::read(data, buf_.data(), buf_.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw_errno("read " + what);
+      if (n == 0) break;
+      c.update(buf_.data(), static_cast<std::size_t>(n));
+    }
+    field(h_, c.hex());
+  }
+
+  Sha256& h_;
+  const SourceView& view_;
+  std::vector<char> buf_ = std::vector<char>(256 * 1024);  // reused: no allocation per file
+};
 
 // ---------------------------------------------------------------- --chown
 
@@ -333,18 +364,6 @@ void write_all(int fd, std::string_view data, const std::string& what) {
   }
 }
 
-void copy_data(int in, int out, const std::string& what) {
-  for (;;) {
-    ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
-    if (n == 0) return;
-    if (n > 0) continue;
-    if (errno == EINTR) continue;
-    if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) throw_errno("copy " + what);
-    break;  // not between these filesystems: copy by hand from where it stopped
-  }
-  read_chunks(in, what, [&](std::string_view chunk) { write_all(out, chunk, what); });
-}
-
 // Writes the entries of one COPY below an open destination directory. Owners: --chown's or root, except
 // for a copy from a stage or an image without --chown, which keeps the source's (BuildKit, buildah).
 class Writer {
@@ -367,10 +386,11 @@ class Writer {
     return false;
   }
 
-  // Copies the source node `fd` (O_PATH, never followed) to `name` in `parent`; `rel` is its path in the
-  // source (for the ignore rules), `where` its path in the destination (for messages).
+  // Copies the source node `fd` (O_PATH, never followed; for a regular file, already open for reading
+  // when `readable`) to `name` in `parent`; `rel` is its path in the source (for the ignore rules),
+  // `where` its path in the destination (for messages).
   void node(int fd, const struct stat& st, int parent, const std::string& name, const std::string& rel,
-            const std::string& where) {
+            const std::string& where, bool readable = false) {
     if (S_ISSOCK(st.st_mode)) return;  // Docker leaves them out too
     if (S_ISDIR(st.st_mode)) {
       const bool existed = clear(parent, name, true, where);
@@ -398,10 +418,13 @@ class Writer {
       }
     }
     if (S_ISREG(st.st_mode)) {
-      UniqueFd in(::open(proc_fd(fd).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-      if (!in) throw_errno("open " + (rel.empty() ? "/" : rel));
+      UniqueFd reopened;
+      if (!readable) {
+        reopened.reset(::open(proc_fd(fd).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+        if (!reopened) throw_errno("open " + (rel.empty() ? "/" : rel));
+      }
       UniqueFd out = create_file(parent, name, where);
-      copy_data(in.get(), out.get(), where);
+      copy(readable ? fd : reopened.get(), out.get(), where);
       finish_file(out.get(), owner_of(st), st.st_mode & 07777, st.st_mtim, where);
       if (st.st_nlink > 1) {
         UniqueFd keep(::openat(parent, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
@@ -431,12 +454,14 @@ class Writer {
   // The visible children of the source directory `fd` into the destination directory `dst`.
   void contents(int fd, const std::string& rel, int dst, const std::string& where) {
     for (const auto& [child, cst] : view_.children(fd, rel)) {
-      UniqueFd c(::openat(fd, child.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+      // A regular file is opened for reading at once (never a fifo: O_NONBLOCK, and O_NOFOLLOW).
+      const bool reg = S_ISREG(cst.st_mode);
+      UniqueFd c(::openat(fd, child.c_str(), (reg ? O_RDONLY | O_NONBLOCK : O_PATH) | O_NOFOLLOW | O_CLOEXEC));
       if (!c) {
         if (errno == ENOENT) continue;
         throw_errno("open " + join(rel, child));
       }
-      node(c.get(), cst, dst, child, join(rel, child), (where == "/" ? "" : where) + "/" + child);
+      node(c.get(), cst, dst, child, join(rel, child), (where == "/" ? "" : where) + "/" + child, reg);
     }
   }
 
@@ -447,6 +472,26 @@ class Writer {
     if (::fchmod(dst, chmod_.value_or(st.st_mode & 07777)) != 0) throw_errno("chmod " + where);
     struct timespec times[2] = {st.st_mtim, st.st_mtim};
     if (::futimens(dst, times) != 0) throw_errno("set times of " + where);
+  }
+
+  // In-kernel when both ends allow it; else through one buffer reused for every file (a step's root is an
+  // overlay, another filesystem than the context: copy_file_range says EXDEV once, then is not tried again).
+  void copy(int in, int out, const std::string& where) {
+    while (try_range_) {
+      ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
+      if (n == 0) return;
+      if (n > 0 || errno == EINTR) continue;
+      if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) throw_errno("copy " + where);
+      try_range_ = false;  // nothing was copied by the failing call: go on by hand from here
+    }
+    if (buf_.empty()) buf_.resize(256 * 1024);
+    for (;;) {
+      ssize_t n = ::read(in, buf_.data(), buf_.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw_errno("read for " + where);
+      if (n == 0) return;
+      write_all(out, std::string_view(buf_.data(), static_cast<std::size_t>(n)), where);
+    }
   }
 
   static UniqueFd create_file(int parent, const std::string& name, const std::string& where) {
@@ -470,6 +515,8 @@ class Writer {
   Owner owner_;
   std::optional<mode_t> chmod_;
   bool keep_owners_;
+  bool try_range_ = true;
+  std::vector<char> buf_;
   std::map<std::pair<dev_t, ino_t>, UniqueFd> links_;  // first copy of each multiply-linked file
 };
 
@@ -699,7 +746,7 @@ PreparedCopy PreparedCopy::prepare(const SourceRoot& source, const CopySpec& spe
       if (::fstat(fd.get(), &st) != 0) throw_errno("stat " + m);
       field(h, "path");
       field(h, m);
-      hash_node(h, view, fd.get(), st, "", m);
+      TreeHasher(h, view).node(fd.get(), st, "", m);
       p.entries_.push_back(std::move(e));
     }
   }
@@ -753,7 +800,7 @@ void PreparedCopy::apply(int dest_root) const {
       Target t = file_target(e.name);
       Writer::clear(t.dir.get(), t.name, false, t.where);
       UniqueFd out = Writer::create_file(t.dir.get(), t.name, t.where);
-      copy_data(in.get(), out.get(), t.where);
+      writer.copy(in.get(), out.get(), t.where);
       std::optional<struct timespec> mtime;
       if (e.mtime) mtime = timespec{static_cast<time_t>(*e.mtime), 0};
       writer.finish_file(out.get(), owner, 0600, mtime, t.where);
