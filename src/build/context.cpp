@@ -260,11 +260,15 @@ std::uint32_t to_id(const std::string& s, const std::string& what) {
 
 // The entry `name` of /etc/passwd or /etc/group inside the destination (fields split on ":").
 std::optional<std::vector<std::string>> find_entry(int dest_root, const char* file, const std::string& name) {
-  UniqueFd fd(open_in_root(dest_root, file, O_RDONLY));
+  // O_NONBLOCK: a fifo planted under that name cannot hang the build; it is no file to read either.
+  UniqueFd fd(open_in_root(dest_root, file, O_RDONLY | O_NONBLOCK));
   if (!fd) {
     if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
     throw_errno(std::string("open ") + file);
   }
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0) throw_errno(std::string("stat ") + file);
+  if (!S_ISREG(st.st_mode)) return std::nullopt;
   std::string text = read_all(fd.get(), file);
   std::size_t start = 0;
   while (start < text.size()) {

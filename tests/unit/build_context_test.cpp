@@ -338,6 +338,11 @@ TEST_F(BuildCopyTest, ChownTakesIdsOrNamesFromTheDestinationAndChmodAppliesToFil
   EXPECT_EQ(error_of([&] { copy({"f"}, "/o5", spec); }), "unable to find user nobody: no matching entries in passwd file");
   spec.chown = "app:nogroup";
   EXPECT_EQ(error_of([&] { copy({"f"}, "/o5", spec); }), "unable to find group nogroup: no matching entries in group file");
+  // A fifo planted as /etc/group is no group file, and never blocks the copy.
+  fs::remove(dst() / "etc" / "group");
+  ASSERT_EQ(::mkfifo((dst() / "etc" / "group").c_str(), 0644), 0);
+  spec.chown = "app:staff";
+  EXPECT_EQ(error_of([&] { copy({"f"}, "/o6", spec); }), "unable to find group staff: no matching entries in group file");
   CopySpec mode;
   mode.chmod = 0751;
   copy({"d"}, "/m/", mode);
