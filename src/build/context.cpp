@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -164,6 +165,30 @@ class SourceView {
   const SourceRoot& s_;
 };
 
+// The extended attributes of a file or directory (`fd` may be O_PATH), sorted by name; none where the
+// filesystem has none. overlay's trusted.overlay.* are left out.
+std::vector<std::pair<std::string, std::string>> read_xattrs(int fd) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const std::string path = proc_fd(fd);
+  ssize_t n = ::listxattr(path.c_str(), nullptr, 0);
+  if (n <= 0) return out;
+  std::string names(static_cast<std::size_t>(n) + 1024, '\0');
+  n = ::listxattr(path.c_str(), names.data(), names.size());
+  if (n <= 0) return out;
+  for (std::size_t pos = 0; pos < static_cast<std::size_t>(n);) {
+    std::string key = names.c_str() + pos;
+    pos += key.size() + 1;
+    if (key.rfind("trusted.overlay.", 0) == 0) continue;
+    std::string value(64 * 1024, '\0');
+    ssize_t len = ::getxattr(path.c_str(), key.c_str(), value.data(), value.size());
+    if (len < 0) continue;  // removed meanwhile
+    value.resize(static_cast<std::size_t>(len));
+    out.emplace_back(std::move(key), std::move(value));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 // ---------------------------------------------------------------- the digest
 
 // Every field length-prefixed, so that no two different inputs hash alike.
@@ -188,16 +213,19 @@ class TreeHasher {
     } else if (S_ISREG(st.st_mode)) {
       UniqueFd data(::open(proc_fd(fd).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
       if (!data) throw_errno("open " + rel);
+      attributes(data.get());
       content(data.get(), rel);
     } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
       field(h_, static_cast<std::uint64_t>(st.st_rdev));
     } else if (S_ISDIR(st.st_mode)) {
+      if (!view_.excluded(rel)) attributes(fd);  // a plain parent otherwise: none copied
       for (const auto& [child, cst] : view_.children(fd, rel)) {
         if (S_ISREG(cst.st_mode)) {
           // Opened for reading at once: one open per file, the common case of a large context.
           UniqueFd data(::openat(fd, child.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
           if (!data) throw_errno("open " + join(rel, child));
           header(cst, join(name, child), join(rel, child));
+          attributes(data.get());
           content(data.get(), join(rel, child));
           continue;
         }
@@ -217,6 +245,15 @@ class TreeHasher {
     field(h_, static_cast<std::uint64_t>(plain ? S_IFDIR | 0755 : st.st_mode));
     field(h_, static_cast<std::uint64_t>(plain ? 0 : st.st_uid));
     field(h_, static_cast<std::uint64_t>(plain ? 0 : st.st_gid));
+  }
+
+  void attributes(int fd) {
+    auto xattrs = read_xattrs(fd);
+    field(h_, static_cast<std::uint64_t>(xattrs.size()));
+    for (const auto& [key, value] : xattrs) {
+      field(h_, key);
+      field(h_, value);
+    }
   }
 
   // The content's own sha256, so that its length needs no prefix.
@@ -404,6 +441,7 @@ class Writer {
       contents(fd, rel, dst.get(), where);
       if (!view_.excluded(rel)) {
         finish_dir(dst.get(), st, where);
+        copy_xattrs(fd, dst.get(), where);
       } else if (!existed) {
         // Excluded, kept for an exception below it: a plain parent, as Docker's context tar leaves it.
         if (::fchown(dst.get(), owner_.uid, owner_.gid) != 0) throw_errno("chown " + where);
@@ -430,6 +468,7 @@ class Writer {
       UniqueFd out = create_file(parent, name, where);
       copy(readable ? fd : reopened.get(), out.get(), where);
       finish_file(out.get(), owner_of(st), st.st_mode & 07777, st.st_mtim, where);
+      copy_xattrs(fd, out.get(), where);  // after chown, which drops security.capability
       if (st.st_nlink > 1) {
         UniqueFd keep(::openat(parent, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
         if (keep) links_.emplace(std::make_pair(st.st_dev, st.st_ino), std::move(keep));
@@ -476,6 +515,15 @@ class Writer {
     if (::fchmod(dst, chmod_.value_or(st.st_mode & 07777)) != 0) throw_errno("chmod " + where);
     struct timespec times[2] = {st.st_mtim, st.st_mtim};
     if (::futimens(dst, times) != 0) throw_errno("set times of " + where);
+  }
+
+  // Extended attributes (file capabilities, user.*), as Docker's and buildah's copies keep them; overlay's
+  // own would redirect lookups in the step's layer.
+  static void copy_xattrs(int src, int dst, const std::string& where) {
+    for (const auto& [key, value] : read_xattrs(src)) {
+      if (::fsetxattr(dst, key.c_str(), value.data(), value.size(), 0) != 0 && errno != ENOTSUP)
+        throw_errno("set xattr " + key + " on " + where);
+    }
   }
 
   // In-kernel when both ends allow it; else through one buffer reused for every file (a step's root is an

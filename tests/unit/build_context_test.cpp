@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -216,6 +217,23 @@ TEST_F(BuildCopyTest, SymlinkGivenAsSourceIsFollowedInsideTheContext) {
   EXPECT_EQ(error_of([&] { copy({"evil2"}, "/e"); }),
             "COPY failed: file not found in build context or excluded by .dockerignore: stat evil2: file does not exist");
   EXPECT_FALSE(fs::exists(dst() / "e"));
+}
+
+TEST_F(BuildCopyTest, ExtendedAttributesAreCopiedAndCounted) {
+  write(ctx() / "d" / "f", "F");
+  const std::string before = digest({"d"}, "/x");
+  ASSERT_EQ(::setxattr((ctx() / "d" / "f").c_str(), "user.note", "v1", 2, 0), 0);
+  ASSERT_EQ(::setxattr((ctx() / "d").c_str(), "user.dir", "d", 1, 0), 0);
+  const std::string with = digest({"d"}, "/x");
+  EXPECT_NE(with, before);
+  ASSERT_EQ(::setxattr((ctx() / "d" / "f").c_str(), "user.note", "v2", 2, 0), 0);
+  EXPECT_NE(digest({"d"}, "/x"), with);
+  copy({"d"}, "/x");
+  char value[16] = {};
+  EXPECT_EQ(::getxattr((dst() / "x" / "f").c_str(), "user.note", value, sizeof value), 2);
+  EXPECT_STREQ(value, "v2");
+  copy({"d/f"}, "/single");
+  EXPECT_EQ(::getxattr((dst() / "single").c_str(), "user.note", value, sizeof value), 2);
 }
 
 TEST_F(BuildCopyTest, HardlinksWithinOneCopyStayLinked) {

@@ -69,14 +69,14 @@ class PreparedCopy {
   static PreparedCopy prepare(const SourceRoot& source, const CopySpec& spec, const std::filesystem::path& scratch);
 
   // The cache's view: sha256 over every selected entry's name below its source, type, mode, owner,
-  // link target and content (not its mtime, as BuildKit), plus the destination, --chown and --chmod. Equal
-  // digests mean an equal result.
+  // extended attributes, link target and content (not its mtime, as BuildKit), plus the destination,
+  // --chown and --chmod, a URL's fetched body and a heredoc's content. Equal digests mean an equal result.
   const std::string& digest() const { return digest_; }
 
   // Copies into `dest_root` (an O_PATH directory: the step container's root, writable) with Docker's rules:
   // a directory's contents (not the directory) are copied; a file to a destination ending in "/" (or an
   // existing directory) goes inside it; missing parents are created (0755, owned by --chown's user or root,
-  // as Docker and buildah); owners are root or --chown's (a copy --from without --chown keeps the source's,
+  // as Docker and buildah); xattrs kept; owners are root or --chown's (a copy --from without --chown keeps the source's,
   // as BuildKit and buildah), modes kept or --chmod's; mtimes kept; ADD extracts a local tar (any
   // compression) as a directory merge with the archive's owners (its "./" entry applied to the destination,
   // as buildah) and stores a URL's body as a file (0600, its name from the URL when dest ends in "/").
