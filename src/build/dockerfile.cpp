@@ -8,6 +8,7 @@
 
 #include "cppcker/build/shell_lex.hpp"
 #include "cppcker/util/error.hpp"
+#include "cppcker/util/humanize.hpp"
 
 namespace cppcker::build {
 
@@ -44,30 +45,6 @@ std::string lower(std::string_view s) {
   for (char& c : out)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   return out;
-}
-
-// Go's %q, for the messages that quote a word.
-std::string go_quote(std::string_view s) {
-  std::string out = "\"";
-  static const char* hex = "0123456789abcdef";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += "\\x";
-          out += hex[c >> 4];
-          out += hex[c & 15];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
 }
 
 [[noreturn]] void parse_error(int line, const std::string& what) {

@@ -73,18 +73,6 @@ std::vector<std::string> command_of(const json& config, const std::optional<std:
   return argv;
 }
 
-std::optional<std::vector<std::string>> json_array(const std::string& text) {
-  if (text.empty() || text.front() != '[') return std::nullopt;
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_array()) return std::nullopt;
-  std::vector<std::string> out;
-  for (const auto& v : j) {
-    if (!v.is_string()) return std::nullopt;
-    out.push_back(v.get<std::string>());
-  }
-  return out;
-}
-
 std::string clean_abs(const std::string& p) { return "/" + clean_layer_path(p).value_or(""); }
 
 }  // namespace
@@ -329,7 +317,7 @@ std::string apply_instruction(json& config, const Instruction& ins, const std::v
       hc["Test"] = json::array({"NONE"});
     } else if (type == "CMD") {
       if (rest.empty()) parse_error(ins, "Missing command after HEALTHCHECK CMD");
-      auto exec = ins.json ? ins.json : json_array(rest);
+      const auto& exec = ins.json;
       std::vector<std::string> test;
       if (exec) {
         test = {"CMD"};

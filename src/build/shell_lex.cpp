@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "cppcker/util/error.hpp"
+#include "cppcker/util/humanize.hpp"
 
 namespace cppcker::build {
 
@@ -33,31 +34,6 @@ size_t utf8_len(unsigned char c) {
   if ((c & 0xF0) == 0xE0) return 3;
   if ((c & 0xF8) == 0xF0) return 4;
   return 1;
-}
-
-// Go's %q for the messages that quote the source word.
-std::string go_quote(std::string_view s) {
-  std::string out = "\"";
-  static const char* hex = "0123456789abcdef";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += "\\x";
-          out += hex[c >> 4];
-          out += hex[c & 15];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-  return out;
 }
 
 // A failure inside the lexer; wrapped once at the top with the source word, as lex.go does.

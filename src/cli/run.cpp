@@ -161,19 +161,7 @@ void confine(ContainerSpec& spec, const RunOptions& o, const RuntimeConfig& conf
   apply_confinement_defaults(spec, config);
   if (security.no_new_privileges) spec.no_new_privileges = *security.no_new_privileges;
   spec.systempaths_unconfined = security.systempaths_unconfined;
-  const std::string& profile = security.seccomp;
-  if (profile == "unconfined") {
-    spec.seccomp_profile = profile;
-  } else if (!profile.empty()) {
-    // As Docker's CLI does: the profile's content is kept, so a later start does not depend on the file.
-    try {
-      spec.seccomp_profile = read_file(profile);
-    } catch (const SystemError& e) {
-      throw Error("opening seccomp profile (" + profile + ") failed: " + e.what(), 125);
-    }
-    // Checked now: the container's spec is built when it starts, after its record exists.
-    resolve_docker_profile(spec.seccomp_profile, host_seccomp_context(default_capabilities()));
-  }
+  set_seccomp_profile(spec, security.seccomp);
   for (const auto& d : o.devices) {
     spec.devices.push_back(parse_device_flag(d));
     resolve_device(spec.devices.back());  // the host's node must exist now

@@ -27,9 +27,7 @@ void resolve_cgroup_parent(ContainerSpec& spec, const std::string& cgroup_parent
   }
 }
 
-void apply_confinement_defaults(ContainerSpec& spec, const RuntimeConfig& config) {
-  spec.no_new_privileges = config.no_new_privileges;
-  const std::string& profile = config.seccomp_profile;
+void set_seccomp_profile(ContainerSpec& spec, const std::string& profile) {
   if (profile == "unconfined") {
     spec.seccomp_profile = profile;
   } else if (!profile.empty()) {
@@ -41,6 +39,11 @@ void apply_confinement_defaults(ContainerSpec& spec, const RuntimeConfig& config
     // Checked now: the container's spec is built when it starts, after its record exists.
     resolve_docker_profile(spec.seccomp_profile, host_seccomp_context(default_capabilities()));
   }
+}
+
+void apply_confinement_defaults(ContainerSpec& spec, const RuntimeConfig& config) {
+  spec.no_new_privileges = config.no_new_privileges;
+  set_seccomp_profile(spec, config.seccomp_profile);
   spec.ulimits = config.default_ulimits;
   if (config.default_shm_size) spec.shm_size = *config.default_shm_size;
   if (config.default_pids_limit && !spec.limits.pids) spec.limits.pids = *config.default_pids_limit;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "cppcker/runtime/protocol.hpp"
@@ -53,6 +54,50 @@ std::optional<std::pair<UniqueFd, UniqueFd>> open_running(const Container& c) {
   return std::make_pair(std::move(root), std::move(ns));
 }
 
+// Runs `make_root` in a child that has a private mount namespace of its own; the child hands back the root
+// it made (an O_PATH directory) and its namespace, and exits: nothing is mounted on the host, and a kill at
+// any point leaves nothing to undo. `what` names the filesystem in errors ("the container's filesystem").
+std::pair<UniqueFd, UniqueFd> in_private_mount_namespace(const std::string& what,
+                                                         const std::function<UniqueFd()>& make_root) {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) throw_errno("socketpair");
+  UniqueFd ours(pair[0]), theirs(pair[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) throw_errno("fork");
+  if (pid == 0) {
+    ours.reset();
+    try {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      stage_check(::unshare(CLONE_NEWNS), "mount", "unshare the mount namespace");
+      stage_check(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), "mount", "make / private");
+      UniqueFd root = make_root();
+      UniqueFd ns(::open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC));
+      if (!root || !ns) stage_failed("mount", "open " + what);
+      send_message(theirs.get(), "ready", std::vector<int>{root.get(), ns.get()});
+      ::_exit(0);
+    } catch (const StageError& e) {
+      try {
+        send_message(theirs.get(), encode(e.reply()));
+      } catch (...) {
+      }
+    } catch (const std::exception& e) {
+      try {
+        send_message(theirs.get(), encode(StageReply{StageReply::Kind::error, "mount", 0, e.what(), 1}));
+      } catch (...) {
+      }
+    }
+    ::_exit(1);
+  }
+  OwnedChild child(pid);
+  theirs.reset();
+  std::vector<UniqueFd> fds;
+  auto message = receive_message(ours.get(), &fds);
+  child.wait();
+  if (message && *message == "ready" && fds.size() == 2) return {std::move(fds[0]), std::move(fds[1])};
+  if (!message) throw Error("mounting " + what + " failed: its helper exited");
+  throw Error(decode_stage_reply(*message).message);
+}
+
 // Mounts the container's overlay (and, for the live view, its volumes and binds) in a private mount
 // namespace of a child, which hands back the root and the namespace and exits: nothing is mounted on the
 // host, and a kill at any point leaves nothing to undo.
@@ -76,85 +121,51 @@ std::pair<UniqueFd, UniqueFd> mount_private_view(const ImageStore& images, const
   if (c.spec.userns) userns = make_user_namespace(*c.spec.userns);
   VolumeStore volumes(fs::absolute(containers.root()));
 
-  int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) throw_errno("socketpair");
-  UniqueFd ours(pair[0]), theirs(pair[1]);
-  pid_t pid = ::fork();
-  if (pid < 0) throw_errno("fork");
-  if (pid == 0) {
-    ours.reset();
-    try {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      stage_check(::unshare(CLONE_NEWNS), "mount", "unshare the mount namespace");
-      stage_check(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), "mount", "make / private");
-      stage_check(::chdir(layers_dir.c_str()), "mount", "chdir " + layers_dir);
-      std::string lower_list;
-      for (const auto& l : lowers) {
-        lower_list += (lower_list.empty() ? "" : ":") + l;
-        if (!userns) continue;
-        // The image's files as the container's root owns them, as the container's own start mounts them.
-        UniqueFd mapped = idmapped_mount(AT_FDCWD, l, userns.get(), false, true);
-        stage_check(static_cast<int>(::syscall(SYS_move_mount, mapped.get(), "", AT_FDCWD, l.c_str(), MOVE_MOUNT_F_EMPTY_PATH)),
-                    "mount", "attach idmapped layer " + l);
-      }
-      std::string opts = view == FsView::live
-                             ? "lowerdir=" + lower_list + ",upperdir=" + upper.string() + ",workdir=" + work.string()
-                             : "lowerdir=" + upper.string() + ":" + lower_list;  // read-only: needs no workdir
-      stage_check(::mount("overlay", merged.c_str(), "overlay", view == FsView::live ? 0 : MS_RDONLY, opts.c_str()),
-                  "mount", "mount the container's filesystem");
-      if (view == FsView::live) {
-        for (const auto& m : c.spec.mounts) {
-          if (m.type != "volume" && m.type != "bind") continue;  // a tmpfs holds nothing while stopped
-          fs::path source = m.type == "volume" ? volumes.data_path(m.source) : fs::absolute(m.source);
-          struct stat st{};
-          if (::stat(source.c_str(), &st) != 0) continue;  // made at the container's next start
-          UniqueFd target = open_target_in_root(merged, m.target, S_ISDIR(st.st_mode));
-          UniqueFd tree;
-          if (userns && (m.type == "volume" || m.idmap)) {
-            tree = idmapped_mount(AT_FDCWD, source.string(), userns.get(), true, m.readonly);
-          } else {
-            tree.reset(static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, source.c_str(),
-                                                  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)));
-            if (!tree) stage_failed("mount", "bind " + source.string());
-            if (m.readonly) {
-              mount_attr attr{};
-              attr.attr_set = MOUNT_ATTR_RDONLY;
-              stage_check(static_cast<int>(::syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE,
-                                                     &attr, sizeof attr)),
-                          "mount", "make " + m.target + " read-only");
-            }
+  return in_private_mount_namespace("the container's filesystem", [&] {
+    stage_check(::chdir(layers_dir.c_str()), "mount", "chdir " + layers_dir);
+    std::string lower_list;
+    for (const auto& l : lowers) {
+      lower_list += (lower_list.empty() ? "" : ":") + l;
+      if (!userns) continue;
+      // The image's files as the container's root owns them, as the container's own start mounts them.
+      UniqueFd mapped = idmapped_mount(AT_FDCWD, l, userns.get(), false, true);
+      stage_check(static_cast<int>(::syscall(SYS_move_mount, mapped.get(), "", AT_FDCWD, l.c_str(), MOVE_MOUNT_F_EMPTY_PATH)),
+                  "mount", "attach idmapped layer " + l);
+    }
+    std::string opts = view == FsView::live
+                           ? "lowerdir=" + lower_list + ",upperdir=" + upper.string() + ",workdir=" + work.string()
+                           : "lowerdir=" + upper.string() + ":" + lower_list;  // read-only: needs no workdir
+    stage_check(::mount("overlay", merged.c_str(), "overlay", view == FsView::live ? 0 : MS_RDONLY, opts.c_str()),
+                "mount", "mount the container's filesystem");
+    if (view == FsView::live) {
+      for (const auto& m : c.spec.mounts) {
+        if (m.type != "volume" && m.type != "bind") continue;  // a tmpfs holds nothing while stopped
+        fs::path source = m.type == "volume" ? volumes.data_path(m.source) : fs::absolute(m.source);
+        struct stat st{};
+        if (::stat(source.c_str(), &st) != 0) continue;  // made at the container's next start
+        UniqueFd target = open_target_in_root(merged, m.target, S_ISDIR(st.st_mode));
+        UniqueFd tree;
+        if (userns && (m.type == "volume" || m.idmap)) {
+          tree = idmapped_mount(AT_FDCWD, source.string(), userns.get(), true, m.readonly);
+        } else {
+          tree.reset(static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, source.c_str(),
+                                                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)));
+          if (!tree) stage_failed("mount", "bind " + source.string());
+          if (m.readonly) {
+            mount_attr attr{};
+            attr.attr_set = MOUNT_ATTR_RDONLY;
+            stage_check(static_cast<int>(::syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE,
+                                                   &attr, sizeof attr)),
+                        "mount", "make " + m.target + " read-only");
           }
-          stage_check(static_cast<int>(::syscall(SYS_move_mount, tree.get(), "", target.get(), "",
-                                                 MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)),
-                      "mount", "mount " + source.string() + " on " + m.target);
         }
-      }
-      UniqueFd root(::open(merged.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-      UniqueFd ns(::open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC));
-      if (!root || !ns) stage_failed("mount", "open the container's filesystem");
-      send_message(theirs.get(), "ready", std::vector<int>{root.get(), ns.get()});
-      ::_exit(0);
-    } catch (const StageError& e) {
-      try {
-        send_message(theirs.get(), encode(e.reply()));
-      } catch (...) {
-      }
-    } catch (const std::exception& e) {
-      try {
-        send_message(theirs.get(), encode(StageReply{StageReply::Kind::error, "mount", 0, e.what(), 1}));
-      } catch (...) {
+        stage_check(static_cast<int>(::syscall(SYS_move_mount, tree.get(), "", target.get(), "",
+                                               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)),
+                    "mount", "mount " + source.string() + " on " + m.target);
       }
     }
-    ::_exit(1);
-  }
-  OwnedChild child(pid);
-  theirs.reset();
-  std::vector<UniqueFd> fds;
-  auto message = receive_message(ours.get(), &fds);
-  child.wait();
-  if (message && *message == "ready" && fds.size() == 2) return {std::move(fds[0]), std::move(fds[1])};
-  if (!message) throw Error("mounting the container's filesystem failed: its helper exited");
-  throw Error(decode_stage_reply(*message).message);
+    return UniqueFd(::open(merged.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  });
 }
 
 // The image's layers mounted as a detached, read-only tree by a child in a private mount namespace (the
@@ -167,76 +178,42 @@ std::pair<UniqueFd, UniqueFd> mount_image_view(const ImageStore& images, const s
     lowers.push_back(digest_hex(it->chain_id) + "/diff");
   const std::string layers_dir = fs::absolute(images.root() / "layers").string();
 
-  int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) throw_errno("socketpair");
-  UniqueFd ours(pair[0]), theirs(pair[1]);
-  pid_t pid = ::fork();
-  if (pid < 0) throw_errno("fork");
-  if (pid == 0) {
-    ours.reset();
-    try {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      stage_check(::unshare(CLONE_NEWNS), "mount", "unshare the mount namespace");
-      stage_check(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), "mount", "make / private");
-      UniqueFd tree;
-      if (lowers.size() == 1) {
-        stage_check(::chdir(layers_dir.c_str()), "mount", "chdir " + layers_dir);
-        tree.reset(static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, lowers.front().c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
-        if (!tree) stage_failed("mount", "bind " + lowers.front());
-        mount_attr attr{};
-        attr.attr_set = MOUNT_ATTR_RDONLY;
-        stage_check(static_cast<int>(::syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr)),
-                    "mount", "make the image's layer read-only");
-      } else {
-        if (!lowers.empty()) stage_check(::chdir(layers_dir.c_str()), "mount", "chdir " + layers_dir);
-        const char* type = lowers.empty() ? "tmpfs" : "overlay";  // scratch: an empty directory
-        UniqueFd context(static_cast<int>(::syscall(SYS_fsopen, type, FSOPEN_CLOEXEC)));
-        if (!context) stage_failed("mount", std::string("open a ") + type + " filesystem");
-        // One "lowerdir+" per layer, topmost first (Linux 6.8): fsconfig takes at most 256 bytes per value,
-        // a few layers' worth; older kernels get the whole list at once, enough for small images.
-        bool appended = true;
-        for (const auto& l : lowers) {
-          if (::syscall(SYS_fsconfig, context.get(), FSCONFIG_SET_STRING, "lowerdir+", l.c_str(), 0) == 0) continue;
-          appended = false;
-          break;
-        }
-        if (!appended) {
-          std::string lower_list;
-          for (const auto& l : lowers) lower_list += (lower_list.empty() ? "" : ":") + l;
-          stage_check(static_cast<int>(::syscall(SYS_fsconfig, context.get(), FSCONFIG_SET_STRING, "lowerdir", lower_list.c_str(), 0)),
-                      "mount", "set the image's layers");
-        }
-        stage_check(static_cast<int>(::syscall(SYS_fsconfig, context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0)), "mount",
-                    "mount the image's filesystem");
-        tree.reset(static_cast<int>(::syscall(SYS_fsmount, context.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY)));
-        if (!tree) stage_failed("mount", "mount the image's filesystem");
+  return in_private_mount_namespace("the image's filesystem", [&] {
+    UniqueFd tree;
+    if (lowers.size() == 1) {
+      stage_check(::chdir(layers_dir.c_str()), "mount", "chdir " + layers_dir);
+      tree.reset(static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, lowers.front().c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
+      if (!tree) stage_failed("mount", "bind " + lowers.front());
+      mount_attr attr{};
+      attr.attr_set = MOUNT_ATTR_RDONLY;
+      stage_check(static_cast<int>(::syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr)),
+                  "mount", "make the image's layer read-only");
+    } else {
+      if (!lowers.empty()) stage_check(::chdir(layers_dir.c_str()), "mount", "chdir " + layers_dir);
+      const char* type = lowers.empty() ? "tmpfs" : "overlay";  // scratch: an empty directory
+      UniqueFd context(static_cast<int>(::syscall(SYS_fsopen, type, FSOPEN_CLOEXEC)));
+      if (!context) stage_failed("mount", std::string("open a ") + type + " filesystem");
+      // One "lowerdir+" per layer, topmost first (Linux 6.8): fsconfig takes at most 256 bytes per value,
+      // a few layers' worth; older kernels get the whole list at once, enough for small images.
+      bool appended = true;
+      for (const auto& l : lowers) {
+        if (::syscall(SYS_fsconfig, context.get(), FSCONFIG_SET_STRING, "lowerdir+", l.c_str(), 0) == 0) continue;
+        appended = false;
+        break;
       }
-      UniqueFd root(::openat(tree.get(), ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
-      UniqueFd ns(::open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC));
-      if (!root || !ns) stage_failed("mount", "open the image's filesystem");
-      send_message(theirs.get(), "ready", std::vector<int>{root.get(), ns.get()});
-      ::_exit(0);
-    } catch (const StageError& e) {
-      try {
-        send_message(theirs.get(), encode(e.reply()));
-      } catch (...) {
+      if (!appended) {
+        std::string lower_list;
+        for (const auto& l : lowers) lower_list += (lower_list.empty() ? "" : ":") + l;
+        stage_check(static_cast<int>(::syscall(SYS_fsconfig, context.get(), FSCONFIG_SET_STRING, "lowerdir", lower_list.c_str(), 0)),
+                    "mount", "set the image's layers");
       }
-    } catch (const std::exception& e) {
-      try {
-        send_message(theirs.get(), encode(StageReply{StageReply::Kind::error, "mount", 0, e.what(), 1}));
-      } catch (...) {
-      }
+      stage_check(static_cast<int>(::syscall(SYS_fsconfig, context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0)), "mount",
+                  "mount the image's filesystem");
+      tree.reset(static_cast<int>(::syscall(SYS_fsmount, context.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY)));
+      if (!tree) stage_failed("mount", "mount the image's filesystem");
     }
-    ::_exit(1);
-  }
-  OwnedChild child(pid);
-  theirs.reset();
-  std::vector<UniqueFd> fds;
-  auto message = receive_message(ours.get(), &fds);
-  child.wait();
-  if (message && *message == "ready" && fds.size() == 2) return {std::move(fds[0]), std::move(fds[1])};
-  if (!message) throw Error("mounting the image's filesystem failed: its helper exited");
-  throw Error(decode_stage_reply(*message).message);
+    return UniqueFd(::openat(tree.get(), ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  });
 }
 
 }  // namespace

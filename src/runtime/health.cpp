@@ -14,12 +14,11 @@
 
 #include "cppcker/runtime/exec.hpp"
 #include "cppcker/util/error.hpp"
+#include "cppcker/util/humanize.hpp"
 
 namespace cppcker {
 
 namespace {
-
-std::string go_quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 // Integer part and fraction as Go prints them: trailing zeros of the fraction dropped.
 std::string with_fraction(std::uint64_t v, std::uint64_t unit) {

@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cppcker/util/humanize.hpp"
+
 namespace cppcker::format {
 
 using Value = nlohmann::ordered_json;
@@ -39,8 +41,7 @@ class Template {
   std::shared_ptr<const Node> root_;
 };
 
-// Go's strconv.Quote: "a\"b\n" with Go's escapes.
-std::string go_quote(const std::string& s);
+using ::cppcker::go_quote;  // util/humanize.hpp: Go's strconv.Quote
 
 // Go's fmt.Sprint of a decoded JSON value.
 std::string print_value(const Value& value);

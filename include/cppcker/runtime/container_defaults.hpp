@@ -18,4 +18,8 @@ void resolve_cgroup_parent(ContainerSpec& spec, const std::string& cgroup_parent
 // depend on the file), ulimits and /dev/shm size. Throws Error (125) for a profile that cannot be read.
 void apply_confinement_defaults(ContainerSpec& spec, const RuntimeConfig& config);
 
+// A seccomp profile given as "unconfined" or a file's path: the file's content is kept (as Docker's CLI
+// does) and checked now. "" leaves the spec as it is. Throws Error (125) for a file that cannot be read.
+void set_seccomp_profile(ContainerSpec& spec, const std::string& profile);
+
 }  // namespace cppcker

@@ -19,6 +19,9 @@ std::string human_size(double bytes);
 std::string human_duration(std::chrono::nanoseconds d);
 // RFC 3339 with nanoseconds in UTC ("2024-01-02T03:04:05.123456789Z").
 std::string format_rfc3339(TimePoint t);
+
+// Go's strconv.Quote (fmt's %q) of bytes: "a\"b\n", as Docker's messages and templates quote.
+std::string go_quote(std::string_view s);
 // Parses RFC 3339 with optional fraction and a Z or ±hh:mm offset.
 std::optional<TimePoint> parse_rfc3339(std::string_view s);
 TimePoint now();
