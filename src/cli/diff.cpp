@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cppcker/cli/commands.hpp"
+#include "cppcker/runtime/upper_layer.hpp"
 #include "cppcker/runtime/container.hpp"
 #include "cppcker/storage/layer_writer.hpp"
 

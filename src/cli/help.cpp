@@ -101,6 +101,9 @@ const std::vector<CommandInfo>& command_table() {
       {"diff", "CONTAINER", "", CompletionKind::container, true, -1},
       {"history", "[OPTIONS] IMAGE", "", CompletionKind::image, true, -1},
       {"import", "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]", "", CompletionKind::none, true, -1},
+      {"build", "[OPTIONS] PATH | -", "", CompletionKind::none, true, -1},
+      {"builder", "COMMAND", "", CompletionKind::none, true, -1},
+      {"builder prune", "[OPTIONS]", "", CompletionKind::none, true, -1},
       {"completion", "bash|zsh|fish",
        "  $ source <(cppcker completion bash)\n"
        "  $ cppcker completion zsh > \"${fpath[1]}/_cppcker\"\n"

@@ -1,6 +1,7 @@
 // cppcker image: the management command's `prune` (remove unused images).
 #include <iostream>
 
+#include "cppcker/build/cache.hpp"
 #include "cppcker/cli/commands.hpp"
 #include "cppcker/cli/prune.hpp"
 #include "cppcker/image/catalog.hpp"
@@ -22,6 +23,8 @@ void register_image(CLI::App& app, GlobalOptions& global) {
       return 0;
     ContainerStore containers(global.root);
     ImagePruneResult result = prune_images(global.store(), *all, image_users(containers));
+    // Build cache entries whose image went with it would only miss from now on.
+    build::BuildCache(global.root).prune(global.store(), /*stale_only=*/true);
     std::vector<std::string> lines;
     for (const auto& e : result.events)
       lines.push_back((e.kind == RemovalEvent::Kind::untagged ? "untagged: " : "deleted: ") + e.what);

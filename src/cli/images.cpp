@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cppcker/build/cache.hpp"
 #include "cppcker/cli/commands.hpp"
 #include "cppcker/cli/formatting.hpp"
 #include "cppcker/format/filter.hpp"
@@ -53,7 +54,7 @@ void register_images(CLI::App& app, GlobalOptions& global) {
   auto o = std::make_shared<Opts>();
   cmd->add_option("REPOSITORY[:TAG]", o->filter, "Show only images of this repository (and tag)");
   cmd->add_flag("-q,--quiet", o->quiet, "Only show image IDs");
-  cmd->add_flag("-a,--all", o->all, "Show all images (cppcker keeps no intermediate images, so the same list)");
+  cmd->add_flag("-a,--all", o->all, "Show all images (default hides intermediate images)");
   cmd->add_flag("--digests", o->digests, "Show digests");
   cmd->add_flag("--no-trunc", o->no_trunc, "Don't truncate output");
   cmd->add_option("-f,--filter", o->filters, "Filter output based on conditions provided")->allow_extra_args(false);
@@ -84,9 +85,14 @@ void register_images(CLI::App& app, GlobalOptions& global) {
       });
     };
 
+    // As Docker: an untagged image that a build step was built on is an intermediate image, shown with -a.
+    std::set<std::string> intermediate;
+    if (!o->all) intermediate = build::BuildCache(global.root).parents();
+
     std::vector<Row> rows;
     for (const auto& img : images) {
       const ImageNames& n = names[img.id];
+      if (n.tags.empty() && n.digests.empty() && intermediate.count(img.id)) continue;
       if (dangling_only && !n.tags.empty()) continue;
       if (tagged_only && n.tags.empty()) continue;
       Row base;

@@ -298,6 +298,8 @@ int main(int argc, char** argv) {
   cli::register_container(app, global);
   cli::register_image(app, global);
   cli::register_system(app, global);
+  cli::register_build(app, global);
+  cli::register_builder(app, global);
   cli::register_completion(app, global);
 
   if (auto status = cli::check_command_words(app, argc, argv)) return *status;

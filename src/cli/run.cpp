@@ -10,6 +10,7 @@
 #include "cppcker/cli/commands.hpp"
 #include "cppcker/cli/container_options.hpp"
 #include "cppcker/image/pull.hpp"
+#include "cppcker/runtime/container_defaults.hpp"
 #include "cppcker/runtime/health.hpp"
 #include "cppcker/runtime/lifecycle.hpp"
 #include "cppcker/runtime/options.hpp"
@@ -156,9 +157,11 @@ void confine(ContainerSpec& spec, const RunOptions& o, const RuntimeConfig& conf
   spec.privileged = o.privileged;
   spec.security_opt = o.security_opt;
   SecurityOptions security = parse_security_options(o.security_opt);
-  spec.no_new_privileges = security.no_new_privileges.value_or(config.no_new_privileges);
+  // The config's defaults first (no-new-privileges, seccomp, ulimits, /dev/shm), then the flags over them.
+  apply_confinement_defaults(spec, config);
+  if (security.no_new_privileges) spec.no_new_privileges = *security.no_new_privileges;
   spec.systempaths_unconfined = security.systempaths_unconfined;
-  std::string profile = security.seccomp.empty() ? config.seccomp_profile : security.seccomp;
+  const std::string& profile = security.seccomp;
   if (profile == "unconfined") {
     spec.seccomp_profile = profile;
   } else if (!profile.empty()) {
@@ -180,7 +183,6 @@ void confine(ContainerSpec& spec, const RunOptions& o, const RuntimeConfig& conf
   spec.userns_mode = !o.userns.empty() ? o.userns : config.userns_remap.empty() ? "" : "auto";
   if (o.privileged && parse_userns_mode(spec.userns_mode).enabled)
     throw Error("privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode", 125);
-  spec.ulimits = config.default_ulimits;
   for (const auto& u : o.ulimits) {
     oci::Rlimit r = parse_ulimit(u);
     std::erase_if(spec.ulimits, [&](const oci::Rlimit& x) { return x.type == r.type; });
@@ -189,8 +191,6 @@ void confine(ContainerSpec& spec, const RunOptions& o, const RuntimeConfig& conf
   if (!o.shm_size.empty()) {
     spec.shm_size = parse_memory_size(o.shm_size, "--shm-size");
     if (spec.shm_size <= 0) throw Error("invalid argument \"" + o.shm_size + "\" for \"--shm-size\" flag: size must be positive", 125);
-  } else if (config.default_shm_size) {
-    spec.shm_size = *config.default_shm_size;
   }
   parse_log_options(o.log_opts, spec.log_max_size, spec.log_max_file);
 }
@@ -336,22 +336,7 @@ CreatedContainer create_container_from(const GlobalOptions& global, const Contai
       throw Error("Invalid signal: " + o->stop_signal, 125);  // moby's signal.ParseSignal
     }
   }
-  spec.cgroup_parent = o->cgroup_parent;
-  if (o->cgroup_parent.empty()) {
-    spec.cgroup_parents = spec.cgroup_owned_tops = {{"", "/cppcker"}};
-  } else if (o->cgroup_parent.front() == '/') {
-    spec.cgroup_parents = {{"", o->cgroup_parent}};  // the user's: created if missing, never removed
-  } else {
-    // Relative parents lie below the caller's own cgroup in each hierarchy (a daemonless runtime has no
-    // daemon's); cppcker made them, so it removes them again once empty.
-    std::string first = o->cgroup_parent.substr(0, o->cgroup_parent.find('/'));
-    for (const auto& k : cgroup_hierarchy_keys()) {
-      std::string own = own_cgroup(k);
-      if (own == "/") own.clear();
-      spec.cgroup_parents[k] = own + "/" + o->cgroup_parent;
-      spec.cgroup_owned_tops[k] = own + "/" + first;
-    }
-  }
+  resolve_cgroup_parent(spec, o->cgroup_parent);
 
   ImageStore images = global.store();
   std::string image_id = find_or_pull(global, images, image_name);

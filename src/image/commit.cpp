@@ -543,52 +543,76 @@ std::string store_image(const ImageStore& store, json config, const std::vector<
 
 }  // namespace
 
-CommitResult commit_container(const ImageStore& store, const CommitRequest& request) {
-  json user = apply_changes(json::object(), request.changes);
+CommitResult store_new_image(const ImageStore& store, const NewImage& image) {
   auto guard = store.ingest_guard();  // GC keeps its hands off the base and the new layer meanwhile
-  auto base = store.get_image(request.base_image_id);
-  if (!base) throw Error("No such image: " + request.base_image_id);
-  json base_config = parse_json_blob(store, base->id, "image config");
-
-  std::vector<std::string> chains;
-  for (const auto& l : base->layers) chains.push_back(l.chain_id);
-  std::optional<LayerBuilder> builder(std::in_place, store);
-  std::uint64_t entries = write_layer_tar(request.layer, [&](std::string_view d) { builder->write(d); });
-
-  std::vector<LayerRecord> layers = base->layers;
-  bool docker_types = base->manifest_media_type == media_type::docker_manifest;
-  CommitResult result;
-  result.empty_layer = entries == 0;
-  if (!result.empty_layer) {
-    std::string mt(docker_types ? media_type::docker_layer_gzip : media_type::oci_layer_gzip);
-    layers.push_back(builder->finish(chains.empty() ? "" : chains.back(), mt));
+  std::vector<LayerRecord> layers;
+  bool docker_types = true;
+  json config;
+  if (!image.base_image_id.empty()) {
+    auto base = store.get_image(image.base_image_id);
+    if (!base) throw Error("No such image: " + image.base_image_id);
+    config = parse_json_blob(store, base->id, "image config");
+    layers = base->layers;
+    docker_types = base->manifest_media_type == media_type::docker_manifest;
+  } else {
+    Platform platform = image.platform ? normalize(*image.platform) : Platform::host();
+    config = {{"architecture", platform.architecture}, {"os", platform.os}};
+    if (!platform.variant.empty()) config["variant"] = platform.variant;
   }
-  builder.reset();
+
+  CommitResult result;
+  result.empty_layer = true;
+  if (image.write_layer) {
+    std::optional<LayerBuilder> builder(std::in_place, store);
+    std::uint64_t entries = image.write_layer([&](std::string_view d) { builder->write(d); });
+    result.empty_layer = entries == 0;
+    if (!result.empty_layer) {
+      std::string mt(docker_types ? media_type::docker_layer_gzip : media_type::oci_layer_gzip);
+      layers.push_back(builder->finish(layers.empty() ? "" : layers.back().chain_id, mt));
+    }
+  }
 
   std::string created = format_rfc3339(now());
-  json config = base_config;
-  config["config"] = merge_config(user, request.container_config);
-  config["container"] = request.container_id;
-  config["container_config"] = request.container_config;
+  config["config"] = image.config;
+  if (!image.container_id.empty()) config["container"] = image.container_id;
+  else config.erase("container");
+  if (!image.container_config.is_null()) config["container_config"] = image.container_config;
+  else config.erase("container_config");
   config["created"] = created;
-  if (!request.author.empty()) config["author"] = request.author;
+  if (!image.author.empty()) config["author"] = image.author;
   else config.erase("author");
   if (!config.contains("rootfs") || !config["rootfs"].is_object())
     config["rootfs"] = {{"type", "layers"}, {"diff_ids", json::array()}};
   if (!result.empty_layer) config["rootfs"]["diff_ids"].push_back(layers.back().diff_id);
-  json entry = {{"created", created}};
+  json entry = image.history.is_object() ? image.history : json::object();
+  if (!entry.contains("created")) entry["created"] = created;
+  if (result.empty_layer) entry["empty_layer"] = true;
+  else entry.erase("empty_layer");
+  if (!config.contains("history") || !config["history"].is_array()) config["history"] = json::array();
+  config["history"].push_back(entry);
+  result.image_id = store_image(store, config, layers, docker_types, image.name);
+  return result;
+}
+
+CommitResult commit_container(const ImageStore& store, const CommitRequest& request) {
+  json user = apply_changes(json::object(), request.changes);
+  NewImage image;
+  image.base_image_id = request.base_image_id;
+  if (!store.get_image(request.base_image_id)) throw Error("No such image: " + request.base_image_id);
+  image.write_layer = [&](const std::function<void(std::string_view)>& sink) { return write_layer_tar(request.layer, sink); };
+  image.config = merge_config(user, request.container_config);
+  image.container_id = request.container_id;
+  image.container_config = request.container_config;
+  image.author = request.author;
+  image.name = request.name;
   std::string created_by;
   const json& cc = request.container_config;
   if (cc.contains("Cmd") && cc["Cmd"].is_array())
     for (const auto& a : cc["Cmd"]) created_by += (created_by.empty() ? "" : " ") + a.get<std::string>();
-  entry["created_by"] = created_by;
-  if (!request.author.empty()) entry["author"] = request.author;
-  if (!request.comment.empty()) entry["comment"] = request.comment;
-  if (result.empty_layer) entry["empty_layer"] = true;
-  if (!config.contains("history") || !config["history"].is_array()) config["history"] = json::array();
-  config["history"].push_back(entry);
-  result.image_id = store_image(store, config, layers, docker_types, request.name);
-  return result;
+  image.history = {{"created_by", created_by}};
+  if (!request.author.empty()) image.history["author"] = request.author;
+  if (!request.comment.empty()) image.history["comment"] = request.comment;
+  return store_new_image(store, image);
 }
 
 std::string import_image(const ImageStore& store, const ImportRequest& request) {

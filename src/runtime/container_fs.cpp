@@ -157,7 +157,97 @@ std::pair<UniqueFd, UniqueFd> mount_private_view(const ImageStore& images, const
   throw Error(decode_stage_reply(*message).message);
 }
 
+// The image's layers mounted as a detached, read-only tree by a child in a private mount namespace (the
+// overlay's lower directories are short paths relative to the child's working directory).
+std::pair<UniqueFd, UniqueFd> mount_image_view(const ImageStore& images, const std::string& image_id) {
+  auto record = images.get_image(image_id);
+  if (!record) throw Error("No such image: " + image_id);
+  std::vector<std::string> lowers;  // relative to layers/, topmost first
+  for (auto it = record->layers.rbegin(); it != record->layers.rend(); ++it)
+    lowers.push_back(digest_hex(it->chain_id) + "/diff");
+  const std::string layers_dir = fs::absolute(images.root() / "layers").string();
+
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) throw_errno("socketpair");
+  UniqueFd ours(pair[0]), theirs(pair[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) throw_errno("fork");
+  if (pid == 0) {
+    ours.reset();
+    try {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      stage_check(::unshare(CLONE_NEWNS), "mount", "unshare the mount namespace");
+      stage_check(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), "mount", "make / private");
+      UniqueFd tree;
+      if (lowers.size() == 1) {
+        stage_check(::chdir(layers_dir.c_str()), "mount", "chdir " + layers_dir);
+        tree.reset(static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, lowers.front().c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
+        if (!tree) stage_failed("mount", "bind " + lowers.front());
+        mount_attr attr{};
+        attr.attr_set = MOUNT_ATTR_RDONLY;
+        stage_check(static_cast<int>(::syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr)),
+                    "mount", "make the image's layer read-only");
+      } else {
+        if (!lowers.empty()) stage_check(::chdir(layers_dir.c_str()), "mount", "chdir " + layers_dir);
+        const char* type = lowers.empty() ? "tmpfs" : "overlay";  // scratch: an empty directory
+        UniqueFd context(static_cast<int>(::syscall(SYS_fsopen, type, FSOPEN_CLOEXEC)));
+        if (!context) stage_failed("mount", std::string("open a ") + type + " filesystem");
+        // One "lowerdir+" per layer, topmost first (Linux 6.8): fsconfig takes at most 256 bytes per value,
+        // a few layers' worth; older kernels get the whole list at once, enough for small images.
+        bool appended = true;
+        for (const auto& l : lowers) {
+          if (::syscall(SYS_fsconfig, context.get(), FSCONFIG_SET_STRING, "lowerdir+", l.c_str(), 0) == 0) continue;
+          appended = false;
+          break;
+        }
+        if (!appended) {
+          std::string lower_list;
+          for (const auto& l : lowers) lower_list += (lower_list.empty() ? "" : ":") + l;
+          stage_check(static_cast<int>(::syscall(SYS_fsconfig, context.get(), FSCONFIG_SET_STRING, "lowerdir", lower_list.c_str(), 0)),
+                      "mount", "set the image's layers");
+        }
+        stage_check(static_cast<int>(::syscall(SYS_fsconfig, context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0)), "mount",
+                    "mount the image's filesystem");
+        tree.reset(static_cast<int>(::syscall(SYS_fsmount, context.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY)));
+        if (!tree) stage_failed("mount", "mount the image's filesystem");
+      }
+      UniqueFd root(::openat(tree.get(), ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+      UniqueFd ns(::open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC));
+      if (!root || !ns) stage_failed("mount", "open the image's filesystem");
+      send_message(theirs.get(), "ready", std::vector<int>{root.get(), ns.get()});
+      ::_exit(0);
+    } catch (const StageError& e) {
+      try {
+        send_message(theirs.get(), encode(e.reply()));
+      } catch (...) {
+      }
+    } catch (const std::exception& e) {
+      try {
+        send_message(theirs.get(), encode(StageReply{StageReply::Kind::error, "mount", 0, e.what(), 1}));
+      } catch (...) {
+      }
+    }
+    ::_exit(1);
+  }
+  OwnedChild child(pid);
+  theirs.reset();
+  std::vector<UniqueFd> fds;
+  auto message = receive_message(ours.get(), &fds);
+  child.wait();
+  if (message && *message == "ready" && fds.size() == 2) return {std::move(fds[0]), std::move(fds[1])};
+  if (!message) throw Error("mounting the image's filesystem failed: its helper exited");
+  throw Error(decode_stage_reply(*message).message);
+}
+
 }  // namespace
+
+ImageFs open_image_fs(const ImageStore& images, const std::string& image_id) {
+  ImageFs out;
+  auto [root, ns] = mount_image_view(images, image_id);
+  out.root_ = std::move(root);
+  out.mount_ns_ = std::move(ns);
+  return out;
+}
 
 std::uint32_t IdMap::uid_to_container(std::uint32_t host) const {
   return range ? to_container(host, range->host_uid, range->size) : host;

@@ -292,7 +292,7 @@ int keep_running(const ImageStore& images, const ContainerStore& containers, con
 }  // namespace
 
 int run_foreground(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
-                   Container& c, bool attach_stdin) {
+                   Container& c, bool attach_stdin, const OutputSink& output) {
   const bool stdin_attached = c.spec.interactive && attach_stdin;
   // Owner first, so that `rm -f` can always find and stop whoever is (or is about to be) running it.
   FileLock owner = containers.take_ownership(c);
@@ -325,7 +325,7 @@ int run_foreground(const ImageStore& images, const ContainerStore& containers, c
       relay_tty(proc->tty_master(), stdin_attached ? 0 : -1, 1, size_from, proc->pid(),
                 [&](std::string_view bytes) { log.write("stdout", bytes); });
     } else {
-      auto to_caller = caller_stdio_sink();
+      auto to_caller = output ? output : caller_stdio_sink();
       relay_stdio(stdin_attached ? 0 : -1, pipes->take_in_write(), pipes->take_out_read(), pipes->take_err_read(),
                   proc->pidfd(), [&](int stream, std::string_view bytes) {
                     to_caller(stream, bytes);

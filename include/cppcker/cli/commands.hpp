@@ -78,6 +78,8 @@ void register_stats(CLI::App& app, GlobalOptions& global);
 void register_container(CLI::App& app, GlobalOptions& global);  // container prune
 void register_image(CLI::App& app, GlobalOptions& global);      // image prune
 void register_system(CLI::App& app, GlobalOptions& global);     // system df, system prune
+void register_build(CLI::App& app, GlobalOptions& global);
+void register_builder(CLI::App& app, GlobalOptions& global);    // builder prune
 // `completion bash|zsh|fish` and the hidden `__complete KIND` that the scripts call for names.
 void register_completion(CLI::App& app, GlobalOptions& global);
 
@@ -124,9 +126,6 @@ int for_each_argument(const std::vector<std::string>& arguments, const std::func
 // "Error: ..." line for each name it failed on. Returns the exit code: 1 if any failed.
 int print_inspected(const std::vector<std::string>& names,
                     const std::function<nlohmann::ordered_json(const std::string&)>& describe);
-
-// A container's read-write layer with its image's layers below it (commit.cpp; diff uses it too).
-UpperLayer container_upper_layer(const ContainerStore& containers, const ImageStore& images, const Container& c);
 
 // Shared printing helpers.
 std::string short_id(const std::string& digest);                // 12 hex characters

@@ -53,6 +53,24 @@ struct CommitResult {
 
 CommitResult commit_container(const ImageStore& store, const CommitRequest& request);
 
+// The one path that makes an image from another (commit and the image builder): the base image (or none:
+// `FROM scratch`), an optional new layer, the new config and one history entry. Stored under `name` ("" for
+// none) once everything else is in place.
+struct NewImage {
+  std::string base_image_id;  // "" for scratch
+  std::optional<Platform> platform;  // the platform of a scratch image (the host's when unset)
+  // Writes the new layer as an uncompressed tar to the sink and returns its number of entries (0: no layer,
+  // the history entry gets empty_layer). Unset: a metadata-only image.
+  std::function<std::uint64_t(const std::function<void(std::string_view)>&)> write_layer;
+  nlohmann::json config;   // the image config's "config" object
+  nlohmann::json history;  // the history entry to add ("created" filled in when absent)
+  std::string container_id;          // the image config's "container" ("" to leave it out)
+  nlohmann::json container_config;   // its "container_config" (null to leave it out)
+  std::string author;
+  std::string name;  // normalised reference or ""
+};
+CommitResult store_new_image(const ImageStore& store, const NewImage& image);
+
 struct ImportRequest {
   // Pushes the source's bytes (any compression) into the given sink until its end.
   std::function<void(const std::function<void(std::string_view)>&)> read;

@@ -53,6 +53,23 @@ class ContainerFs {
 ContainerFs open_container_fs(const ImageStore& images, const ContainerStore& containers, const Container& c,
                               FsView view);
 
+// An image's root filesystem, read-only (the builder's `COPY --from=stage|image`): its layers as one
+// overlay (one layer: that layer's directory; none: an empty directory), made in a private mount namespace
+// of a short-lived child as for a container, and never attached anywhere: the root descriptor alone keeps
+// it, so closing it (or a kill) leaves nothing mounted.
+class ImageFs {
+ public:
+  int root() const { return root_.get(); }  // O_PATH directory: the image's "/"
+
+ private:
+  friend ImageFs open_image_fs(const ImageStore&, const std::string&);
+  UniqueFd root_;
+  UniqueFd mount_ns_;
+};
+
+// Throws Error("No such image: ...") for an unknown id, Error for a mount that fails.
+ImageFs open_image_fs(const ImageStore& images, const std::string& image_id);
+
 // openat2(root, path, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): -1 with errno on failure.
 int open_in_root(int root, const std::string& path, int flags, mode_t mode = 0);
 
