@@ -125,7 +125,8 @@ class BuildBuildahTest : public RuntimeTest {
     if (!ts::have_command("buildah") || !ts::have_command("podman"))
       throw std::runtime_error("buildah and podman are needed (scripts/install-deps.sh installs them)");
     suite_dir_ = std::make_unique<ts::TempDir>();
-    registry_ = std::make_unique<ts::Registry>(suite_dir_->path / "registry-data");
+    fs::create_directories(suite_dir_->path / "registry");
+    registry_ = std::make_unique<ts::Registry>(suite_dir_->path / "registry");
     // Both builders start from this image, pulled from the same registry: busybox with a user "app".
     auto image = ts::build_image({ts::Layer{busybox_layer()}}, false, cppcker::Platform::host());
     ts::push_image(registry_->host(), "busybox", "latest", image);
