@@ -2,6 +2,7 @@
 #include "cppcker/build/builder.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -71,11 +72,20 @@ void check_flags(const Instruction& ins) {
       throw Error("dockerfile parse error on line " + std::to_string(ins.line) + ": unknown flag: " + f.name);
 }
 
-// A directory below the state root for one build's scratch files (context tars, fetched URLs); removed
-// with everything in it when the build ends.
+// A directory below the state root for one build's scratch files (fetched URLs, FROM scratch layers);
+// removed with everything in it when the build ends. Names start with the builder's pid, so that what a
+// killed build left is swept by the next one.
 class ScratchDir {
  public:
-  explicit ScratchDir(const fs::path& root) : path_(root / "build-tmp" / random_hex(8)) { make_dirs(path_); }
+  explicit ScratchDir(const fs::path& root) : path_(root / "build-tmp" / (std::to_string(::getpid()) + "-" + random_hex(8))) {
+    std::error_code ec;
+    for (fs::directory_iterator it(path_.parent_path(), ec), end; !ec && it != end; it.increment(ec)) {
+      std::string name = it->path().filename().string();
+      pid_t pid = static_cast<pid_t>(std::atol(name.c_str()));
+      if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH) remove_tree(it->path());
+    }
+    make_dirs(path_);
+  }
   ~ScratchDir() {
     try {
       remove_tree(path_);
@@ -98,7 +108,15 @@ class StepContainer {
   ~StepContainer() {
     if (keep_) return;
     try {
-      remove_container(env_.containers, env_.networks, c_, /*force=*/true);
+      // A RUN step's container names this process as its owner (run_foreground made it so); the owner
+      // is done with it now, and `rm -f` must not take us for an owner to kill.
+      Container current = env_.containers.load(c_.id).value_or(c_);
+      if (current.state.monitor_pid == ::getpid()) {
+        current.state.monitor_pid = 0;
+        current.state.monitor_start = 0;
+        env_.containers.save(current, Durability::unsynced);
+      }
+      remove_container(env_.containers, env_.networks, current, /*force=*/true);
     } catch (const Error&) {
       // Best effort on a failure path: the error that ended the step is the one to report.
     }
@@ -348,7 +366,7 @@ class Executor {
       if (!value && def) value = lex_.expand_word(*def, env);
       // A global ARG re-declared without a default brings the global value into the stage.
       if (!value && global_declared_.count(name))
-        if (const std::string* g = lookup_env(global_env_, name)) value = *g;
+        value = lookup_env(global_env_, name);
       std::erase_if(st.args, [&](const std::string& e) { return env_key(e) == name; });
       if (value) st.args.push_back(name + "=" + *value);
     }

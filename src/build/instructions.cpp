@@ -308,12 +308,10 @@ std::string apply_instruction(json& config, const Instruction& ins, const std::v
   }
   if (kw == "ONBUILD") {
     need_args();
-    std::string trigger = ins.args;
-    auto space = trigger.find_first_of(" \t");
-    std::string word = upper(trigger.substr(0, space));
+    std::string trigger = onbuild_expression(ins);  // stored as written, as BuildKit stores it
+    std::string word = upper(trigger.substr(0, trigger.find_first_of(" \t\n")));
     if (word == "ONBUILD") parse_error(ins, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
     if (word == "FROM" || word == "MAINTAINER") parse_error(ins, word + " isn't allowed as an ONBUILD trigger");
-    trigger = word + (space == std::string::npos ? "" : trigger.substr(space));
     json list = config.contains("OnBuild") && config["OnBuild"].is_array() ? config["OnBuild"] : json::array();
     list.push_back(trigger);
     config["OnBuild"] = list;
@@ -331,7 +329,7 @@ std::string apply_instruction(json& config, const Instruction& ins, const std::v
       hc["Test"] = json::array({"NONE"});
     } else if (type == "CMD") {
       if (rest.empty()) parse_error(ins, "Missing command after HEALTHCHECK CMD");
-      auto exec = json_array(rest);
+      auto exec = ins.json ? ins.json : json_array(rest);
       std::vector<std::string> test;
       if (exec) {
         test = {"CMD"};

@@ -133,7 +133,8 @@ void register_build(CLI::App& app, GlobalOptions& global) {
     } remover{scratch};
     std::optional<build::BuildContext> context;
     if (o->context == "-") {
-      scratch = fs::path(global.root) / "build-tmp" / ("context-" + random_hex(8));
+      // Named as the builder names its scratch directories (pid first), so a killed build's is swept.
+      scratch = fs::path(global.root) / "build-tmp" / (std::to_string(::getpid()) + "-context-" + random_hex(8));
       make_dirs(*scratch);
       context.emplace(build::BuildContext::from_tar(STDIN_FILENO, *scratch));
     } else {

@@ -178,6 +178,18 @@ TEST_F(BuildTest, MultiStageCopiesFromTheStagesTheTargetNeeds) {
   EXPECT_EQ(out.out, "built-by-me\n") << out.err;
 }
 
+TEST_F(BuildTest, RunStepsUseTheBridgeByDefaultAndNoneOnRequest) {
+  write("Dockerfile",
+        "FROM img\nRUN ip -o -4 addr show > /default.txt\nRUN --network=none ip -o -4 addr show > /none.txt\n"
+        "CMD [\"cat\", \"/default.txt\", \"/none.txt\"]\n");
+  auto r = cpk_({"build", "--cgroup-parent", parent_, "-t", "net", ctx_.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto out = run({"--rm", "--network", "none", "net"});
+  EXPECT_NE(out.out.find("eth0"), std::string::npos) << out.out;
+  EXPECT_NE(out.out.find(subnet_prefix()), std::string::npos) << out.out;
+  EXPECT_EQ(count(out.out, "eth0"), 1) << "RUN --network=none had an interface: " << out.out;
+}
+
 TEST_F(BuildTest, FailuresLeaveNothingBehind) {
   write("f.txt", "x");
   write("Dockerfile", "FROM img\nFOO bar\n");
