@@ -129,6 +129,18 @@ class BuildBuildahTest : public RuntimeTest {
     registry_ = std::make_unique<ts::Registry>(suite_dir_->path / "registry");
     // Both builders start from this image, pulled from the same registry: busybox with a user "app".
     auto image = ts::build_image({ts::Layer{busybox_layer()}}, false, cppcker::Platform::host());
+    // With a history entry for its layer, as every real image has: buildah 1.28 fails to commit a stage
+    // whose base (an earlier stage) came from an image without one ("history lists 2 non-empty layers,
+    // but we have 3 layers on disk").
+    auto config = nlohmann::json::parse(image.config);
+    config["history"] = {{{"created", config["created"]}, {"created_by", "busybox-static from Debian"}}};
+    image.config = config.dump();
+    image.config_digest = cppcker::sha256_digest(image.config);
+    auto manifest = nlohmann::json::parse(image.manifest);
+    manifest["config"]["digest"] = image.config_digest;
+    manifest["config"]["size"] = image.config.size();
+    image.manifest = manifest.dump();
+    image.manifest_digest = cppcker::sha256_digest(image.manifest);
     ts::push_image(registry_->host(), "busybox", "latest", image);
     // buildah's private world: its storage, its registries.conf (no search registries, so a short name
     // resolves only to a local image, never to a network lookup; the test's registry marked insecure), an
