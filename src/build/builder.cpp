@@ -57,7 +57,8 @@ std::string join(const std::vector<std::string>& words, const std::string& sep =
   return out;
 }
 
-// Flags each instruction takes; anything else is refused as BuildKit does.
+// Flags this builder implements; the parser has refused those BuildKit does not know, what remains (RUN
+// --mount, ADD --checksum...) is refused here rather than ignored.
 void check_flags(const Instruction& ins) {
   static const std::map<std::string, std::set<std::string>> allowed = {
       {"FROM", {"platform"}},
@@ -69,7 +70,8 @@ void check_flags(const Instruction& ins) {
   auto it = allowed.find(ins.keyword);
   for (const auto& f : ins.flags)
     if (it == allowed.end() || !it->second.count(f.name))
-      throw Error("dockerfile parse error on line " + std::to_string(ins.line) + ": unknown flag: " + f.name);
+      throw Error("dockerfile parse error on line " + std::to_string(ins.line) + ": " + ins.keyword + " --" + f.name +
+                  " is not supported by cppcker");
 }
 
 // A directory below the state root for one build's scratch files (fetched URLs, FROM scratch layers);
@@ -176,6 +178,7 @@ class Executor {
 
   std::string run() {
     if (!df_.syntax.empty()) observer_.note("# syntax=" + df_.syntax + " is ignored: cppcker builds with its own frontend");
+    for (const auto& w : df_.warnings) observer_.note(w);
     global_env_ = global_arg_env(plan_global_args(), o_.build_args);
     plan_ = plan_build(df_, o_.target, global_env_);
     for (const auto& ins : plan_.global_args)
@@ -518,14 +521,24 @@ class Executor {
     std::vector<std::string> env = expand_env(st);
     CopySpec spec;
     spec.add = ins.keyword == "ADD";
-    spec.heredocs = ins.heredocs;
     spec.workdir = st.config.value("WorkingDir", std::string());
     if (spec.workdir.empty()) spec.workdir = "/";
+    // Heredoc words are sources named after them; an unquoted delimiter's body is expanded as BuildKit
+    // does it (quotes are plain characters there).
     std::vector<std::string> words;
+    spec.heredocs.clear();
     for (const auto& w : split_words(ins)) {
-      bool heredoc = false;
-      for (const auto& h : ins.heredocs) heredoc |= w.rfind("<<", 0) == 0 && w.find(h.name) != std::string::npos;
-      if (heredoc) continue;
+      if (!ins.json) {
+        if (auto h = heredoc_word(w)) {
+          auto body = std::find_if(ins.heredocs.begin(), ins.heredocs.end(), [&](const Heredoc& d) { return d.name == h->name; });
+          if (body != ins.heredocs.end()) {
+            Heredoc doc = *body;
+            if (doc.expand) doc.content = ShellLex(df_.escape, LexOptions{.skip_process_quotes = true}).expand_word(doc.content, env);
+            spec.heredocs.push_back(std::move(doc));
+            continue;
+          }
+        }
+      }
       words.push_back(ins.json ? w : lex_.expand_word(w, env));
     }
     if (words.empty() || (words.size() < 2 && ins.heredocs.empty()))

@@ -1,9 +1,11 @@
 #include "cppcker/build/context.hpp"
 
 #include <archive.h>
+#include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +21,7 @@
 #include "cppcker/registry/http.hpp"
 #include "cppcker/runtime/container_fs.hpp"
 #include "cppcker/runtime/copy.hpp"
+#include "cppcker/storage/unpack.hpp"
 #include "cppcker/util/error.hpp"
 #include "cppcker/util/fs.hpp"
 #include "cppcker/util/sha256.hpp"
@@ -80,6 +83,11 @@ std::string clean_absolute(std::string_view p) {
   return "/" + *clean_relative(p, false);
 }
 
+// A destination that says it is a directory: it ends in "/" or "/.", or is "." (the WORKDIR, as BuildKit).
+bool names_directory(const std::string& d) {
+  return d.empty() || d.back() == '/' || d == "." || (d.size() >= 2 && d.compare(d.size() - 2, 2, "/.") == 0);
+}
+
 std::pair<std::string, std::string> split_parent(const std::string& abs) {
   auto slash = abs.rfind('/');
   return {slash == 0 ? "/" : abs.substr(0, slash), abs.substr(slash + 1)};
@@ -119,14 +127,20 @@ class SourceView {
   explicit SourceView(const SourceRoot& s) : s_(s) {}
 
   bool visible(int parent, const std::string& name, const std::string& rel, const struct stat& st) const {
-    if (!s_.ignore || rel.empty() || !s_.ignore->excluded(rel)) return true;
+    if (!excluded(rel)) return true;
     if (!S_ISDIR(st.st_mode) || !s_.ignore->has_exceptions()) return false;
     UniqueFd dir(::openat(parent, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!dir) return false;
-    for (const auto& child : list_dir(dir.get(), rel)) {
+    return dir && visible_at(dir.get(), rel, st);
+  }
+
+  // The same for an open node (`fd`, O_PATH): an excluded directory is seen when something below it is.
+  bool visible_at(int fd, const std::string& rel, const struct stat& st) const {
+    if (!excluded(rel)) return true;
+    if (!S_ISDIR(st.st_mode) || !s_.ignore->has_exceptions()) return false;
+    for (const auto& child : list_dir(fd, rel)) {
       struct stat cst{};
-      if (::fstatat(dir.get(), child.c_str(), &cst, AT_SYMLINK_NOFOLLOW) != 0) continue;
-      if (visible(dir.get(), child, join(rel, child), cst)) return true;
+      if (::fstatat(fd, child.c_str(), &cst, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      if (visible(fd, child, join(rel, child), cst)) return true;
     }
     return false;
   }
@@ -145,12 +159,35 @@ class SourceView {
     return out;
   }
 
-  bool top_visible(const std::string& rel) const { return !s_.ignore || rel.empty() || !s_.ignore->excluded(rel); }
-  int root() const { return s_.root; }
+  bool excluded(const std::string& rel) const { return s_.ignore && !rel.empty() && s_.ignore->excluded(rel); }
 
  private:
   const SourceRoot& s_;
 };
+
+// The extended attributes of a file or directory (`fd` may be O_PATH), sorted by name; none where the
+// filesystem has none. overlay's trusted.overlay.* are left out.
+std::vector<std::pair<std::string, std::string>> read_xattrs(int fd) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const std::string path = proc_fd(fd);
+  ssize_t n = ::listxattr(path.c_str(), nullptr, 0);
+  if (n <= 0) return out;
+  std::string names(static_cast<std::size_t>(n) + 1024, '\0');
+  n = ::listxattr(path.c_str(), names.data(), names.size());
+  if (n <= 0) return out;
+  for (std::size_t pos = 0; pos < static_cast<std::size_t>(n);) {
+    std::string key = names.c_str() + pos;
+    pos += key.size() + 1;
+    if (key.rfind("trusted.overlay.", 0) == 0) continue;
+    std::string value(64 * 1024, '\0');
+    ssize_t len = ::getxattr(path.c_str(), key.c_str(), value.data(), value.size());
+    if (len < 0) continue;  // removed meanwhile
+    value.resize(static_cast<std::size_t>(len));
+    out.emplace_back(std::move(key), std::move(value));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 // ---------------------------------------------------------------- the digest
 
@@ -162,35 +199,80 @@ void field(Sha256& h, std::string_view v) {
 }
 void field(Sha256& h, std::uint64_t v) { h.update(&v, sizeof v); }
 
-std::string content_digest(int fd_path, const std::string& what) {
-  UniqueFd data(::open(proc_fd(fd_path).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-  if (!data) throw_errno("open " + what);
-  Sha256 h;
-  read_chunks(data.get(), what, [&](std::string_view chunk) { h.update(chunk); });
-  return h.hex();
-}
+// The digest of a tree in the source: for each entry its name, type, mode, owner and link target or
+// content (never its mtime), directories in name order.
+class TreeHasher {
+ public:
+  TreeHasher(Sha256& h, const SourceView& view) : h_(h), view_(view) {}
 
-void hash_node(Sha256& h, const SourceView& view, int fd, const struct stat& st, const std::string& name,
-               const std::string& rel) {
-  field(h, name);
-  field(h, static_cast<std::uint64_t>(st.st_mode));
-  field(h, static_cast<std::uint64_t>(st.st_uid));
-  field(h, static_cast<std::uint64_t>(st.st_gid));
-  if (S_ISLNK(st.st_mode)) {
-    field(h, read_link(fd, rel));
-  } else if (S_ISREG(st.st_mode)) {
-    field(h, content_digest(fd, rel));
-  } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
-    field(h, static_cast<std::uint64_t>(st.st_rdev));
-  } else if (S_ISDIR(st.st_mode)) {
-    for (const auto& [child, cst] : view.children(fd, rel)) {
-      UniqueFd c(::openat(fd, child.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-      if (!c) throw_errno("open " + join(rel, child));
-      hash_node(h, view, c.get(), cst, join(name, child), join(rel, child));
+  // `fd`: the node, O_PATH (a followed source named by the user).
+  void node(int fd, const struct stat& st, const std::string& name, const std::string& rel) {
+    header(st, name, rel);
+    if (S_ISLNK(st.st_mode)) {
+      field(h_, read_link(fd, rel));
+    } else if (S_ISREG(st.st_mode)) {
+      UniqueFd data(::open(proc_fd(fd).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+      if (!data) throw_errno("open " + rel);
+      attributes(data.get());
+      content(data.get(), rel);
+    } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+      field(h_, static_cast<std::uint64_t>(st.st_rdev));
+    } else if (S_ISDIR(st.st_mode)) {
+      if (!view_.excluded(rel)) attributes(fd);  // a plain parent otherwise: none copied
+      for (const auto& [child, cst] : view_.children(fd, rel)) {
+        if (S_ISREG(cst.st_mode)) {
+          // Opened for reading at once: one open per file, the common case of a large context.
+          UniqueFd data(::openat(fd, child.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+          if (!data) throw_errno("open " + join(rel, child));
+          header(cst, join(name, child), join(rel, child));
+          attributes(data.get());
+          content(data.get(), join(rel, child));
+          continue;
+        }
+        UniqueFd c(::openat(fd, child.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+        if (!c) throw_errno("open " + join(rel, child));
+        node(c.get(), cst, join(name, child), join(rel, child));
+      }
+      field(h_, "/");  // the directory's end, so that no other listing hashes alike
     }
-    field(h, "/");  // the directory's end, so that no other listing hashes alike
   }
-}
+
+ private:
+  void header(const struct stat& st, const std::string& name, const std::string& rel) {
+    field(h_, name);
+    // An excluded directory kept for an exception below it is copied as a plain 0755 directory.
+    const bool plain = S_ISDIR(st.st_mode) && view_.excluded(rel);
+    field(h_, static_cast<std::uint64_t>(plain ? S_IFDIR | 0755 : st.st_mode));
+    field(h_, static_cast<std::uint64_t>(plain ? 0 : st.st_uid));
+    field(h_, static_cast<std::uint64_t>(plain ? 0 : st.st_gid));
+  }
+
+  void attributes(int fd) {
+    auto xattrs = read_xattrs(fd);
+    field(h_, static_cast<std::uint64_t>(xattrs.size()));
+    for (const auto& [key, value] : xattrs) {
+      field(h_, key);
+      field(h_, value);
+    }
+  }
+
+  // The content's own sha256, so that its length needs no prefix.
+  void content(int data, const std::string& what) {
+    Sha256 c;
+    for (;;) {
+      ssize_t n = ::read(data, buf_.data(), buf_.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw_errno("read " + what);
+      if (n == 0) break;
+      c.update(buf_.data(), static_cast<std::size_t>(n));
+    }
+    field(h_, c.hex());
+  }
+
+  Sha256& h_;
+  const SourceView& view_;
+  std::vector<char> buf_ = std::vector<char>(256 * 1024);  // reused: no allocation per file
+};
 
 // ---------------------------------------------------------------- --chown
 
@@ -215,11 +297,15 @@ std::uint32_t to_id(const std::string& s, const std::string& what) {
 
 // The entry `name` of /etc/passwd or /etc/group inside the destination (fields split on ":").
 std::optional<std::vector<std::string>> find_entry(int dest_root, const char* file, const std::string& name) {
-  UniqueFd fd(open_in_root(dest_root, file, O_RDONLY));
+  // O_NONBLOCK: a fifo planted under that name cannot hang the build; it is no file to read either.
+  UniqueFd fd(open_in_root(dest_root, file, O_RDONLY | O_NONBLOCK));
   if (!fd) {
     if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
     throw_errno(std::string("open ") + file);
   }
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0) throw_errno(std::string("stat ") + file);
+  if (!S_ISREG(st.st_mode)) return std::nullopt;
   std::string text = read_all(fd.get(), file);
   std::size_t start = 0;
   while (start < text.size()) {
@@ -272,18 +358,19 @@ Owner resolve_chown(int dest_root, const std::string& chown) {
 
 // ---------------------------------------------------------------- the destination
 
-// The directory `path` (absolute, cleaned) in the destination, made with its missing parents (0755,
-// root:root) when absent; every component resolved inside the root. A dangling symlink on the way is
-// followed inside the root and its target made, as Docker's MkdirAll on a scoped path does.
-UniqueFd ensure_dir(int root, const std::string& path, int links = 0) {
+// The directory `path` (absolute, cleaned) in the destination, made with its missing parents (0755, owned
+// by --chown's user or root, as Docker's MkdirAllAndChownNew and buildah) when absent; every component
+// resolved inside the root. A dangling symlink on the way is followed inside the root and its target
+// made, as MkdirAll on a scoped path does.
+UniqueFd ensure_dir(int root, const std::string& path, Owner owner, int links = 0) {
   UniqueFd fd(open_in_root(root, path, O_PATH | O_DIRECTORY));
   if (fd) return fd;
   if (errno == ENOTDIR) throw Error("mkdir " + path + ": not a directory");
   if (errno != ENOENT || path == "/") throw_errno("open " + path);
   auto [parent, name] = split_parent(path);
-  UniqueFd up = ensure_dir(root, parent, links);
+  UniqueFd up = ensure_dir(root, parent, owner, links);
   if (::mkdirat(up.get(), name.c_str(), 0755) == 0) {
-    if (::fchownat(up.get(), name.c_str(), 0, 0, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("chown " + path);
+    if (::fchownat(up.get(), name.c_str(), owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("chown " + path);
     if (::fchmodat(up.get(), name.c_str(), 0755, 0) != 0) throw_errno("chmod " + path);  // whatever the umask
   } else if (errno == EEXIST) {
     struct stat st{};
@@ -292,7 +379,7 @@ UniqueFd ensure_dir(int root, const std::string& path, int links = 0) {
       UniqueFd link(::openat(up.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
       if (!link) throw_errno("open " + path);
       const std::string target = read_link(link.get(), path);
-      return ensure_dir(root, clean_absolute(target.front() == '/' ? target : parent + "/" + target), links + 1);
+      return ensure_dir(root, clean_absolute(target.front() == '/' ? target : parent + "/" + target), owner, links + 1);
     }
   } else {
     throw_errno("mkdir " + path);
@@ -318,23 +405,14 @@ void write_all(int fd, std::string_view data, const std::string& what) {
   }
 }
 
-void copy_data(int in, int out, const std::string& what) {
-  for (;;) {
-    ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
-    if (n == 0) return;
-    if (n > 0) continue;
-    if (errno == EINTR) continue;
-    if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) throw_errno("copy " + what);
-    break;  // not between these filesystems: copy by hand from where it stopped
-  }
-  read_chunks(in, what, [&](std::string_view chunk) { write_all(out, chunk, what); });
-}
-
-// Writes the entries of one COPY below an open destination directory.
+// Writes the entries of one COPY below an open destination directory. Owners: --chown's or root, except
+// for a copy from a stage or an image without --chown, which keeps the source's (BuildKit, buildah).
 class Writer {
  public:
-  Writer(const SourceView& view, Owner owner, std::optional<mode_t> chmod)
-      : view_(view), owner_(owner), chmod_(chmod) {}
+  Writer(const SourceView& view, Owner owner, std::optional<mode_t> chmod, bool keep_owners = false)
+      : view_(view), owner_(owner), chmod_(chmod), keep_owners_(keep_owners) {}
+
+  Owner owner_of(const struct stat& st) const { return keep_owners_ ? Owner{st.st_uid, st.st_gid} : owner_; }
 
   // Removes whatever `name` is in `parent` unless it is a directory and `dir` is wanted (Docker's untar:
   // a directory is merged, anything else replaced). Returns whether a directory remains.
@@ -349,15 +427,26 @@ class Writer {
     return false;
   }
 
-  // Copies the source node `fd` (O_PATH, never followed) to `name` in `parent`; `rel` is its path in the
-  // source (for the ignore rules), `where` its path in the destination (for messages).
+  // Copies the source node `fd` (O_PATH, never followed; for a regular file, already open for reading
+  // when `readable`) to `name` in `parent`; `rel` is its path in the source (for the ignore rules),
+  // `where` its path in the destination (for messages).
   void node(int fd, const struct stat& st, int parent, const std::string& name, const std::string& rel,
-            const std::string& where) {
+            const std::string& where, bool readable = false) {
     if (S_ISSOCK(st.st_mode)) return;  // Docker leaves them out too
     if (S_ISDIR(st.st_mode)) {
-      UniqueFd dst = make_dir(parent, name, where);
+      const bool existed = clear(parent, name, true, where);
+      if (!existed && ::mkdirat(parent, name.c_str(), 0700) != 0) throw_errno("mkdir " + where);
+      UniqueFd dst(::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!dst) throw_errno("open " + where);
       contents(fd, rel, dst.get(), where);
-      finish_dir(dst.get(), st, where);
+      if (!view_.excluded(rel)) {
+        finish_dir(dst.get(), st, where);
+        copy_xattrs(fd, dst.get(), where);
+      } else if (!existed) {
+        // Excluded, kept for an exception below it: a plain parent, as Docker's context tar leaves it.
+        if (::fchown(dst.get(), owner_.uid, owner_.gid) != 0) throw_errno("chown " + where);
+        if (::fchmod(dst.get(), 0755) != 0) throw_errno("chmod " + where);
+      }
       return;
     }
     clear(parent, name, false, where);
@@ -371,11 +460,15 @@ class Writer {
       }
     }
     if (S_ISREG(st.st_mode)) {
-      UniqueFd in(::open(proc_fd(fd).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-      if (!in) throw_errno("open " + (rel.empty() ? "/" : rel));
+      UniqueFd reopened;
+      if (!readable) {
+        reopened.reset(::open(proc_fd(fd).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+        if (!reopened) throw_errno("open " + (rel.empty() ? "/" : rel));
+      }
       UniqueFd out = create_file(parent, name, where);
-      copy_data(in.get(), out.get(), where);
-      finish_file(out.get(), st.st_mode & 07777, st.st_mtim, where);
+      copy(readable ? fd : reopened.get(), out.get(), where);
+      finish_file(out.get(), owner_of(st), st.st_mode & 07777, st.st_mtim, where);
+      copy_xattrs(fd, out.get(), where);  // after chown, which drops security.capability
       if (st.st_nlink > 1) {
         UniqueFd keep(::openat(parent, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
         if (keep) links_.emplace(std::make_pair(st.st_dev, st.st_ino), std::move(keep));
@@ -386,7 +479,8 @@ class Writer {
     if (S_ISLNK(st.st_mode)) {
       const std::string target = read_link(fd, rel);
       if (::symlinkat(target.c_str(), parent, name.c_str()) != 0) throw_errno("symlink " + where);
-      if (::fchownat(parent, name.c_str(), owner_.uid, owner_.gid, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("chown " + where);
+      const Owner o = owner_of(st);
+      if (::fchownat(parent, name.c_str(), o.uid, o.gid, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("chown " + where);
       if (::utimensat(parent, name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("set times of " + where);
       return;
     }
@@ -394,7 +488,8 @@ class Writer {
     if (::mknodat(parent, name.c_str(), (st.st_mode & S_IFMT) | 0600, st.st_rdev) != 0) throw_errno("mknod " + where);
     UniqueFd made(::openat(parent, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
     if (!made) throw_errno("open " + where);
-    if (::fchownat(made.get(), "", owner_.uid, owner_.gid, AT_EMPTY_PATH) != 0) throw_errno("chown " + where);
+    const Owner o = owner_of(st);
+    if (::fchownat(made.get(), "", o.uid, o.gid, AT_EMPTY_PATH) != 0) throw_errno("chown " + where);
     if (::chmod(proc_fd(made.get()).c_str(), chmod_.value_or(st.st_mode & 07777)) != 0) throw_errno("chmod " + where);
     if (::utimensat(parent, name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("set times of " + where);
   }
@@ -402,28 +497,53 @@ class Writer {
   // The visible children of the source directory `fd` into the destination directory `dst`.
   void contents(int fd, const std::string& rel, int dst, const std::string& where) {
     for (const auto& [child, cst] : view_.children(fd, rel)) {
-      UniqueFd c(::openat(fd, child.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+      // A regular file is opened for reading at once (never a fifo: O_NONBLOCK, and O_NOFOLLOW).
+      const bool reg = S_ISREG(cst.st_mode);
+      UniqueFd c(::openat(fd, child.c_str(), (reg ? O_RDONLY | O_NONBLOCK : O_PATH) | O_NOFOLLOW | O_CLOEXEC));
       if (!c) {
         if (errno == ENOENT) continue;
         throw_errno("open " + join(rel, child));
       }
-      node(c.get(), cst, dst, child, join(rel, child), (where == "/" ? "" : where) + "/" + child);
+      node(c.get(), cst, dst, child, join(rel, child), (where == "/" ? "" : where) + "/" + child, reg);
     }
-  }
-
-  UniqueFd make_dir(int parent, const std::string& name, const std::string& where) {
-    if (!clear(parent, name, true, where) && ::mkdirat(parent, name.c_str(), 0700) != 0) throw_errno("mkdir " + where);
-    UniqueFd dst(::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!dst) throw_errno("open " + where);
-    return dst;
   }
 
   // Owner, mode and times last: the children changed the times, and a read-only mode would stop them.
   void finish_dir(int dst, const struct stat& st, const std::string& where) const {
-    if (::fchown(dst, owner_.uid, owner_.gid) != 0) throw_errno("chown " + where);
+    const Owner o = owner_of(st);
+    if (::fchown(dst, o.uid, o.gid) != 0) throw_errno("chown " + where);
     if (::fchmod(dst, chmod_.value_or(st.st_mode & 07777)) != 0) throw_errno("chmod " + where);
     struct timespec times[2] = {st.st_mtim, st.st_mtim};
     if (::futimens(dst, times) != 0) throw_errno("set times of " + where);
+  }
+
+  // Extended attributes (file capabilities, user.*), as Docker's and buildah's copies keep them; overlay's
+  // own would redirect lookups in the step's layer.
+  static void copy_xattrs(int src, int dst, const std::string& where) {
+    for (const auto& [key, value] : read_xattrs(src)) {
+      if (::fsetxattr(dst, key.c_str(), value.data(), value.size(), 0) != 0 && errno != ENOTSUP)
+        throw_errno("set xattr " + key + " on " + where);
+    }
+  }
+
+  // In-kernel when both ends allow it; else through one buffer reused for every file (a step's root is an
+  // overlay, another filesystem than the context: copy_file_range says EXDEV once, then is not tried again).
+  void copy(int in, int out, const std::string& where) {
+    while (try_range_) {
+      ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
+      if (n == 0) return;
+      if (n > 0 || errno == EINTR) continue;
+      if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) throw_errno("copy " + where);
+      try_range_ = false;  // nothing was copied by the failing call: go on by hand from here
+    }
+    if (buf_.empty()) buf_.resize(256 * 1024);
+    for (;;) {
+      ssize_t n = ::read(in, buf_.data(), buf_.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw_errno("read for " + where);
+      if (n == 0) return;
+      write_all(out, std::string_view(buf_.data(), static_cast<std::size_t>(n)), where);
+    }
   }
 
   static UniqueFd create_file(int parent, const std::string& name, const std::string& where) {
@@ -433,8 +553,8 @@ class Writer {
   }
 
   // Owner before mode: chown clears the setuid bits. `mtime` nullopt: the time of the copy.
-  void finish_file(int out, mode_t mode, std::optional<struct timespec> mtime, const std::string& where) const {
-    if (::fchown(out, owner_.uid, owner_.gid) != 0) throw_errno("chown " + where);
+  void finish_file(int out, Owner o, mode_t mode, std::optional<struct timespec> mtime, const std::string& where) const {
+    if (::fchown(out, o.uid, o.gid) != 0) throw_errno("chown " + where);
     if (::fchmod(out, chmod_.value_or(mode)) != 0) throw_errno("chmod " + where);
     if (mtime) {
       struct timespec times[2] = {*mtime, *mtime};
@@ -446,6 +566,9 @@ class Writer {
   const SourceView& view_;
   Owner owner_;
   std::optional<mode_t> chmod_;
+  bool keep_owners_;
+  bool try_range_ = true;
+  std::vector<char> buf_;
   std::map<std::pair<dev_t, ino_t>, UniqueFd> links_;  // first copy of each multiply-linked file
 };
 
@@ -455,19 +578,40 @@ struct ArchiveReadDeleter {
   void operator()(archive* a) const { archive_read_free(a); }
 };
 
-// moby's IsArchivePath: the file (decompressed if it is) starts with a valid tar header.
-bool is_archive(int fd_path) {
+// What ADD learns from a local file's first tar header: whether it is an archive at all (moby's
+// IsArchivePath: decompressed if it is compressed, it starts with a valid tar header), and the archive's
+// own "./" entry, whose owner, mode and time the destination directory takes (as buildah extracts it).
+struct ArchiveProbe {
+  bool archive = false;
+  std::optional<struct stat> top;
+};
+
+ArchiveProbe probe_archive(int fd_path) {
+  ArchiveProbe out;
   UniqueFd data(::open(proc_fd(fd_path).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-  if (!data) return false;
+  if (!data) return out;
   std::unique_ptr<archive, ArchiveReadDeleter> a(archive_read_new());
   if (!a) throw Error("libarchive: out of memory");
   archive_read_support_format_tar(a.get());
   archive_read_support_format_gnutar(a.get());
   archive_read_support_filter_all(a.get());
-  if (archive_read_open_fd(a.get(), data.get(), 64 * 1024) != ARCHIVE_OK) return false;
+  if (archive_read_open_fd(a.get(), data.get(), 64 * 1024) != ARCHIVE_OK) return out;
   archive_entry* e = nullptr;
   int r = archive_read_next_header(a.get(), &e);
-  return r == ARCHIVE_OK || r == ARCHIVE_WARN;
+  out.archive = r == ARCHIVE_OK || r == ARCHIVE_WARN;
+  if (!out.archive) return out;
+  const char* name = archive_entry_pathname(e);
+  auto clean = name ? clean_layer_path(name) : std::nullopt;
+  if (clean && clean->empty() && archive_entry_filetype(e) == AE_IFDIR) {
+    struct stat st{};
+    st.st_uid = static_cast<uid_t>(archive_entry_uid(e));
+    st.st_gid = static_cast<gid_t>(archive_entry_gid(e));
+    st.st_mode = S_IFDIR | (archive_entry_perm(e) & 07777);
+    st.st_mtim.tv_sec = archive_entry_mtime(e);
+    st.st_mtim.tv_nsec = archive_entry_mtime_nsec(e);
+    out.top = st;
+  }
+  return out;
 }
 
 // The file name Docker gives a URL's body: its path's last element.
@@ -588,7 +732,7 @@ PreparedCopy PreparedCopy::prepare(const SourceRoot& source, const CopySpec& spe
       Entry e;
       e.kind = Entry::Kind::url;
       e.name = url_file_name(src);
-      e.fetched = scratch / ("url-" + std::to_string(p.entries_.size()));
+      e.fetched = scratch / ("url-" + random_hex(8));  // the scratch directory is shared by a build's steps
       Fetched f = fetch(src, e.fetched);
       e.mtime = f.mtime;
       field(h, "url");
@@ -632,7 +776,9 @@ PreparedCopy PreparedCopy::prepare(const SourceRoot& source, const CopySpec& spe
       if (matched.empty()) throw Error(cmd + " failed: no source files were specified");
     } else {
       UniqueFd fd(open_in_root(source.root, "/" + *rel, O_PATH));
-      if (!fd || !view.top_visible(*rel)) {
+      struct stat st{};
+      if (fd && ::fstat(fd.get(), &st) != 0) throw_errno("stat " + *rel);
+      if (!fd || !view.visible_at(fd.get(), *rel, st)) {
         if (fd || errno == ENOENT || errno == ENOTDIR || errno == ELOOP) {
           throw Error(cmd + " failed: " + (context ? "file not found in build context or excluded by .dockerignore: " : "") +
                       "stat " + (rel->empty() ? "/" : *rel) + ": file does not exist");
@@ -652,7 +798,7 @@ PreparedCopy PreparedCopy::prepare(const SourceRoot& source, const CopySpec& spe
       if (::fstat(fd.get(), &st) != 0) throw_errno("stat " + m);
       field(h, "path");
       field(h, m);
-      hash_node(h, view, fd.get(), st, "", m);
+      TreeHasher(h, view).node(fd.get(), st, "", m);
       p.entries_.push_back(std::move(e));
     }
   }
@@ -666,9 +812,7 @@ PreparedCopy PreparedCopy::prepare(const SourceRoot& source, const CopySpec& spe
     field(h, spec.heredocs[i].content);
     p.entries_.push_back(std::move(e));
   }
-  const std::string& d = spec.dest;
-  const bool dir_hint = d.empty() || d.back() == '/' || d == "." || (d.size() >= 2 && d.compare(d.size() - 2, 2, "/.") == 0);
-  if (p.entries_.size() > 1 && !dir_hint)
+  if (p.entries_.size() > 1 && !names_directory(spec.dest))
     throw Error("When using " + cmd + " with more than one source file, the destination must be a directory and end with a /");
   p.digest_ = h.digest();
   return p;
@@ -677,10 +821,10 @@ PreparedCopy PreparedCopy::prepare(const SourceRoot& source, const CopySpec& spe
 void PreparedCopy::apply(int dest_root) const {
   const Owner owner = resolve_chown(dest_root, spec_.chown);
   const std::string& d = spec_.dest;
-  const bool dir_hint = d.empty() || d.back() == '/' || d == "." || (d.size() >= 2 && d.compare(d.size() - 2, 2, "/.") == 0);
+  const bool dir_hint = names_directory(d);
   const std::string dest = clean_absolute(!d.empty() && d.front() == '/' ? d : spec_.workdir + "/" + d);
   SourceView view(source_);
-  Writer writer(view, owner, spec_.chmod);
+  Writer writer(view, owner, spec_.chmod, source_.ignore == nullptr && spec_.chown.empty());
 
   // A file goes inside a destination that ends in "/" or is a directory, else it takes the destination's name.
   struct Target {
@@ -690,7 +834,7 @@ void PreparedCopy::apply(int dest_root) const {
   auto file_target = [&](const std::string& name) {
     std::string dir = dest, base = name;
     if (!dir_hint && !is_existing_dir(dest_root, dest)) std::tie(dir, base) = split_parent(dest);
-    return Target{ensure_dir(dest_root, dir), base, (dir == "/" ? "" : dir) + "/" + base};
+    return Target{ensure_dir(dest_root, dir, owner), base, (dir == "/" ? "" : dir) + "/" + base};
   };
 
   for (const auto& e : entries_) {
@@ -699,7 +843,7 @@ void PreparedCopy::apply(int dest_root) const {
       Writer::clear(t.dir.get(), t.name, false, t.where);
       UniqueFd out = Writer::create_file(t.dir.get(), t.name, t.where);
       write_all(out.get(), spec_.heredocs[e.heredoc].content, t.where);
-      writer.finish_file(out.get(), 0644, std::nullopt, t.where);
+      writer.finish_file(out.get(), owner, 0644, std::nullopt, t.where);
       continue;
     }
     if (e.kind == Entry::Kind::url) {
@@ -708,10 +852,10 @@ void PreparedCopy::apply(int dest_root) const {
       Target t = file_target(e.name);
       Writer::clear(t.dir.get(), t.name, false, t.where);
       UniqueFd out = Writer::create_file(t.dir.get(), t.name, t.where);
-      copy_data(in.get(), out.get(), t.where);
+      writer.copy(in.get(), out.get(), t.where);
       std::optional<struct timespec> mtime;
       if (e.mtime) mtime = timespec{static_cast<time_t>(*e.mtime), 0};
-      writer.finish_file(out.get(), 0600, mtime, t.where);
+      writer.finish_file(out.get(), owner, 0600, mtime, t.where);
       continue;
     }
     UniqueFd fd(open_in_root(source_.root, "/" + e.path, O_PATH));
@@ -720,21 +864,28 @@ void PreparedCopy::apply(int dest_root) const {
     if (::fstat(fd.get(), &st) != 0) throw_errno("stat " + e.path);
     if (S_ISDIR(st.st_mode)) {
       // A directory's contents, merged into the destination directory.
-      UniqueFd dir = ensure_dir(dest_root, dest);
+      UniqueFd dir = ensure_dir(dest_root, dest, owner);
       UniqueFd dst(::openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       if (!dst) throw_errno("open " + dest);
       writer.contents(fd.get(), e.path, dst.get(), dest);
       continue;
     }
-    if (spec_.add && S_ISREG(st.st_mode) && is_archive(fd.get())) {
+    ArchiveProbe probe;
+    if (spec_.add && S_ISREG(st.st_mode)) probe = probe_archive(fd.get());
+    if (probe.archive) {
       // A local archive is unpacked into the destination directory with its own owners and modes.
-      ensure_dir(dest_root, dest);
+      ensure_dir(dest_root, dest, owner);
       UniqueFd in(::open(proc_fd(fd.get()).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
       if (!in) throw_errno("open " + e.path);
       OwnerPolicy as_is;
       as_is.uid = [](std::uint32_t id) { return id; };
       as_is.gid = [](std::uint32_t id) { return id; };
       extract_tar(in.get(), dest_root, dest, CopyPlan{}, as_is);
+      if (probe.top) {
+        UniqueFd dir(open_in_root(dest_root, dest, O_RDONLY | O_DIRECTORY));
+        if (!dir) throw_errno("open " + dest);
+        Writer(view, Owner{probe.top->st_uid, probe.top->st_gid}, std::nullopt).finish_dir(dir.get(), *probe.top, dest);
+      }
       continue;
     }
     Target t = file_target(e.name);

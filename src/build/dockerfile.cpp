@@ -88,6 +88,7 @@ struct Directives {
   bool done = false;
   bool seen_escape = false;
   bool seen_syntax = false;
+  bool seen_check = false;
 };
 
 // BuildKit's reDirectives: ^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$
@@ -119,17 +120,16 @@ void possible_directive(Directives& d, std::string_view line, int line_number) {
     return;
   }
   key = lower(key);
-  if (key != "escape" && key != "syntax") {
+  if (key != "escape" && key != "syntax" && key != "check") {
     d.done = true;
     return;
   }
-  bool& seen = key == "escape" ? d.seen_escape : d.seen_syntax;
+  // "check" (BuildKit's lint settings) is a directive too: taken, and ignored.
+  bool& seen = key == "escape" ? d.seen_escape : key == "syntax" ? d.seen_syntax : d.seen_check;
   if (seen) parse_error(line_number, "only one " + key + " parser directive can be used");
   seen = true;
-  if (key == "syntax") {
-    d.syntax = value;
-    return;
-  }
+  if (key == "syntax") d.syntax = value;
+  if (key != "escape") return;
   if (value != "`" && value != "\\") parse_error(line_number, "invalid escape token '" + value + "' does not match ` or \\");
   d.escape = value[0];
 }
@@ -377,7 +377,7 @@ Instruction node_from_line(const std::string& line, char escape, int line_number
   return ins;
 }
 
-// BuildKit's reHeredoc ^(\d*)<<(-?)([^<]*)$ on one word, then the delimiter itself: quoted -> no expansion.
+// BuildKit's reHeredoc ^(\d*)<<(-?)\s*([^<]*)$ on one word, then the delimiter itself: quoted -> no expansion.
 std::optional<Heredoc> parse_heredoc_word(const std::string& word) {
   size_t i = 0;
   while (i < word.size() && std::isdigit(static_cast<unsigned char>(word[i]))) ++i;
@@ -388,6 +388,7 @@ std::optional<Heredoc> parse_heredoc_word(const std::string& word) {
     doc.chomp = true;
     ++i;
   }
+  while (i < word.size() && is_re_space(static_cast<unsigned char>(word[i]))) ++i;
   std::string rest = word.substr(i);
   if (rest.empty() || rest.find('<') != std::string::npos) return std::nullopt;
   LexOptions plain;
@@ -409,6 +410,7 @@ std::vector<Heredoc> heredocs_from_line(const std::string& line, int line_number
   o.raw_quotes = true;
   o.raw_escapes = true;
   o.skip_unset_env = true;
+  o.heredoc_words = true;
   std::vector<std::string> words;
   try {
     words = ShellLex('\\', o).expand_words(line, {});
@@ -452,10 +454,51 @@ std::vector<std::string_view> split_lines(std::string_view text) {
   return lines;
 }
 
+// The flags each instruction takes (BuildKit's BFlags declarations): 's' a string, 'b' a boolean, 'm' a
+// string that may repeat. ARG and STOPSIGNAL do not look at their flags at all; HEALTHCHECK NONE neither.
+struct FlagSpec {
+  const char* name;
+  char type;
+};
+std::vector<FlagSpec> flag_specs(std::string_view k) {
+  if (k == "ADD") return {{"chown", 's'}, {"chmod", 's'}, {"link", 'b'}, {"keep-git-dir", 'b'}, {"checksum", 's'}};
+  if (k == "COPY") return {{"chown", 's'}, {"from", 's'}, {"chmod", 's'}, {"link", 'b'}};
+  if (k == "FROM") return {{"platform", 's'}};
+  if (k == "RUN") return {{"mount", 'm'}, {"network", 's'}, {"security", 's'}};
+  if (k == "HEALTHCHECK")
+    return {{"interval", 's'}, {"timeout", 's'}, {"start-period", 's'}, {"start-interval", 's'}, {"retries", 's'}};
+  return {};
+}
+
+// BFlags.Parse: unknown, repeated or value-less flags are errors.
+void check_flags(const Instruction& ins) {
+  const std::string& k = ins.keyword;
+  if (k == "ARG" || k == "STOPSIGNAL") return;
+  if (k == "HEALTHCHECK" && upper(split_type(ins.args).first) == "NONE") return;
+  auto specs = flag_specs(k);
+  std::vector<std::string> used;
+  for (const auto& f : ins.flags) {
+    auto spec = std::find_if(specs.begin(), specs.end(), [&](const FlagSpec& s) { return f.name == s.name; });
+    if (spec == specs.end()) parse_error(ins.line, "unknown flag: " + f.name);
+    if (spec->type != 'm' && std::find(used.begin(), used.end(), f.name) != used.end())
+      parse_error(ins.line, "duplicate flag specified: " + f.name);
+    used.push_back(f.name);
+    if (spec->type == 'b') {
+      if (f.has_value && f.value.empty()) parse_error(ins.line, "missing a value on flag: " + f.name);
+      std::string v = lower(f.value);
+      if (!v.empty() && v != "true" && v != "false")
+        parse_error(ins.line, "expecting boolean value for flag " + f.name + ", not: " + f.value);
+    } else if (!f.has_value) {
+      parse_error(ins.line, "missing a value on flag: " + f.name);
+    }
+  }
+}
+
 // The argument checks BuildKit's instructions.Parse makes before anything is expanded.
 void check_instruction(const Instruction& ins) {
   const std::string& k = ins.keyword;
   if (!known(k)) parse_error(ins.line, "unknown instruction: " + k);
+  check_flags(ins);
   if (k == "ENV" || k == "LABEL" || k == "ARG") {
     name_values(ins);
   } else if (k == "MAINTAINER" || k == "USER" || k == "WORKDIR" || k == "STOPSIGNAL") {
@@ -471,13 +514,13 @@ void check_instruction(const Instruction& ins) {
     auto words = ins.json ? *ins.json : split_whitespace(ins.args);
     if (words.size() < 2)
       parse_error(ins.line, k + " requires at least two arguments, but only one was provided. Destination could not be determined");
-    if (!ins.json) {
-      try {
-        if (parse_heredoc_word(words.back())) parse_error(ins.line, k + " cannot accept a heredoc as a destination");
-      } catch (const Error& e) {
-        if (std::string_view(e.what()).starts_with("dockerfile parse error")) throw;
-      }
+    bool heredoc_dest = false;
+    try {
+      heredoc_dest = parse_heredoc_word(words.back()).has_value();
+    } catch (const Error&) {
+      // BuildKit's MustParseHeredoc: a word it cannot lex is no heredoc
     }
+    if (heredoc_dest) parse_error(ins.line, k + " cannot accept a heredoc as a destination");
   } else if (k == "FROM") {
     auto words = split_whitespace(ins.args);
     if (words.size() == 3 && lower(words[1]) == "as") {
@@ -527,6 +570,10 @@ Dockerfile parse_dockerfile(std::string_view text) {
   Dockerfile file;
   Directives d;
   auto lines = split_lines(text);
+  // bufio.Scanner's limit, which Docker keeps: a line (with its newline) fits in 64 KiB.
+  for (size_t n = 0; n < lines.size(); ++n)
+    if (trim_newline(lines[n]).size() > 65535 || lines[n].size() > 65536)
+      parse_error(static_cast<int>(n) + 1, "dockerfile line greater than max allowed size of 65535");
   size_t i = 0;
   int current = 0;
   while (i < lines.size()) {
@@ -537,19 +584,24 @@ Dockerfile parse_dockerfile(std::string_view text) {
     int start = current;
     auto [line, end_of_line] = trim_continuation(std::move(bytes), d.escape);
     if (end_of_line && line.empty()) continue;
+    bool empty_continuation = false;
     while (!end_of_line && i < lines.size()) {
       std::string_view next = lines[i++];
       std::string cont = process_line(d, next, false, current + 1);
       ++current;
-      if (is_comment(next)) continue;             // comment lines inside a continuation are dropped
-      if (trim_left(cont).empty()) continue;      // so are empty continuation lines (a warning in Docker)
+      if (is_comment(next)) continue;  // comment lines inside a continuation are dropped
+      if (trim_left(cont).empty()) {   // so are empty continuation lines, with a warning
+        empty_continuation = true;
+        continue;
+      }
       auto [more, eol] = trim_continuation(std::move(cont), d.escape);
       line += more;
       end_of_line = eol;
     }
+    if (empty_continuation) file.warnings.push_back("[WARNING]: Empty continuation line found in:\n    " + line);
     bool heredoc_ok = false;
     Instruction ins = node_from_line(line, d.escape, start, heredoc_ok);
-    if (heredoc_ok) {
+    if (heredoc_ok && line.find("<<") != std::string::npos) {
       for (auto& doc : heredocs_from_line(line, start)) {
         bool terminated = false;
         while (i < lines.size()) {
@@ -571,6 +623,8 @@ Dockerfile parse_dockerfile(std::string_view text) {
     }
     file.instructions.push_back(std::move(ins));
   }
+  if (!file.warnings.empty())
+    file.warnings.push_back("[WARNING]: Empty continuation lines will become errors in a future release.");
   if (file.instructions.empty()) throw Error("file with no instructions");
   file.escape = d.escape;
   file.syntax = d.syntax;
@@ -608,10 +662,12 @@ std::vector<std::pair<std::string, std::optional<std::string>>> name_values(cons
     out.emplace_back(std::string(rest.substr(0, sp)), std::string(rest.substr(v)));
     return out;
   }
+  // BuildKit's parser rejects a word without "=" before its instruction check sees a blank name.
+  for (auto& w : words)
+    if (w.find('=') == std::string::npos)
+      parse_error(ins.line, "Syntax error - can't find = in " + go_quote(w) + ". Must be of the form: name=value");
   for (auto& w : words) {
     size_t eq = w.find('=');
-    if (eq == std::string::npos)
-      parse_error(ins.line, "Syntax error - can't find = in " + go_quote(w) + ". Must be of the form: name=value");
     if (eq == 0) parse_error(ins.line, k + " names can not be blank");
     out.emplace_back(w.substr(0, eq), w.substr(eq + 1));
   }
@@ -621,6 +677,14 @@ std::vector<std::pair<std::string, std::optional<std::string>>> name_values(cons
 std::vector<std::string> split_words(const Instruction& ins) {
   if (ins.json) return *ins.json;
   return parse_words(ins.args, ins.escape);
+}
+
+std::optional<Heredoc> heredoc_word(std::string_view word) {
+  try {
+    return parse_heredoc_word(std::string(word));
+  } catch (const Error&) {
+    return std::nullopt;  // a delimiter that does not lex is no heredoc
+  }
 }
 
 std::string onbuild_expression(const Instruction& onbuild) {

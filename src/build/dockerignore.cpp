@@ -340,7 +340,11 @@ bool IgnoreMatcher::Pattern::match(std::string_view path) const {
       return !suffix.empty() && suffix[0] == '/' && path == suffix.substr(1);
     }
     case Kind::kRegexp: {
-      std::vector<char> memo((tokens.size() + 1) * (path.size() + 1), 0);
+      if (path.size() < head.size() + tail.size() || path.substr(0, head.size()) != head ||
+          path.substr(path.size() - tail.size()) != tail)
+        return false;
+      thread_local std::vector<char> memo;
+      memo.assign((tokens.size() + 1) * (path.size() + 1), 0);
       return match_tokens(tokens, 0, path, 0, memo);
     }
   }
@@ -457,7 +461,11 @@ void IgnoreMatcher::add(std::string raw, int line) {
     throw Error(context_error("syntax error in pattern " + quoted(p), line));
   }
   pat.kind = kind;
-  if (kind == Kind::kRegexp) pat.tokens = std::move(tokens);
+  if (kind == Kind::kRegexp) {
+    if (!tokens.empty() && tokens.front().kind == Token::kLiteral) pat.head = tokens.front().literal;
+    if (tokens.size() > 1 && tokens.back().kind == Token::kLiteral) pat.tail = tokens.back().literal;
+    pat.tokens = std::move(tokens);
+  }
   compiled_.push_back(std::move(pat));
 }
 

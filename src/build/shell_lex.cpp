@@ -292,8 +292,12 @@ class Lexer {
         raw_escapes_ = saved;
         return {std::move(result), words.take()};
       }
-      if (ch == '$' || (ch == '\'' || ch == '"')) {
-        std::string tmp = ch == '$' ? dollar() : ch == '\'' ? single_quote() : double_quote();
+      bool quote = (ch == '\'' || ch == '"') && !options_.skip_process_quotes;
+      if (ch == '$' || quote || (ch == '<' && options_.heredoc_words)) {
+        std::string tmp = ch == '$'    ? dollar()
+                          : ch == '\'' ? single_quote()
+                          : ch == '"'  ? double_quote()
+                                       : possible_heredoc();
         result += tmp;
         if (ch == '$') {
           words.add_string(tmp);
@@ -325,6 +329,16 @@ class Lexer {
  private:
   int peek() const { return pos_ < src_.size() ? static_cast<unsigned char>(src_[pos_]) : kEof; }
   int next() { return pos_ < src_.size() ? static_cast<unsigned char>(src_[pos_++]) : kEof; }
+
+  // BuildKit's processPossibleHeredoc: "<<" swallows the blanks that follow it, so that "<<  EOF" is one word.
+  std::string possible_heredoc() {
+    next();
+    if (peek() != '<') return "<";
+    next();
+    std::string result = "<<";
+    while (peek() == ' ' || peek() == '\t') result.push_back(static_cast<char>(next()));
+    return result;
+  }
 
   std::string single_quote() {
     // Everything up to the next ' as is: nothing can be escaped inside.

@@ -126,7 +126,7 @@ TEST_F(BuildTest, CacheReusesStepsAcrossInvocationsUntilAChange) {
   auto fresh = build({"--no-cache", "-t", "c:4"});
   ASSERT_EQ(fresh.exit_code, 0) << fresh.err;
   EXPECT_EQ(count(fresh.out, " ---> Using cache"), 0) << fresh.out;
-  EXPECT_EQ(count(fresh.out, "streamed-output"), 1);
+  EXPECT_EQ(count(fresh.out, "\nstreamed-output\n"), 1) << fresh.out;  // the RUN ran again
 
   // builder prune removes the cache: the next build runs every step again.
   auto pruned = cpk_({"builder", "prune", "-f"});
@@ -187,7 +187,7 @@ TEST_F(BuildTest, RunStepsUseTheBridgeByDefaultAndNoneOnRequest) {
   auto out = run({"--rm", "--network", "none", "net"});
   EXPECT_NE(out.out.find("eth0"), std::string::npos) << out.out;
   EXPECT_NE(out.out.find(subnet_prefix()), std::string::npos) << out.out;
-  EXPECT_EQ(count(out.out, "eth0"), 1) << "RUN --network=none had an interface: " << out.out;
+  EXPECT_EQ(count(out.out, ": eth0"), 1) << "RUN --network=none had an interface: " << out.out;
 }
 
 TEST_F(BuildTest, FailuresLeaveNothingBehind) {

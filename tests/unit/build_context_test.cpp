@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -180,8 +181,10 @@ TEST_F(BuildCopyTest, DirectorySourceCopiesItsContentsWithModesTimesAndSymlinks)
   ::utimensat(AT_FDCWD, (ctx() / "dir" / "f").c_str(), old, 0);
   ::utimensat(AT_FDCWD, (ctx() / "dir" / "sub").c_str(), old, 0);
   ::utimensat(AT_FDCWD, (ctx() / "dir" / "abs-link").c_str(), old, AT_SYMLINK_NOFOLLOW);
+  ::chmod((ctx() / "dir").c_str(), 0700);
   copy({"dir"}, "/target");
   EXPECT_FALSE(fs::exists(dst() / "target" / "dir"));  // the contents, not the directory
+  EXPECT_EQ(lstat_of(dst() / "target").st_mode & 07777, 0755u);  // made as a parent, as buildah does
   EXPECT_EQ(read_file(dst() / "target" / "f"), "F");
   EXPECT_EQ(read_file(dst() / "target" / "sub" / "g"), "G");
   EXPECT_EQ(lstat_of(dst() / "target" / "f").st_mode & 07777, 0600u);
@@ -214,6 +217,23 @@ TEST_F(BuildCopyTest, SymlinkGivenAsSourceIsFollowedInsideTheContext) {
   EXPECT_EQ(error_of([&] { copy({"evil2"}, "/e"); }),
             "COPY failed: file not found in build context or excluded by .dockerignore: stat evil2: file does not exist");
   EXPECT_FALSE(fs::exists(dst() / "e"));
+}
+
+TEST_F(BuildCopyTest, ExtendedAttributesAreCopiedAndCounted) {
+  write(ctx() / "d" / "f", "F");
+  const std::string before = digest({"d"}, "/x");
+  ASSERT_EQ(::setxattr((ctx() / "d" / "f").c_str(), "user.note", "v1", 2, 0), 0);
+  ASSERT_EQ(::setxattr((ctx() / "d").c_str(), "user.dir", "d", 1, 0), 0);
+  const std::string with = digest({"d"}, "/x");
+  EXPECT_NE(with, before);
+  ASSERT_EQ(::setxattr((ctx() / "d" / "f").c_str(), "user.note", "v2", 2, 0), 0);
+  EXPECT_NE(digest({"d"}, "/x"), with);
+  copy({"d"}, "/x");
+  char value[16] = {};
+  EXPECT_EQ(::getxattr((dst() / "x" / "f").c_str(), "user.note", value, sizeof value), 2);
+  EXPECT_STREQ(value, "v2");
+  copy({"d/f"}, "/single");
+  EXPECT_EQ(::getxattr((dst() / "single").c_str(), "user.note", value, sizeof value), 2);
 }
 
 TEST_F(BuildCopyTest, HardlinksWithinOneCopyStayLinked) {
@@ -276,6 +296,7 @@ TEST_F(BuildCopyTest, DockerignoreHidesFilesAndExceptionsBringThemBack) {
   write(ctx() / "app" / "main.c", "M");
   write(ctx() / "build" / "tmp", "T");
   write(ctx() / "build" / "out", "O");
+  ::chmod((ctx() / "build").c_str(), 0700);
   EXPECT_EQ(error_of([&] { copy({"secret"}, "/s"); }),
             "COPY failed: file not found in build context or excluded by .dockerignore: stat secret: file does not exist");
   copy({"."}, "/all/");
@@ -283,8 +304,13 @@ TEST_F(BuildCopyTest, DockerignoreHidesFilesAndExceptionsBringThemBack) {
   EXPECT_FALSE(fs::exists(dst() / "all" / "x.log"));
   EXPECT_TRUE(fs::exists(dst() / "all" / "keep.log"));
   EXPECT_TRUE(fs::exists(dst() / "all" / "app" / "main.c"));
-  EXPECT_TRUE(fs::exists(dst() / "all" / "build" / "out"));  // the exception keeps its directory
+  EXPECT_TRUE(fs::exists(dst() / "all" / "build" / "out"));  // the exception keeps its directory...
+  EXPECT_EQ(lstat_of(dst() / "all" / "build").st_mode & 07777, 0755u);  // ... as a plain parent
   EXPECT_FALSE(fs::exists(dst() / "all" / "build" / "tmp"));
+  // An excluded directory named as a source holds what its exceptions bring back.
+  copy({"build"}, "/b");
+  EXPECT_TRUE(fs::exists(dst() / "b" / "out"));
+  EXPECT_FALSE(fs::exists(dst() / "b" / "tmp"));
   copy({"*.log"}, "/logs/");
   EXPECT_FALSE(fs::exists(dst() / "logs" / "x.log"));
   EXPECT_TRUE(fs::exists(dst() / "logs" / "keep.log"));
@@ -317,10 +343,24 @@ TEST_F(BuildCopyTest, ChownTakesIdsOrNamesFromTheDestinationAndChmodAppliesToFil
   copy({"d"}, "/o4", spec);
   EXPECT_EQ(lstat_of(dst() / "o4" / "g").st_uid, 123u);
   EXPECT_EQ(lstat_of(dst() / "o4" / "g").st_gid, 456u);
+  // Directories the copy makes take the owner too (Docker's MkdirAllAndChownNew, buildah); existing ones stay.
+  spec.chown = "7:8";
+  copy({"d"}, "/o1-parent/made/owned", spec);
+  for (const char* p : {"o1-parent", "o1-parent/made", "o1-parent/made/owned", "o1-parent/made/owned/g"}) {
+    EXPECT_EQ(lstat_of(dst() / p).st_uid, 7u) << p;
+    EXPECT_EQ(lstat_of(dst() / p).st_gid, 8u) << p;
+  }
+  EXPECT_EQ(lstat_of(dst() / "o1-parent").st_mode & 07777, 0755u);
+  EXPECT_EQ(lstat_of(dst() / "etc").st_uid, 0u);
   spec.chown = "nobody";
   EXPECT_EQ(error_of([&] { copy({"f"}, "/o5", spec); }), "unable to find user nobody: no matching entries in passwd file");
   spec.chown = "app:nogroup";
   EXPECT_EQ(error_of([&] { copy({"f"}, "/o5", spec); }), "unable to find group nogroup: no matching entries in group file");
+  // A fifo planted as /etc/group is no group file, and never blocks the copy.
+  fs::remove(dst() / "etc" / "group");
+  ASSERT_EQ(::mkfifo((dst() / "etc" / "group").c_str(), 0644), 0);
+  spec.chown = "app:staff";
+  EXPECT_EQ(error_of([&] { copy({"f"}, "/o6", spec); }), "unable to find group staff: no matching entries in group file");
   CopySpec mode;
   mode.chmod = 0751;
   copy({"d"}, "/m/", mode);
@@ -445,6 +485,8 @@ TEST_F(BuildCopyTest, AddExtractsLocalArchivesOfAnyCompression) {
   write(tmp_.path / "tree" / "top", "T", 0640);
   write(tmp_.path / "tree" / "sub" / "inner", "I");
   ::chown((tmp_.path / "tree" / "top").c_str(), 42, 43);
+  ::chown((tmp_.path / "tree").c_str(), 44, 45);  // the archive's "./" entry
+  ::chmod((tmp_.path / "tree").c_str(), 0750);
   const std::string tar = make_tar(tmp_.path / "tree");
   write(ctx() / "plain.tar", tar);
   write(ctx() / "a.tar.gz", gzip(tar));
@@ -460,6 +502,9 @@ TEST_F(BuildCopyTest, AddExtractsLocalArchivesOfAnyCompression) {
     EXPECT_EQ(read_file(dst() / d / "sub" / "inner"), "I") << d;
     EXPECT_EQ(lstat_of(dst() / d / "top").st_uid, 42u) << d;  // the archive's owners and modes
     EXPECT_EQ(lstat_of(dst() / d / "top").st_mode & 07777, 0640u) << d;
+    // The destination directory takes the archive's "./" entry, as buildah extracts it.
+    EXPECT_EQ(lstat_of(dst() / d).st_uid, 44u) << d;
+    EXPECT_EQ(lstat_of(dst() / d).st_mode & 07777, 0750u) << d;
   }
   // Not an archive: copied as it is. COPY never extracts.
   copy({"notes.gz"}, "/n/", add);
@@ -537,6 +582,13 @@ TEST_F(BuildCopyTest, AddFetchesUrlsAsFilesAndTheDigestCoversTheirContent) {
   EXPECT_EQ(read_file(dst() / "etc" / "app.conf"), "second body");
   EXPECT_NE(d1, d2);
   EXPECT_EQ(digest({one.url("/files/app.conf?x=1")}, "/etc/", add), d1);
+  // A fetched archive is stored as it is, never extracted (Docker extracts local archives only).
+  write(tmp_.path / "tree" / "inner", "I");
+  const std::string tar = gzip(make_tar(tmp_.path / "tree"));
+  TinyServer archive(http_ok(tar));
+  copy({archive.url("/a.tar.gz")}, "/dl/", add);
+  EXPECT_EQ(read_file(dst() / "dl" / "a.tar.gz"), tar);
+  EXPECT_FALSE(fs::exists(dst() / "dl" / "inner"));
   const std::string e = error_of([&] { copy({missing.url("/x")}, "/", add); });
   EXPECT_NE(e.find("404"), std::string::npos) << e;
   EXPECT_EQ(error_of([&] { copy({one.url("/")}, "/", add); }), "cannot determine filename from url: " + one.url("/"));
@@ -557,6 +609,7 @@ TEST(OpenImageFs, LayersAreOverlaidReadOnly) {
   two.id = "sha256:" + std::string(64, 'e');
   two.layers = {layer("a", "etc/base", "lower"), layer("b", "etc/base", "upper")};
   write(store.layer_diff_dir(two.layers[0].chain_id) / "only-lower", "L");
+  ASSERT_EQ(::chown((store.layer_diff_dir(two.layers[1].chain_id) / "etc" / "base").c_str(), 42, 43), 0);
   ImageRecord one;
   one.id = "sha256:" + std::string(64, 'f');
   one.layers = {layer("c", "single", "S")};
@@ -587,6 +640,11 @@ TEST(OpenImageFs, LayersAreOverlaidReadOnly) {
     UniqueFd dst(::open((tmp.path / "dst").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     PreparedCopy::prepare(SourceRoot{fs2.root(), nullptr}, spec, tmp.path).apply(dst.get());
     EXPECT_EQ(read_file(tmp.path / "dst" / "got"), "upper");
+    EXPECT_EQ(lstat_of(tmp.path / "dst" / "got").st_uid, 42u);  // --from keeps the owners, as BuildKit
+    EXPECT_EQ(lstat_of(tmp.path / "dst" / "got").st_gid, 43u);
+    spec.chown = "5:6";
+    PreparedCopy::prepare(SourceRoot{fs2.root(), nullptr}, spec, tmp.path).apply(dst.get());
+    EXPECT_EQ(lstat_of(tmp.path / "dst" / "got").st_uid, 5u);
   }
   {
     ImageFs fs1 = open_image_fs(store, one.id);

@@ -277,3 +277,53 @@ TEST(IgnoreMatcher, ParentDirectoryMatches) {
   EXPECT_TRUE(m.excluded("logs2/x/y"));
   EXPECT_FALSE(m.excluded("x/logs"));
 }
+
+// patternmatcher_test.go's matchTests: Go's table through the ignore rules (a parent directory match counts,
+// a malformed pattern is refused when the matcher is made).
+TEST(IgnoreMatcher, GoTableThroughPatternMatcher) {
+  struct Case {
+    const char* pattern;
+    const char* name;
+    bool match;
+    bool bad;
+  } cases[] = {
+      {"abc", "abc", true, false},          {"*", "abc", true, false},
+      {"*c", "abc", true, false},           {"a*", "a", true, false},
+      {"a*", "abc", true, false},           {"a*", "ab/c", true, false},
+      {"a*/b", "abc/b", true, false},       {"a*/b", "a/c/b", false, false},
+      {"a*b*c*d*e*/f", "axbxcxdxe/f", true, false},
+      {"a*b*c*d*e*/f", "axbxcxdxexxx/f", true, false},
+      {"a*b*c*d*e*/f", "axbxcxdxe/xxx/f", false, false},
+      {"a*b*c*d*e*/f", "axbxcxdxexxx/fff", false, false},
+      {"a*b?c*x", "abxbbxdbxebxczzx", true, false},
+      {"a*b?c*x", "abxbbxdbxebxczzy", false, false},
+      {"ab[c]", "abc", true, false},        {"ab[b-d]", "abc", true, false},
+      {"ab[e-g]", "abc", false, false},     {"ab[^c]", "abc", false, false},
+      {"ab[^b-d]", "abc", false, false},    {"ab[^e-g]", "abc", true, false},
+      {"a\\*b", "a*b", true, false},        {"a\\*b", "ab", false, false},
+      {"a?b", "a☺b", true, false},          {"a[^a]b", "a☺b", true, false},
+      {"a???b", "a☺b", false, false},       {"a[^a][^a][^a]b", "a☺b", false, false},
+      {"[a-ζ]*", "α", true, false},         {"*[a-ζ]", "A", false, false},
+      {"a?b", "a/b", false, false},         {"a*b", "a/b", false, false},
+      {"[\\]a]", "]", true, false},         {"[\\-]", "-", true, false},
+      {"[x\\-]", "x", true, false},         {"[x\\-]", "-", true, false},
+      {"[x\\-]", "z", false, false},        {"[\\-x]", "x", true, false},
+      {"[\\-x]", "-", true, false},         {"[\\-x]", "a", false, false},
+      {"[]a]", "]", false, true},           {"[-]", "-", false, true},
+      {"[x-]", "x", false, true},           {"[x-]", "-", false, true},
+      {"[x-]", "z", false, true},           {"[-x]", "x", false, true},
+      {"[-x]", "-", false, true},           {"[-x]", "a", false, true},
+      {"\\", "a", false, true},             {"[a-b-c]", "a", false, true},
+      {"[", "a", false, true},              {"[^", "a", false, true},
+      {"[^bc", "a", false, true},           {"a[", "a", false, true},
+      {"a[", "ab", false, true},            {"*x", "xxx", true, false},
+  };
+  for (const auto& c : cases) {
+    if (c.bad) {
+      EXPECT_THROW(IgnoreMatcher(std::vector<std::string>{c.pattern}), Error) << c.pattern;
+      continue;
+    }
+    IgnoreMatcher m(std::vector<std::string>{c.pattern});
+    EXPECT_EQ(m.excluded(c.name), c.match) << c.pattern << " vs " << c.name;
+  }
+}

@@ -322,3 +322,12 @@ TEST(ShellLex, RawOptionsForHeredocDetection) {
   skip.skip_unset_env = true;
   EXPECT_EQ(ShellLex('\\', skip).expand_word("$A ${B} ${C/x/y} $D", {"D=d"}), "$A ${B} ${C/x/y} d");
 }
+
+TEST(ShellLex, SkipProcessQuotesForHeredocBodies) {
+  LexOptions o;
+  o.skip_process_quotes = true;
+  ShellLex lex('\\', o);
+  BuildEnv env{"NAME=me"};
+  EXPECT_EQ(lex.expand_word("echo \"hi $NAME\" 'and ${NAME}'\n\\$NAME\n", env), "echo \"hi me\" 'and me'\n$NAME\n");
+  EXPECT_EQ(lex.expand_word("don't", env), "don't");
+}

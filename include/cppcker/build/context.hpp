@@ -61,23 +61,28 @@ struct CopySpec {
 class PreparedCopy {
  public:
   // Throws Error in Docker's wording with the source named: a source outside the context ("forbidden path
-  // outside the build context: ../x"), a missing or excluded source ("COPY failed: file not found in build
-  // context or excluded by .dockerignore: stat x: file does not exist"), a wildcard that matches nothing
-  // ("COPY failed: no source files were specified"), several sources to a destination without a trailing
-  // "/" ("When using COPY with more than one source file, the destination must be a directory and end with
-  // a /"), a URL that cannot be fetched (its HTTP status).
+  // outside the build context: ../x ()"), a missing or excluded source ("COPY failed: file not found in
+  // build context or excluded by .dockerignore: stat x: file does not exist"), a wildcard that matches
+  // nothing ("COPY failed: no source files were specified"; "ADD failed: ..." for ADD), several sources to a
+  // destination without a trailing "/" ("When using COPY with more than one source file, the destination
+  // must be a directory and end with a /"), a URL to COPY ("source can't be a URL for COPY"), a URL that
+  // cannot be fetched ("failed to GET <url> with status 404: <body>").
   static PreparedCopy prepare(const SourceRoot& source, const CopySpec& spec, const std::filesystem::path& scratch);
 
   // The cache's view: sha256 over every selected entry's name below its source, type, mode, owner,
-  // link target and content (not its mtime, as BuildKit), plus the destination, --chown and --chmod. Equal
-  // digests mean an equal result.
+  // extended attributes, link target and content (not its mtime, as BuildKit), plus the destination,
+  // --chown and --chmod, a URL's fetched body and a heredoc's content. Equal digests mean an equal result.
   const std::string& digest() const { return digest_; }
 
   // Copies into `dest_root` (an O_PATH directory: the step container's root, writable) with Docker's rules:
   // a directory's contents (not the directory) are copied; a file to a destination ending in "/" (or an
-  // existing directory) goes inside it; missing parents are created (0755, root:root); owners are root or
-  // --chown's, modes kept or --chmod's; mtimes kept; ADD extracts a local tar (any compression) as a
-  // directory merge and stores a URL's body as a file (0600, its name from the URL when dest ends in "/").
+  // existing directory) goes inside it; missing parents are created (0755, owned by --chown's user or
+  // root, as Docker and buildah); owners are root or --chown's (a copy --from without --chown keeps the
+  // source's, as BuildKit and buildah); modes kept or --chmod's; mtimes and xattrs kept; ADD extracts a
+  // local tar (any compression) as a directory merge with the archive's owners (its "./" entry applied to
+  // the destination, as buildah) and stores a URL's body as a file (0600, its name from the URL when dest
+  // ends in "/"). Errors name the destination path; `--chown` names missing from the destination's
+  // /etc/passwd or /etc/group: "unable to find user x: no matching entries in passwd file".
   void apply(int dest_root) const;
 
  private:

@@ -49,11 +49,16 @@ struct Dockerfile {
   char escape = '\\';
   std::string syntax;  // the `# syntax=` directive's value ("" when absent): noted and ignored
   std::vector<Instruction> instructions;  // ARGs before the first FROM included, in order
+  // Docker's parser warnings, to print as they are ("[WARNING]: Empty continuation line found in: ...").
+  std::vector<std::string> warnings;
 };
 
-// Throws Error("dockerfile parse error on line N: <what>") for an unknown instruction, an empty file
-// ("file with no instructions"), a heredoc without its terminator, a bad directive, an instruction that needs
-// arguments and has none ("FROM requires at least one argument" and the like).
+// Throws Error("dockerfile parse error on line N: <what>") in BuildKit's words for an unknown instruction, a
+// heredoc without its terminator, a bad directive, a JSON array of non-strings, and the checks BuildKit's
+// instructions.Parse makes before expansion: argument counts ("FROM requires either one or three arguments",
+// "COPY requires at least two arguments, ..."), ENV/LABEL/ARG syntax, HEALTHCHECK/SHELL/ONBUILD forms, and
+// each instruction's flags ("unknown flag: x", "duplicate flag specified: x", "missing a value on flag: x").
+// An empty file throws Error("file with no instructions") (no line).
 Dockerfile parse_dockerfile(std::string_view text);
 
 // ---- argument splitting as Docker's parser does it per instruction: raw words, quotes kept, nothing
@@ -67,6 +72,11 @@ std::vector<std::pair<std::string, std::optional<std::string>>> name_values(cons
 // COPY, ADD, VOLUME, EXPOSE, ...: the JSON form's elements, or the shell form split on whitespace
 // outside quotes (quotes kept; the lexer removes them).
 std::vector<std::string> split_words(const Instruction& instruction);
+
+// A word of COPY/ADD/RUN that is a heredoc ("<<EOF", "<<-'EOF'", "3<<EOF"): its name, expand and chomp
+// (content empty: take it from Instruction::heredocs by name), as BuildKit's MustParseHeredoc; nullopt for
+// any other word. COPY/ADD sources that are heredocs become files named after them.
+std::optional<Heredoc> heredoc_word(std::string_view word);
 
 // ONBUILD: the trigger as BuildKit stores it in the image config (OnBuild) — the text after "ONBUILD", each
 // heredoc body and terminator appended on lines of their own — ready for parse_dockerfile when it fires.

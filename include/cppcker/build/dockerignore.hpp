@@ -50,6 +50,7 @@ class IgnoreMatcher {
     std::vector<std::string> parts;  // split on "/" for ** matching
     Kind kind = Kind::kExact;
     std::vector<Token> tokens;  // for kRegexp
+    std::string head, tail;     // kRegexp: literals every match starts / ends with (a cheap first test)
     bool match(std::string_view path) const;
   };
  private:

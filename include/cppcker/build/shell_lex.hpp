@@ -23,6 +23,10 @@ struct LexOptions {
   bool raw_quotes = false;      // keep the quote characters in the result
   bool raw_escapes = false;     // keep the escape characters in the result
   bool skip_unset_env = false;  // leave $X / ${X...} as written when X is unset
+  bool heredoc_words = false;   // "<<" and the blanks after it stay in the word ("<<  EOF" is one word)
+  // Quotes are ordinary characters: what BuildKit expands a COPY/ADD heredoc body with when its delimiter
+  // was not quoted (`ShellLex('\\', {.skip_process_quotes = true}).expand_word(body, env)`).
+  bool skip_process_quotes = false;
 };
 
 class ShellLex {
