@@ -14,6 +14,7 @@ packages=(
   iproute2 util-linux                    # for the network tests: `ip` and `nsenter` for a second namespace
   podman conmon containernetworking-plugins containerd runc  # for the OCI peer tests: they drive cppcker-runc
   umoci                                  # for the commit tests: a second reader of committed layers
+  buildah                                # for the build tests and bench: an independent builder of the same Dockerfiles
 )
 
 missing=()
