@@ -134,31 +134,6 @@ class StepContainer {
   bool keep_ = false;
 };
 
-// mkdir -p of `path` inside `root` (an O_PATH directory), every component resolved in the root. Returns
-// whether anything was made.
-bool make_dirs_in_root(int root, const std::string& path) {
-  bool made = false;
-  std::string prefix;
-  std::size_t pos = 0;
-  while (pos < path.size()) {
-    std::size_t next = path.find('/', pos);
-    if (next == std::string::npos) next = path.size();
-    std::string name = path.substr(pos, next - pos);
-    pos = next + 1;
-    if (name.empty() || name == ".") continue;
-    std::string parent = prefix.empty() ? "/" : prefix;
-    prefix += "/" + name;
-    UniqueFd existing(open_in_root(root, prefix, O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (existing) continue;
-    if (errno != ENOENT) throw_errno("mkdir " + prefix);
-    UniqueFd dir(open_in_root(root, parent, O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!dir) throw_errno("mkdir " + parent);
-    if (::mkdirat(dir.get(), name.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("mkdir " + prefix);
-    made = true;
-  }
-  return made;
-}
-
 struct StageState {
   std::string image;        // the current image ("" while a FROM scratch stage has made none)
   std::size_t layers = 0;   // its layer count (0: there is no filesystem to run in)
@@ -455,7 +430,7 @@ class Executor {
     if (reuse(st, key)) return;
     std::string dir = st.config.value("WorkingDir", std::string("/"));
     std::string parent = st.image;
-    CommitResult made = change_files(st, "/bin/sh -c #(nop) " + text, [&](int root) { make_dirs_in_root(root, dir); });
+    CommitResult made = change_files(st, "/bin/sh -c #(nop) " + text, [&](int root) { make_workdir(root, dir, st.config.value("User", std::string())); });
     remember(st, key, parent, made);
   }
 

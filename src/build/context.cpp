@@ -893,4 +893,8 @@ void PreparedCopy::apply(int dest_root) const {
   }
 }
 
+void make_workdir(int root, const std::string& path, const std::string& user) {
+  ensure_dir(root, clean_absolute(path), resolve_chown(root, user));
+}
+
 }  // namespace cppcker::build

@@ -174,9 +174,9 @@ TEST_F(CommitTest, RunningContainerIsFrozenOnlyWhileRead) {
   ASSERT_EQ(c2.exit_code, 0) << c2.err;
   EXPECT_EQ(inspect("live")["State"].value("Status", ""), "running");
   fs::path freezer = container_cgroup("freezer", id);
-  if (fs::exists(freezer / "freezer.state")) EXPECT_EQ(trim(cppcker::read_file(freezer / "freezer.state")), "THAWED");
+  if (fs::exists(freezer / "freezer.state")) { EXPECT_EQ(trim(cppcker::read_file(freezer / "freezer.state")), "THAWED"); }
   fs::path unified = container_cgroup("", id);
-  if (fs::exists(unified / "cgroup.freeze")) EXPECT_EQ(trim(cppcker::read_file(unified / "cgroup.freeze")), "0");
+  if (fs::exists(unified / "cgroup.freeze")) { EXPECT_EQ(trim(cppcker::read_file(unified / "cgroup.freeze")), "0"); }
   auto e = cpk_({"exec", "live", "cat", "/up"});
   EXPECT_EQ(e.out, "up\n") << e.err;
   auto check = run({"--rm", "live:paused", "cat", "/up"});

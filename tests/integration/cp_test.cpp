@@ -120,7 +120,7 @@ TEST_F(CpTest, OutOfRunningAndStoppedContainersAsGnuTarReadsIt) {
     auto dir_on_file = cpk_({"cp", id + ":/data", (out / "existing").string()});
     EXPECT_EQ(dir_on_file.exit_code, 1);
     EXPECT_EQ(dir_on_file.err, "Error: cannot copy directory\n");
-    if (round == 0) ASSERT_EQ(cpk_({"stop", "-t", "1", id}).exit_code, 0);
+    if (round == 0) { ASSERT_EQ(cpk_({"stop", "-t", "1", id}).exit_code, 0); }
   }
   EXPECT_EQ(inspect(id)["State"]["Status"], "exited");
 }
@@ -206,7 +206,7 @@ TEST_F(CpTest, PlantedSymlinksNeverReachTheHost) {
     fs::path out = tmp_.path / ("link-out-" + std::to_string(round));
     ASSERT_EQ(cpk_({"cp", id + ":/shadowlink", out.string()}).exit_code, 0);
     EXPECT_TRUE(fs::is_symlink(out));
-    if (round == 0) ASSERT_EQ(cpk_({"stop", "-t", "1", id}).exit_code, 0);
+    if (round == 0) { ASSERT_EQ(cpk_({"stop", "-t", "1", id}).exit_code, 0); }
   }
 }
 
@@ -256,7 +256,7 @@ TEST_F(CpTest, ExportWritesTheFlattenedRootfsWithoutVolumes) {
     fs::create_directories(x);
     ASSERT_EQ(ts::run({"tar", "-C", x.string(), "-xf", out.string()}).exit_code, 0);
     EXPECT_EQ(cppcker::read_file(x / "newfile"), "new\n");
-    if (round == 0) ASSERT_EQ(cpk_({"stop", "-t", "1", id}).exit_code, 0);
+    if (round == 0) { ASSERT_EQ(cpk_({"stop", "-t", "1", id}).exit_code, 0); }
   }
   // To stdout as well.
   fs::path piped = tmp_.path / "piped.tar";
@@ -340,7 +340,7 @@ TEST_F(CpUsernsTest, OwnersAreTheContainersIds) {
     auto t = ts::run({"tar", "--numeric-owner", "-tvf", out.string()});
     EXPECT_TRUE(line_with(t.out, "0/0", " bin/busybox")) << t.out;
     EXPECT_TRUE(line_with(t.out, "1000/1000", " home/app/d")) << t.out;
-    if (round == 0) ASSERT_EQ(cpk_({"stop", "-t", "1", id}).exit_code, 0);
+    if (round == 0) { ASSERT_EQ(cpk_({"stop", "-t", "1", id}).exit_code, 0); }
   }
 }
 

@@ -101,4 +101,10 @@ class PreparedCopy {
   std::string digest_;
 };
 
+// WORKDIR's directory: `path` (absolute) made in `root` (an O_PATH directory) with its missing parents, each
+// 0755 whatever the umask and owned by `user` (the stage's USER: "" is root, "name|uid[:group|gid]" resolved
+// in the root's own /etc/passwd and /etc/group), as BuildKit and buildah make it; existing directories are
+// left as they are. Every component is resolved inside the root.
+void make_workdir(int root, const std::string& path, const std::string& user);
+
 }  // namespace cppcker::build
