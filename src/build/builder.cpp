@@ -530,7 +530,7 @@ class Executor {
 
     SourceRoot source{context_.root(), &context_.ignore()};
     std::optional<decltype(open_image_fs(env_.images, std::string()))> from_fs;
-    std::string from_text;
+    std::string from_text, from_image;
     if (const Flag* f = ins.flag("from")) {
       std::string ref = lex_.expand_word(f->value, env);
       std::optional<std::string> image;
@@ -540,18 +540,30 @@ class Executor {
         if ((!plan_.stages[s].name.empty() && plan_.stages[s].name == l) || ref == std::to_string(s)) image = results_[s];
       if (!image) image = image_for(ref, st.platform);
       if (image->empty()) throw Error("COPY --from=" + ref + ": the stage has no filesystem");
-      from_fs.emplace(open_image_fs(env_.images, *image));
-      source = SourceRoot{from_fs->root(), nullptr};
+      from_image = *image;
       from_text = " --from=" + *image;
     }
-    PreparedCopy copy = PreparedCopy::prepare(source, spec, scratch_.path());
     std::string flags = from_text + (spec.chown.empty() ? "" : " --chown=" + spec.chown) +
                         (spec.chmod ? " --chmod=" + std::to_string(*spec.chmod) : "");
-    std::string key = cache_key({lower(ins.keyword), st.image, flags, join(words, "\n"), copy.digest()});
+    std::optional<PreparedCopy> copy;
+    std::string content;
+    if (from_image.empty()) {
+      copy.emplace(PreparedCopy::prepare(source, spec, scratch_.path()));
+      content = copy->digest();
+    } else {
+      // An image ID names its whole filesystem (the config it is the digest of lists the layers' digests),
+      // so a --from step is looked up without mounting and reading the source.
+      for (const auto& h : spec.heredocs) content += h.name + "\n" + h.content;
+    }
+    std::string key = cache_key({lower(ins.keyword), st.image, flags, join(words, "\n"), content});
     if (reuse(st, key)) return;
+    if (!copy) {
+      from_fs.emplace(open_image_fs(env_.images, from_image));
+      copy.emplace(PreparedCopy::prepare(SourceRoot{from_fs->root(), nullptr}, spec, scratch_.path()));
+    }
     std::string parent = st.image;
-    std::string created_by = "/bin/sh -c #(nop) " + ins.keyword + flags + " " + copy.digest() + " in " + spec.dest + " ";
-    CommitResult made = change_files(st, created_by, [&](int root) { copy.apply(root); });
+    std::string created_by = "/bin/sh -c #(nop) " + ins.keyword + flags + " " + copy->digest() + " in " + spec.dest + " ";
+    CommitResult made = change_files(st, created_by, [&](int root) { copy->apply(root); });
     remember(st, key, parent, made);
   }
 
