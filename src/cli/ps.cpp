@@ -178,9 +178,9 @@ void register_ps(CLI::App& app, GlobalOptions& global) {
               if (keys.count(p)) return true;
             try {
               auto config = nlohmann::json::parse(global.store().read_blob(c.spec.image_id));
-              for (const auto& [port, _] : config.value("config", nlohmann::json::object())
-                                               .value("ExposedPorts", nlohmann::json::object())
-                                               .items())
+              // Named: items() only refers to the object, which must outlive the loop.
+              const auto exposed = config.value("config", nlohmann::json::object()).value("ExposedPorts", nlohmann::json::object());
+              for (const auto& [port, _] : exposed.items())
                 if (keys.count(port.find('/') == std::string::npos ? port + "/tcp" : port)) return true;
             } catch (const std::exception&) {
             }
