@@ -13,8 +13,15 @@
 # 3. OCI runtimes on one bundle (scripts/bench/oci-bundle.sh): `cppcker-runc run` against `runc run` and `crun run`
 #   (where crun starts on the machine). Targets: at least 2x faster than runc, no slower than crun.
 # Every tool is started once per container from the same shell loop; RUNS containers per round, ROUNDS
-# rounds interleaved; the median time per container is printed. Then the resident memory of one detached
-# container's monitor (target <= 1 MB) next to podman's conmon.
+# rounds interleaved; the median time per container is printed. After each of parts 1 and 2, where
+# cppcker's start goes: RUNS starts with CPPCKER_TIMING marks (src/util/timing.cpp) from the CLI, the
+# child-mode stage and the setup-* stages, each mark's median time from the launch (scripts/bench/stage-clock.c);
+# and the cost of one exec of a stage (`cppcker child-mode` up to its first system call) against a static C
+# program that returns at once (target: <= 1 ms over it).
+# Then: the resident memory (RSS, PSS) of one detached container's monitor (target <= 1 MB) next to podman's
+# conmon; `exec CONTAINER true` against `nsenter -t PID -a true` (target <= 1.3x); 100 detached containers
+# started in a loop (time per run -d, their monitors' memory in all: target <= 100 MB; `ps` over them:
+# target <= 20 ms).
 #   sudo scripts/bench-run.sh [RUNS] [ROUNDS]        (defaults 20 and 5)
 # Cgroups are made below this shell's own cgroup only, state in a temporary directory; all removed after,
 # as are the bridges, the nftables tables and /run/netns mount podman's CNI made (if they were not there
@@ -90,13 +97,19 @@ tar -xf "$(find "$work/image" -name layer.tar | head -1)" -C "$work/bundle/rootf
 "$cppcker" --root "$work/cppcker" load -i "$work/busybox.tar" >/dev/null
 "${podman[@]}" load -i "$work/busybox.tar" >/dev/null 2>&1
 gcc -O2 -o "$work/minimal-run" scripts/bench/minimal-run.c
+gcc -O2 -o "$work/stage-clock" scripts/bench/stage-clock.c
+printf 'int main(void) { return 0; }\n' > "$work/static-true.c"
+gcc -O2 -static -o "$work/static-true" "$work/static-true.c"
+clock=$work/stage-clock
 
 # runc's own default spec, running /bin/true without a terminal, its cgroup below ours.
 runc spec --bundle "$work/bundle"
 sed -i -e 's/"terminal": true/"terminal": false/' -e 's/"sh"$/"\/bin\/true"/' \
        -e 's/"linux": {/"linux": {\n\t\t"cgroupsPath": "cppcker-bench-runc",/' "$work/bundle/config.json"
 
-run_cppcker() { "$cppcker" --root "$work/cppcker" run --rm --network none --cgroup-parent cppcker-bench-cppcker busybox true; }
+# TIMING_FILE set (breakdown): the start under `stage-clock mark`, which turns cppcker's marks on.
+timed() { if [ -n "${TIMING_FILE:-}" ]; then "$clock" mark "$TIMING_FILE" "$@"; else "$@"; fi; }
+run_cppcker() { timed "$cppcker" --root "$work/cppcker" run --rm --network none --cgroup-parent cppcker-bench-cppcker busybox true; }
 # The same confined start without its seccomp filter, and with a user namespace: what each costs.
 run_cppcker_noseccomp() {
   "$cppcker" --root "$work/cppcker" run --rm --network none --security-opt seccomp=unconfined \
@@ -141,6 +154,62 @@ measure() {
 median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ms() { awk -v us="$1" 'BEGIN {printf "%.1f", us / 1000}'; }
 
+# breakdown TOOL: RUNS starts of run_TOOL under `stage-clock mark`, each writing cppcker's own start-path
+# marks (CPPCKER_TIMING, src/util/timing.cpp) from every process of the start; prints each mark's median
+# time from the launch, in the order they come, with the step since the line before.
+breakdown() {
+  local t=$1 dir=$work/timing-$1 i
+  mkdir -p "$dir"
+  for ((i = 0; i < runs; i++)); do TIMING_FILE=$dir/$i "run_$t" >/dev/null; done
+  awk '
+    BEGIN {
+      what["cli"] = "exec of the CLI: kernel, loader, constructors, to main()"
+      what["parsed"] = "command line parsed (CLI11)"
+      what["record"] = "image found, container record written"
+      what["clone"] = "clone() with the namespaces; the child execs child-mode"
+      what["child-mode"] = "  child: child-mode exec, loader, constructors, to main()"
+      what["spec"] = "OCI spec loaded (or built and written)"
+      what["setup-netns"] = "  stage: setup-netns exec, to main()"
+      what["setup-netns-done"] = "  stage: network namespace made and kept"
+      what["files"] = "volumes, network begun, hostname/hosts/resolv.conf"
+      what["seccomp"] = "seccomp program read (compiled once, cached)"
+      what["cgroup"] = "cgroup made, the child put in it"
+      what["child-request"] = "  child: start request (spec) received"
+      what["mounts"] = "  child: overlay rootfs and its mounts"
+      what["pivot_root"] = "  child: pivot_root"
+      what["setup-veth"] = "  stage: setup-veth exec, to main()"
+      what["setup-veth-done"] = "  stage: veth pair, address, route"
+      what["go"] = "network finished, go sent"
+      what["child-go"] = "  child: masked paths done, go received"
+      what["confined"] = "  child: user, capabilities, seccomp; next the exec"
+      what["started"] = "the program started: its exec closed the start socket"
+      what["recorded"] = "running state recorded"
+      what["exited"] = "the program ended and was reaped"
+      what["cleaned"] = "cgroup, network and record removed (--rm)"
+      what["reaped"] = "the CLI exited"
+    }
+    FNR == 1 { base = ""; files++ }
+    { if ($1 == "launch") base = $2; t[$1, files] = $2; seen[$1] = 1 }
+    END {
+      for (l in seen) {
+        n = 0
+        for (f = 1; f <= files; f++) if ((l, f) in t) v[++n] = (t[l, f] - t["launch", f]) / 1e6
+        for (i = 2; i <= n; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
+        med[l] = v[int((n + 1) / 2)]
+      }
+      m = 0
+      for (l in med) order[++m] = l
+      for (i = 2; i <= m; i++) { x = order[i]; for (j = i - 1; j >= 1 && med[order[j]] > med[x]; j--) order[j + 1] = order[j]; order[j + 1] = x }
+      prev = 0
+      for (i = 1; i <= m; i++) {
+        l = order[i]
+        if (l == "launch") continue
+        printf "    %-17s %6.2f ms  +%5.2f   %s\n", l, med[l], med[l] - prev, what[l]
+        prev = med[l]
+      }
+    }' "$dir"/*
+}
+
 echo "bench-run: $runs containers x $rounds rounds each (podman: $(( runs < 5 ? runs : 5 )) per round); median per container"
 echo "no network (--network none):"
 measure "${tools[@]}"
@@ -153,6 +222,15 @@ awk -v c="${med[cppcker]}" -v s="${med[cppcker_noseccomp]}" -v u="${med[cppcker_
   printf "  seccomp costs %.2f ms per start (cppcker - cppcker_noseccomp; target <= 1)\n", (c - s) / 1000
   printf "  a user namespace costs %.2f ms per start (cppcker_userns - cppcker)\n", (u - c) / 1000
 }'
+echo "  where cppcker's start goes (median of $runs, ms from the launch; the child's lines run beside the parent's):"
+breakdown cppcker
+# One exec of a stage: child-mode given a descriptor that is not there fails at its first system call.
+stage_us=$("$clock" exec $((runs * 10)) "$cppcker" child-mode 99 0)
+static_us=$("$clock" exec $((runs * 10)) "$work/static-true")
+awk -v c="$stage_us" -v s="$static_us" 'BEGIN {
+  printf "  one exec of a stage (cppcker child-mode, to its first system call) %.2f ms; a static C program that returns: %.2f ms\n", c / 1000, s / 1000
+  printf "  stage exec over static C = %.2f ms   (target <= 1)\n", (c - s) / 1000
+}'
 
 # Bridged: the C floor's own bridge; cppcker's default network from the benchmark's config file.
 ip link add cpkbench0 type bridge && ip addr add 10.218.0.1/24 dev cpkbench0 && ip link set cpkbench0 up
@@ -162,7 +240,7 @@ run_minimal_veth() {
     "$work/minimal-run" "$work/bundle/rootfs" "$work/minimal" cppcker-bench-minimal 1 /bin/true
 }
 run_cppcker_bridge() {
-  "$cppcker" --root "$work/cppcker-net" --config "$bench_config" run --rm --cgroup-parent cppcker-bench-cppcker busybox true
+  timed "$cppcker" --root "$work/cppcker-net" --config "$bench_config" run --rm --cgroup-parent cppcker-bench-cppcker busybox true
 }
 run_podman_bridge() {
   "${podman[@]}" run --runtime runc --cgroup-parent /cppcker-bench-podman \
@@ -178,6 +256,8 @@ awk -v c="${med[cppcker_bridge]}" -v m="${med[minimal_veth]}" -v p="${med[podman
   printf "  cppcker / minimal-run with veth = %.2f   (target <= 1.3)\n", c / m
   printf "  podman / cppcker                = %.1f   (target >= 10)\n", p / c
 }'
+echo "  where cppcker's bridged start goes (median of $runs, ms from the launch):"
+breakdown cppcker_bridge
 
 # Resident memory of what stays behind a detached container.
 id=$("$cppcker" --root "$work/cppcker" run -d --network none --cgroup-parent cppcker-bench-cppcker busybox sleep 1000)
@@ -191,6 +271,46 @@ memory() { printf 'RSS %5d kB  PSS %5d kB' "$(awk '/^VmRSS/ {print $2}' "/proc/$
 echo "resident memory of one detached container's keeper:"
 echo "  cppcker monitor  $(memory "$monitor")   (target RSS <= 1024 kB)"
 echo "  podman conmon    $(memory "$conmon")"
+
+# exec into that running container, against util-linux's nsenter into all its namespaces.
+pid=$("$cppcker" --root "$work/cppcker" inspect --format '{{.State.Pid}}' "$id")
+run_exec_nsenter() { nsenter -t "$pid" -a true; }
+run_exec_cppcker() { "$cppcker" --root "$work/cppcker" exec "$id" true; }
+for t in exec_nsenter exec_cppcker; do
+  "run_$t" >/dev/null || { echo "bench-run: $t failed" >&2; exit 1; }
+done
+echo "exec of true in a running container:"
+measure exec_nsenter exec_cppcker
+awk -v c="${med[exec_cppcker]}" -v n="${med[exec_nsenter]}" 'BEGIN {
+  printf "  cppcker exec / nsenter -a = %.2f   (target <= 1.3)\n", c / n
+}'
+"$cppcker" --root "$work/cppcker" rm -f "$id" >/dev/null
+
+# 100 detached containers: the time of each run -d, what their monitors hold, and ps over them.
+available() { awk '/^MemAvailable/ {print $2}' /proc/meminfo; }
+before_kb=$(available)
+ids=()
+start=$(date +%s%N)
+for ((i = 0; i < 100; i++)); do
+  ids+=("$("$cppcker" --root "$work/cppcker" run -d --network none --cgroup-parent cppcker-bench-cppcker busybox sleep 1000)")
+done
+end=$(date +%s%N)
+sleep 1
+after_kb=$(available)
+rss=0 pss=0
+for id in "${ids[@]}"; do
+  m=$(grep -o '"monitor_pid": *[0-9]*' "$work/cppcker/containers/$id/container.json" | grep -o '[0-9]*$')
+  rss=$((rss + $(awk '/^VmRSS/ {print $2}' "/proc/$m/status")))
+  pss=$((pss + $(awk '/^Pss:/ {print $2}' "/proc/$m/smaps_rollup")))
+done
+ps_us=$("$clock" exec 20 "$cppcker" --root "$work/cppcker" ps)
+echo "100 detached containers (busybox sleep), started one after another:"
+awk -v t="$(( (end - start) / 1000 ))" -v r="$rss" -v p="$pss" -v b="$before_kb" -v a="$after_kb" -v ps="$ps_us" 'BEGIN {
+  printf "  run -d: %.1f ms per container (%.2f s for 100)\n", t / 100000, t / 1e6
+  printf "  their monitors: RSS %.1f MB, PSS %.1f MB in all; MemAvailable fell by %.1f MB   (target <= 100 MB in all)\n", r / 1024, p / 1024, (b - a) / 1024
+  printf "  ps with 100 containers: %.1f ms   (target <= 20)\n", ps / 1000
+}'
+"$cppcker" --root "$work/cppcker" rm -f "${ids[@]}" >/dev/null
 
 # OCI runtimes on the same rootfs, each with its own state and cgroup, all removed by the helper.
 scripts/bench/oci-bundle.sh "$runs" "$rounds" "$work/bundle/rootfs"

@@ -24,6 +24,7 @@
 #include "cppcker/security/seccomp.hpp"
 #include "cppcker/security/userns.hpp"
 #include "cppcker/util/error.hpp"
+#include "cppcker/util/timing.hpp"
 
 namespace cppcker::cli {
 
@@ -439,7 +440,9 @@ void register_run(CLI::App& app, GlobalOptions& global) {
   set_action(cmd, [&global, o] {
     // As the Docker CLI: a terminal is relayed only from a terminal.
     if (o->tty && o->interactive && !o->detach && !::isatty(0)) throw Error("the input device is not a TTY", 1);
+    timing_mark("parsed");
     CreatedContainer created = create_container_from(global, *o, "run");
+    timing_mark("record");
     Container& c = created.container;
     ImageStore images = global.store();
     ContainerStore containers(global.root);
@@ -449,7 +452,9 @@ void register_run(CLI::App& app, GlobalOptions& global) {
       std::cout << c.id << "\n";
       return 0;
     }
-    return run_foreground(images, containers, networks, c);
+    int status = run_foreground(images, containers, networks, c);
+    timing_mark("cleaned");
+    return status;
   });
 }
 

@@ -22,6 +22,7 @@
 #include "cppcker/network/netlink.hpp"
 #include "cppcker/runtime/restart.hpp"
 #include "cppcker/util/error.hpp"
+#include "cppcker/util/timing.hpp"
 
 extern char** environ;
 
@@ -531,6 +532,7 @@ int stage_failed(const std::exception& e) {
 }  // namespace
 
 int setup_netns_stage(const std::string& path) {
+  timing_mark("setup-netns");
   try {
     stage_dies_with_parent();
     if (::unshare(CLONE_NEWNET) != 0) throw_errno("new network namespace");
@@ -539,6 +541,7 @@ int setup_netns_stage(const std::string& path) {
     if (::mount("/proc/self/ns/net", path.c_str(), nullptr, MS_BIND, nullptr) != 0)
       throw_errno("keep the network namespace at " + path);
     set_link_up_ioctl("lo");
+    timing_mark("setup-netns-done");
     return 0;
   } catch (const std::exception& e) {
     return stage_failed(e);
@@ -546,6 +549,7 @@ int setup_netns_stage(const std::string& path) {
 }
 
 int setup_veth_stage(const std::string& request_json) {
+  timing_mark("setup-veth");
   try {
     stage_dies_with_parent();
     json request = json::parse(request_json);
@@ -576,6 +580,7 @@ int setup_veth_stage(const std::string& request_json) {
       // The default route goes through --network's gateway; a connected network serves its subnet only.
       if (e.interface == "eth0") inside.add_default_route(e.interface, e.gateway);
     }
+    timing_mark("setup-veth-done");
     return 0;
   } catch (const std::exception& e) {
     return stage_failed(e);

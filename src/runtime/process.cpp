@@ -34,6 +34,7 @@
 #include "cppcker/security/seccomp.hpp"
 #include "cppcker/security/userns.hpp"
 #include "cppcker/util/error.hpp"
+#include "cppcker/util/timing.hpp"
 #include "cppcker/util/humanize.hpp"
 
 namespace cppcker {
@@ -173,6 +174,7 @@ ContainerProcess ContainerProcess::spawn(const std::vector<oci::Namespace>& name
   pid_t pid = ::clone(exec_child_mode, stack.get() + kStack, static_cast<int>(clone_flags(namespaces)) | CLONE_VM | CLONE_VFORK | SIGCHLD,
                       &args);
   if (pid < 0) throw SystemError("clone", errno);
+  timing_mark("clone");
   ContainerProcess proc;
   proc.child_ = OwnedChild(pid);
   proc.sync_ = std::move(parent_end);
@@ -186,6 +188,7 @@ void ContainerProcess::release(const oci::Spec& spec, LaunchOptions options) {
   if (spec.linux.seccomp) {
     request.seccomp_program = seccomp_program(*spec.linux.seccomp, options.seccomp_cache);
     request.spec.linux.seccomp->syscalls.clear();  // it travels compiled
+    timing_mark("seccomp");
   }
   request.overlay = std::move(options.overlay);
   request.init = options.init;
@@ -232,6 +235,7 @@ void ContainerProcess::release(const oci::Spec& spec, LaunchOptions options) {
   // In its cgroup before it runs anything of the user's. The stage builds the container's filesystem
   // while the network is finished here; the user's process waits for the go.
   cgroup_->add_process(child_.pid());
+  timing_mark("cgroup");
   try {
     send_message(sync_.get(), encode(request), fds);
   } catch (const SystemError& e) {
@@ -242,6 +246,7 @@ void ContainerProcess::release(const oci::Spec& spec, LaunchOptions options) {
   joined.clear();
   options.exec_fifo.reset();
   if (options.before_release) options.before_release();
+  timing_mark("go");
   std::optional<SystemError> go_failed;
   try {
     send_message(sync_.get(), encode_go());
@@ -279,6 +284,7 @@ void ContainerProcess::release(const oci::Spec& spec, LaunchOptions options) {
     throw Error("container start failed: the child-mode stage exited (" + std::to_string(exit_status(child_.wait())) + ")", 125);
   }
   sync_.reset();
+  timing_mark("started");
   if (go_failed) throw Error(std::string("container start failed: ") + go_failed->what(), 125);
   if (tty && !tty_master_) {
     // The stage ended without reporting: it died before it could say why.
@@ -313,6 +319,7 @@ void ContainerProcess::detach() {
 ContainerProcess::Exit ContainerProcess::wait() {
   Exit e;
   e.code = exit_status(child_.wait());
+  timing_mark("exited");
   tty_master_.reset();
   held_.clear();  // the published ports are free again once the container has ended
   e.oom_killed = cgroup_->oom_killed();
@@ -492,6 +499,7 @@ ConfinedProcess confine_process(oci::Process p, const LaunchContext& ctx, int re
   // before the exec. (`keep`: close-on-exec descriptors the caller still needs until then.)
   std::vector<int> keep = ctx.keep_fds;
   keep.push_back(report_fd);
+  if (timing_fd() >= 0) keep.push_back(timing_fd());  // close-on-exec: a benchmark's, gone at the exec
   std::sort(keep.begin(), keep.end());
   unsigned from = 3 + ctx.preserve_fds;
   for (int fd : keep) {
@@ -632,6 +640,7 @@ void set_personality(const oci::Personality& p) {
 }  // namespace
 
 int child_mode_main(int sync_fd, unsigned preserve_fds) {
+  const std::int64_t entered = monotonic_ns();
   // CVE-2019-5736: until its exec this process is the host's cppcker binary inside the container's
   // namespaces; non-dumpable, its /proc/<pid>/exe is out of reach of anything in the container.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -646,6 +655,7 @@ int child_mode_main(int sync_fd, unsigned preserve_fds) {
   }
   ::syscall(SYS_close_range, static_cast<unsigned>(report_fd) + 1, ~0u, 0u);
   ::fcntl(sync_fd, F_SETFD, FD_CLOEXEC);  // a successful exec closes it: that is the parent's "started"
+  timing_mark("child-mode", entered);
   auto reply = [&](const StageReply& r) {
     try {
       send_message(sync_fd, encode(r));
@@ -659,6 +669,7 @@ int child_mode_main(int sync_fd, unsigned preserve_fds) {
     std::optional<std::string> message = receive_message(sync_fd, &fds);
     if (!message) return 125;  // the parent went away
     StartRequest request = decode_start_request(*message);
+    timing_mark("child-request");
     const oci::Spec& spec = request.spec;
     if (fds.size() != std::size_t{request.has_userns_fd} + std::size_t{request.has_netns_fd} +
                           request.joined_namespaces.size() + std::size_t{request.has_fifo_fd})
@@ -739,6 +750,7 @@ int child_mode_main(int sync_fd, unsigned preserve_fds) {
       if (!go) return 125;  // the parent went away (or gave up on the start): nothing to report to
       if (!is_go(*go)) throw StageError("child-mode", "expected the go from cppcker");
     }
+    timing_mark("child-go");
     if (spec.linux.personality) set_personality(*spec.linux.personality);
     static const std::vector<std::string> no_flags;
     LaunchContext context{request.seccomp_program, spec.linux.seccomp ? spec.linux.seccomp->flags : no_flags,
@@ -771,6 +783,7 @@ int child_mode_main(int sync_fd, unsigned preserve_fds) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (peer_gone(sync_fd)) return 125;
     }
+    timing_mark("confined");
     exec_confined(std::move(process), sync_fd);
   } catch (const StageError& e) {
     return reply(e.reply());

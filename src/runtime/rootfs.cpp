@@ -20,6 +20,7 @@
 #include "cppcker/cgroup/cgroup.hpp"
 #include "cppcker/security/userns.hpp"
 #include "cppcker/util/humanize.hpp"
+#include "cppcker/util/timing.hpp"
 
 namespace cppcker {
 
@@ -484,7 +485,9 @@ void build_container_filesystem(const StartRequest& request, int userns_fd, cons
   for (const auto& m : spec.mounts) b.filesystem(m);
   b.devices();
   if (before_pivot) before_pivot();
+  timing_mark("mounts");
   b.pivot();
+  timing_mark("pivot_root");
   if (!spec.linux.rootfs_propagation.empty()) {
     MountOptions o = parse_mount_options({spec.linux.rootfs_propagation});
     stage_check(::mount(nullptr, "/", nullptr, o.propagation, nullptr), "mount", "set the rootfs propagation");

@@ -22,6 +22,7 @@
 #include "cppcker/util/error.hpp"
 #include "cppcker/util/humanize.hpp"
 #include "cppcker/util/sha256.hpp"
+#include "cppcker/util/timing.hpp"
 
 namespace cppcker {
 
@@ -102,10 +103,12 @@ ContainerProcess start_container(const ImageStore& images, const ContainerStore&
   ContainerProcess proc = ContainerProcess::spawn(container_namespaces(c, container_paths(containers, c)), stdio);
   oci::Spec spec = load_spec(containers, c);  // meanwhile: the child is exec'ing its stage
   if (tty_size) spec.process.console_size = oci::ConsoleSize{tty_size->ws_row, tty_size->ws_col};
+  timing_mark("spec");
   prepare_volumes(containers, c);
   NetworkSetup network(networks, containers, c);
   network.begin();
   prepare_container_dir(networks, containers, c);
+  timing_mark("files");
   if (network_mode(c.spec.network) == NetworkMode::container) {
     // The other container's namespace, through the descriptor NetworkSetup holds open.
     for (auto& ns : spec.linux.namespaces)
@@ -145,6 +148,7 @@ ContainerProcess start_container(const ImageStore& images, const ContainerStore&
     c.state.health = {};
   }
   save_owned(containers, c, /*own_health=*/true);
+  timing_mark("recorded");
   return proc;
 }
 

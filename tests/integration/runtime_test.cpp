@@ -3,6 +3,8 @@
 #include <sys/wait.h>
 #include <termios.h>
 
+#include <map>
+
 #include "runtime_fixture.hpp"
 
 TEST_F(RuntimeTest, FirstProcessIsPid1InItsOwnNamespaces) {
@@ -476,4 +478,34 @@ TEST_F(RuntimeTest, ExecWithTtyAndDetachedTtyLogs) {
   auto r2 = run({"--rm", "-it", "img", "true"});
   EXPECT_EQ(r2.exit_code, 1);
   EXPECT_NE(r2.err.find("the input device is not a TTY"), std::string::npos) << r2.err;
+}
+
+// The start-path marks the benchmark reads (CPPCKER_TIMING): every step of a start, from the CLI and from
+// the child-mode stage, in order, each once; and the marks' file is never open in the container.
+TEST_F(RuntimeTest, StartPathMarksEveryStepAndStaysOutOfTheContainer) {
+  ts::TempDir dir;
+  const fs::path marks = dir.path / "marks";
+  auto argv = run_argv({"--rm", "--network", "none", "img", "ls", "-l", "/proc/self/fd/"});
+  auto r = ts::run(argv, {"CPPCKER_TIMING=" + marks.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find(marks.string()), std::string::npos) << "the marks' file reached the container:\n" << r.out;
+  std::map<std::string, long long> at;
+  std::istringstream in(cppcker::read_file(marks));
+  std::string label;
+  long long ns = 0;
+  while (in >> label >> ns) EXPECT_TRUE(at.emplace(label, ns).second) << label << " marked twice";
+  const std::vector<std::string> parent = {"cli", "parsed", "record", "clone", "spec", "files", "seccomp", "cgroup", "go",
+                                           "started", "recorded", "exited", "cleaned"};
+  const std::vector<std::string> child = {"child-mode", "child-request", "mounts", "pivot_root", "child-go", "confined"};
+  for (const auto* order : {&parent, &child})
+    for (std::size_t i = 0; i < order->size(); ++i) {
+      ASSERT_TRUE(at.count((*order)[i])) << (*order)[i] << " not marked";
+      if (i > 0) EXPECT_LE(at[(*order)[i - 1]], at[(*order)[i]]) << (*order)[i - 1] << " after " << (*order)[i];
+    }
+  EXPECT_LE(at["clone"], at["child-mode"]);
+  EXPECT_LE(at["confined"], at["started"]);
+  // Without the variable nothing is marked.
+  const std::size_t marked = cppcker::read_file(marks).size();
+  EXPECT_EQ(run({"--rm", "--network", "none", "img", "true"}).exit_code, 0);
+  EXPECT_EQ(cppcker::read_file(marks).size(), marked);
 }
