@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <set>
 
 #include "cppcker/build/cache.hpp"
@@ -32,8 +33,12 @@ using nlohmann::json;
 namespace {
 
 // Usable without an ARG line, and kept out of the history and the cache key (Docker's rule).
-const std::set<std::string> kProxyArgs = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
-                                          "ftp_proxy",  "NO_PROXY",   "no_proxy",    "ALL_PROXY",   "all_proxy"};
+// (constexpr: a global std::set would be built in every exec of the binary, each stage's too)
+constexpr std::array<std::string_view, 10> kProxyArgNames = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
+                                                             "ftp_proxy",  "NO_PROXY",   "no_proxy",    "ALL_PROXY",   "all_proxy"};
+bool is_proxy_arg(std::string_view name) {
+  return std::find(kProxyArgNames.begin(), kProxyArgNames.end(), name) != kProxyArgNames.end();
+}
 const char* const kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 std::string lower(std::string s) {
@@ -184,7 +189,7 @@ class Executor {
 
     std::vector<std::string> unused;
     for (const auto& [k, v] : o_.build_args)
-      if (!consumed_.count(k) && !kProxyArgs.count(k) && std::find(unused.begin(), unused.end(), k) == unused.end())
+      if (!consumed_.count(k) && !is_proxy_arg(k) && std::find(unused.begin(), unused.end(), k) == unused.end())
         unused.push_back(k);
     std::sort(unused.begin(), unused.end());
     if (!unused.empty()) observer_.note("[Warning] One or more build-args [" + join(unused) + "] were not consumed");
@@ -472,7 +477,7 @@ class Executor {
     std::sort(run_args.begin(), run_args.end());
     std::vector<std::string> extra = run_args;
     for (const auto& [k, v] : o_.build_args)
-      if (kProxyArgs.count(k) && !st.declared.count(k)) extra.push_back(k + "=" + v);
+      if (is_proxy_arg(k) && !st.declared.count(k)) extra.push_back(k + "=" + v);
     std::string created_by = join(argv);
     if (!run_args.empty()) created_by = "|" + std::to_string(run_args.size()) + " " + join(run_args) + " " + created_by;
     std::string body;

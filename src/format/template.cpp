@@ -1,6 +1,7 @@
 #include "cppcker/format/template.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -33,8 +34,10 @@ struct Token {
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 bool is_alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || (c & 0x80); }
 
-const std::set<std::string, std::less<>> kKeywords = {"if",     "else",     "end",   "range", "with",
-                                                      "define", "template", "block", "break", "continue"};
+// constexpr: a global std::set would be built in every exec of the binary, each stage's too.
+constexpr std::array<std::string_view, 10> kKeywords = {"if",     "else",     "end",   "range", "with",
+                                                        "define", "template", "block", "break", "continue"};
+bool is_keyword(std::string_view word) { return std::find(kKeywords.begin(), kKeywords.end(), word) != kKeywords.end(); }
 
 // Go's unquoting of "..." literals; nullopt for a malformed escape.
 std::optional<std::string> unquote(std::string_view body) {
@@ -219,7 +222,7 @@ std::vector<Token> lex(std::string_view src) {
       } else if (is_alnum(c)) {
         std::size_t e = word_end(p);
         std::string word(src.substr(p, e - p));
-        Tok type = kKeywords.count(word)               ? Tok::Keyword
+        Tok type = is_keyword(word)               ? Tok::Keyword
                    : word == "true" || word == "false" ? Tok::Bool
                    : word == "nil"                     ? Tok::Nil
                                                        : Tok::Identifier;
@@ -274,7 +277,7 @@ struct Node {
 
 namespace {
 
-const std::set<std::string, std::less<>> kFunctions = {
+constexpr std::array<std::string_view, 22> kFunctions = {
     "and",  "or",    "not",   "len",   "index", "print", "printf", "println", "eq",  "ne",  "lt",
     "le",   "gt",    "ge",    "json",  "join",  "split", "lower",  "upper",   "title", "pad", "truncate"};
 
@@ -468,7 +471,7 @@ class Parser {
         break;
       case Tok::Number: o.kind = Operand::Literal; o.literal = number(t); break;
       case Tok::Identifier:
-        if (!kFunctions.count(t.text)) fail("function \"" + t.text + "\" not defined", t.pos);
+        if (std::find(kFunctions.begin(), kFunctions.end(), t.text) == kFunctions.end()) fail("function \"" + t.text + "\" not defined", t.pos);
         o.kind = Operand::Function;
         o.name = t.text;
         break;

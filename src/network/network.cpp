@@ -118,7 +118,7 @@ NetworkAttachment NetworkAttachment::from_json(const json& j) {
 
 namespace {
 
-const std::string kDefaultNetwork = "bridge";
+constexpr std::string_view kDefaultNetwork = "bridge";  // not a std::string: no constructor per exec
 
 // Deterministic 64-hex ID for the default network (FNV-1a over four seeds): every process computes the
 // same one without a lock or a random source.
@@ -219,7 +219,7 @@ std::optional<NetworkRecord> NetworkStore::load(const std::string& name) const {
 }
 
 NetworkRecord NetworkStore::default_network() const {
-  if (auto r = load(kDefaultNetwork)) return *r;
+  if (auto r = load(std::string(kDefaultNetwork))) return *r;
   NetworkRecord r;
   r.name = kDefaultNetwork;
   r.id = stable_id(fs::absolute(root_).string() + "\n" + config_.bridge);
