@@ -28,17 +28,18 @@ std::string read_file(const fs::path& path) {
 }
 
 void read_chunks(int fd, const std::string& what, const std::function<void(std::string_view)>& chunk) {
-  // Uninitialised: a small file touches one page of it, not a megabyte of zeroes.
-  constexpr std::size_t kChunk = 1u << 20;
-  auto buf = std::make_unique_for_overwrite<char[]>(kChunk);
+  // On the stack, uninitialised: the start path reads a dozen small files, and a heap buffer above
+  // malloc's mmap threshold cost an mmap, a munmap and a heap consolidation for each.
+  constexpr std::size_t kChunk = 64 * 1024;
+  char buf[kChunk];
   for (;;) {
-    ssize_t n = ::read(fd, buf.get(), kChunk);
+    ssize_t n = ::read(fd, buf, kChunk);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw_errno("read " + what);
     }
     if (n == 0) return;
-    chunk(std::string_view(buf.get(), static_cast<std::size_t>(n)));
+    chunk(std::string_view(buf, static_cast<std::size_t>(n)));
   }
 }
 
