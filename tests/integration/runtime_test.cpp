@@ -500,7 +500,9 @@ TEST_F(RuntimeTest, StartPathMarksEveryStepAndStaysOutOfTheContainer) {
   for (const auto* order : {&parent, &child})
     for (std::size_t i = 0; i < order->size(); ++i) {
       ASSERT_TRUE(at.count((*order)[i])) << (*order)[i] << " not marked";
-      if (i > 0) EXPECT_LE(at[(*order)[i - 1]], at[(*order)[i]]) << (*order)[i - 1] << " after " << (*order)[i];
+      if (i > 0) {
+        EXPECT_LE(at[(*order)[i - 1]], at[(*order)[i]]) << (*order)[i - 1] << " after " << (*order)[i];
+      }
     }
   EXPECT_LE(at["clone"], at["child-mode"]);
   EXPECT_LE(at["confined"], at["started"]);
