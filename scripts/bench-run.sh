@@ -166,7 +166,7 @@ breakdown() {
       what["cli"] = "exec of the CLI: kernel, loader, constructors, to main()"
       what["parsed"] = "command line parsed (CLI11)"
       what["record"] = "image found, container record written"
-      what["clone"] = "clone() with the namespaces; the child execs child-mode"
+      what["clone"] = "records, log, pipes; clone() with the namespaces next"
       what["child-mode"] = "  child: child-mode exec, loader, constructors, to main()"
       what["spec"] = "OCI spec loaded (or built and written)"
       what["setup-netns"] = "  stage: setup-netns exec, to main()"

@@ -171,10 +171,10 @@ ContainerProcess ContainerProcess::spawn(const std::vector<oci::Namespace>& name
   // nothing of the user's runs before release().
   constexpr std::size_t kStack = 64 * 1024;
   auto stack = std::make_unique_for_overwrite<char[]>(kStack);
+  timing_mark("clone");  // before: the child may exec and mark before this process runs again
   pid_t pid = ::clone(exec_child_mode, stack.get() + kStack, static_cast<int>(clone_flags(namespaces)) | CLONE_VM | CLONE_VFORK | SIGCHLD,
                       &args);
   if (pid < 0) throw SystemError("clone", errno);
-  timing_mark("clone");
   ContainerProcess proc;
   proc.child_ = OwnedChild(pid);
   proc.sync_ = std::move(parent_end);
