@@ -185,7 +185,11 @@ breakdown() {
       what["started"] = "the program started: its exec closed the start socket"
       what["recorded"] = "running state recorded"
       what["exited"] = "the program ended and was reaped"
-      what["cleaned"] = "cgroup, network and record removed (--rm)"
+      what["cgroup-removed"] = "its cgroup removed"
+      what["network-down"] = "its network torn down"
+      what["exit-recorded"] = "exit code recorded"
+      what["record-removed"] = "record, upper layer and files removed (--rm)"
+      what["cleaned"] = "the CLI done with the container"
       what["reaped"] = "the CLI exited"
     }
     FNR == 1 { base = ""; files++ }

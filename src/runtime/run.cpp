@@ -163,6 +163,7 @@ RunEnd finish_container(ContainerProcess& proc, const ContainerStore& containers
                         Container& c, RestartManager& restarts) {
   ContainerProcess::Exit exit = proc.wait();
   remove_empty_cgroup_parents(c.cgroup_paths(), c.spec.cgroup_owned_tops);
+  timing_mark("cgroup-removed");
   {
     // A stop or kill recorded before this point ends the policy now; a later one is seen while waiting.
     auto guard = containers.lock();
@@ -175,12 +176,14 @@ RunEnd finish_container(ContainerProcess& proc, const ContainerStore& containers
   } catch (const Error&) {
     // Left for `rm`, which tears down again; the exit is what must be recorded now.
   }
+  timing_mark("network-down");
   c.state.status = end.restart_in ? "restarting" : "exited";
   c.state.exit_code = exit.code;
   c.state.oom_killed = exit.oom_killed;
   c.state.finished = format_rfc3339(now());
   if (end.restart_in) c.state.restart_count = restarts.restarts();
   save_owned(containers, c);
+  timing_mark("exit-recorded");
   return end;
 }
 
@@ -188,6 +191,7 @@ RunEnd finish_container(ContainerProcess& proc, const ContainerStore& containers
 void remove_if_asked(const ContainerStore& containers, const Container& c) {
   if (!c.spec.auto_remove) return;
   containers.remove(c.id);
+  timing_mark("record-removed");
   if (c.spec.userns) UsernsAllocator(containers.root() / "userns").release(c.id);
   VolumeStore volumes(containers.root());
   for (const auto& m : c.spec.mounts)
