@@ -495,7 +495,8 @@ TEST_F(RuntimeTest, StartPathMarksEveryStepAndStaysOutOfTheContainer) {
   long long ns = 0;
   while (in >> label >> ns) EXPECT_TRUE(at.emplace(label, ns).second) << label << " marked twice";
   const std::vector<std::string> parent = {"cli", "parsed", "record", "clone", "spec", "files", "seccomp", "cgroup", "go",
-                                           "started", "recorded", "exited", "cleaned"};
+                                           "started", "recorded", "exited", "cgroup-removed", "network-down",
+                                           "exit-recorded", "record-removed", "cleaned"};
   const std::vector<std::string> child = {"child-mode", "child-request", "mounts", "pivot_root", "child-go", "confined"};
   for (const auto* order : {&parent, &child})
     for (std::size_t i = 0; i < order->size(); ++i) {
