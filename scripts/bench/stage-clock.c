@@ -1,6 +1,6 @@
 // Two clocks for scripts/bench-run.sh, both fork + exec + wait with nothing else around them:
-//   stage-clock exec N CMD [ARG...]   runs CMD N times; prints the median wall time of one run in us
-//                                     (the cost of one exec of a program that returns at once).
+//   stage-clock exec N CMD [ARG...]   runs CMD N times (its output to /dev/null); prints the median wall
+//                                     time of one run in us (e.g. one exec of a program that returns at once).
 //   stage-clock mark FILE CMD [ARG...] appends "launch <ns>" to FILE, runs CMD once with
 //                                     CPPCKER_TIMING=FILE, appends "reaped <ns>"; exits with its status.
 // Times are CLOCK_MONOTONIC, the clock cppcker's own marks use (src/util/timing.cpp).
@@ -19,10 +19,15 @@ static long long now_ns(void) {
   return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static int run(char** argv) {
+static int run(char** argv, int quiet) {
   pid_t pid = fork();
   if (pid < 0) { perror("fork"); exit(1); }
   if (pid == 0) {
+    if (quiet) {  // what it prints is not ours to print: this program's output is the time
+      int null = open("/dev/null", O_WRONLY);
+      if (null < 0 || dup2(null, 1) < 0) { perror("/dev/null"); _exit(127); }
+      close(null);
+    }
     execvp(argv[0], argv);
     perror(argv[0]);
     _exit(127);
@@ -52,7 +57,7 @@ int main(int argc, char** argv) {
     long long* t = calloc((size_t)n, sizeof *t);
     for (int i = 0; i < n; i++) {
       long long start = now_ns();
-      run(argv + 3);
+      run(argv + 3, 1);
       t[i] = now_ns() - start;
     }
     qsort(t, (size_t)n, sizeof *t, by_value);
@@ -62,7 +67,7 @@ int main(int argc, char** argv) {
   if (argc >= 4 && strcmp(argv[1], "mark") == 0) {
     setenv("CPPCKER_TIMING", argv[2], 1);
     mark(argv[2], "launch");
-    int status = run(argv + 3);
+    int status = run(argv + 3, 0);
     mark(argv[2], "reaped");
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
