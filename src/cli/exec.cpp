@@ -3,6 +3,7 @@
 #include "cppcker/runtime/exec.hpp"
 #include "cppcker/runtime/options.hpp"
 #include "cppcker/util/error.hpp"
+#include "cppcker/util/timing.hpp"
 
 namespace cppcker::cli {
 
@@ -29,8 +30,10 @@ void register_exec(CLI::App& app, GlobalOptions& global) {
     if (rest.size() < 2) throw Error("\"cppcker exec\" requires at least 2 arguments.\nSee 'cppcker exec --help'.", 125);
     if (!o->workdir.empty() && o->workdir.front() != '/')
       throw Error("the working directory '" + o->workdir + "' is invalid, it needs to be an absolute path", 125);
+    timing_mark("parsed");
     ContainerStore store(global.root);
     Container c = store.resolve(rest.front());
+    timing_mark("exec-record");
     ExecOptions options;
     options.argv.assign(rest.begin() + 1, rest.end());
     options.env = parse_env(o->env);

@@ -23,6 +23,7 @@
 #include "cppcker/security/seccomp.hpp"
 #include "cppcker/util/child.hpp"
 #include "cppcker/util/error.hpp"
+#include "cppcker/util/timing.hpp"
 
 namespace cppcker {
 
@@ -62,6 +63,7 @@ int exec_in_container(const ContainerStore& containers, const Container& c, cons
   const bool join_user = !shares_namespace(target, "user");
 
   oci::Spec spec = load_spec(containers, c);
+  timing_mark("exec-spec");
   // A detached exec has nobody to hand a terminal to.
   const bool tty = o.tty && !o.detach;
   if (tty && o.interactive && !::isatty(0)) throw Error("the input device is not a TTY", 1);
@@ -89,6 +91,7 @@ int exec_in_container(const ContainerStore& containers, const Container& c, cons
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) != 0) throw_errno("socketpair");
   UniqueFd reports(report[0]), child_report(report[1]);
   IgnoreSigpipe ignore_sigpipe;
+  timing_mark("exec-fork");
   pid_t helper_pid = ::fork();
   if (helper_pid < 0) throw_errno("fork");
   if (helper_pid == 0) {
@@ -116,6 +119,7 @@ int exec_in_container(const ContainerStore& containers, const Container& c, cons
         ::dup2(fds.err, 2);
       }
       join_container_namespaces(pidfd.get(), join_user);
+      timing_mark("exec-joined");
       if (o.detach) {
         // Nobody reads a detached exec's output: the container's own /dev/null.
         UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
@@ -135,6 +139,7 @@ int exec_in_container(const ContainerStore& containers, const Container& c, cons
       LaunchContext context{request.seccomp_program, seccomp_flags, false, false, request.stdin_null, request.docker_user, {}};
       for (const auto& fd : cgroup_procs) context.keep_fds.push_back(fd.get());
       ConfinedProcess process = confine_process(std::move(request.process), context, 3);
+      timing_mark("exec-confined");
       pid_t inner = ::fork();
       if (inner < 0) stage_failed("exec", "fork");
       if (inner == 0) {
@@ -144,6 +149,7 @@ int exec_in_container(const ContainerStore& containers, const Container& c, cons
         for (const auto& fd : cgroup_procs)
           if (::write(fd.get(), "0", 1) != 1) stage_failed("cgroup", "join the container's cgroup");
         cgroup_procs.clear();
+        timing_mark("exec-inner");
         exec_confined(std::move(process), 3);
       }
       cgroup_procs.clear();
@@ -187,6 +193,7 @@ int exec_in_container(const ContainerStore& containers, const Container& c, cons
     break;
   }
   reports.reset();
+  timing_mark("exec-started");
   if (!failure) {
     if (master) relay_tty(master.get(), o.interactive ? 0 : -1, 1, size_from, helper.pid());
     else if (pipes)
@@ -198,6 +205,7 @@ int exec_in_container(const ContainerStore& containers, const Container& c, cons
     return 0;
   }
   int status = helper.wait();
+  timing_mark("exec-exited");
   if (failure) throw Error(failure->message, failure->exit_code);
   return exit_status(status);
 }

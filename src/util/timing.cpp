@@ -13,6 +13,7 @@ namespace {
 
 // -2: not looked up yet. Opened on the first mark, after the stage has closed what it inherited.
 int g_timing_fd = -2;
+constexpr int kHighFd = 900;  // below the usual soft limit of 1024
 
 }  // namespace
 
@@ -26,6 +27,18 @@ int timing_fd() noexcept {
   if (g_timing_fd == -2) {
     const char* path = std::getenv("CPPCKER_TIMING");
     g_timing_fd = path && *path ? ::open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600) : -1;
+    // Far above the numbers the stages dup2 their streams and sockets onto (0-2, 3 + preserved): a
+    // mark must never land in a descriptor that became something else.
+    if (g_timing_fd >= 0) {
+      const int high = ::fcntl(g_timing_fd, F_DUPFD_CLOEXEC, kHighFd);
+      if (high >= 0) {
+        ::close(g_timing_fd);
+        g_timing_fd = high;
+      } else {
+        ::close(g_timing_fd);  // no room up there: no marks rather than marks in the wrong place
+        g_timing_fd = -1;
+      }
+    }
   }
   return g_timing_fd;
 }

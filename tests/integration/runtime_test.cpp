@@ -507,6 +507,17 @@ TEST_F(RuntimeTest, StartPathMarksEveryStepAndStaysOutOfTheContainer) {
     }
   EXPECT_LE(at["clone"], at["child-mode"]);
   EXPECT_LE(at["confined"], at["started"]);
+  // exec too: its helper moves its report socket onto descriptor 3, where no mark may follow it.
+  const std::string id = trim(run({"-d", "--network", "none", "img", "sleep", "30"}).out);
+  ASSERT_EQ(id.size(), 64u);
+  const fs::path exec_marks = dir.path / "exec-marks";
+  auto e = ts::run(cpk_.argv({"exec", id, "echo", "in"}), {"CPPCKER_TIMING=" + exec_marks.string()});
+  EXPECT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_EQ(e.out, "in\n");
+  const std::string exec_text = cppcker::read_file(exec_marks);
+  for (const char* label : {"cli ", "exec-record ", "exec-joined ", "exec-confined ", "exec-inner ", "exec-exited "})
+    EXPECT_NE(exec_text.find(label), std::string::npos) << label << "not marked:\n" << exec_text;
+  EXPECT_EQ(cpk_({"rm", "-f", id}).exit_code, 0);
   // Without the variable nothing is marked.
   const std::size_t marked = cppcker::read_file(marks).size();
   EXPECT_EQ(run({"--rm", "--network", "none", "img", "true"}).exit_code, 0);
