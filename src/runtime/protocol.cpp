@@ -146,14 +146,13 @@ StageReply decode_stage_reply(const std::string& bytes) {
 }
 
 namespace {
-constexpr std::pair<MonitorRequest::Step, const char*> kMonitorSteps[] = {{MonitorRequest::Step::start, "start"},
-                                                                         {MonitorRequest::Step::restart, "restart"},
+constexpr std::pair<MonitorRequest::Step, const char*> kMonitorSteps[] = {{MonitorRequest::Step::restart, "restart"},
                                                                          {MonitorRequest::Step::wait, "wait"},
                                                                          {MonitorRequest::Step::ended, "ended"}};
 }  // namespace
 
 std::string encode(const MonitorRequest& r) {
-  const char* step = "start";
+  const char* step = "restart";
   for (const auto& [s, name] : kMonitorSteps)
     if (s == r.step) step = name;
   json j = {{"type", "monitor"},
@@ -168,7 +167,6 @@ std::string encode(const MonitorRequest& r) {
               {"nftTable", r.network.nft_table},
               {"pool", r.network.pool.str()},
               {"poolSize", r.network.pool_size}}},
-            {"freshState", r.fresh_state},
             {"reportFd", r.report_fd},
             {"ownerFd", r.owner_fd},
             {"restarts", r.restarts},
@@ -208,7 +206,6 @@ MonitorRequest decode_monitor_request(const std::string& bytes) {
     r.network.nft_table = n.at("nftTable").get<std::string>();
     r.network.pool = Ipv4Net::parse(n.at("pool").get<std::string>());
     r.network.pool_size = n.at("poolSize").get<int>();
-    r.fresh_state = j.value("freshState", false);
     r.report_fd = j.value("reportFd", -1);
     r.owner_fd = j.value("ownerFd", -1);
     r.restarts = j.value("restarts", 0);

@@ -240,6 +240,6 @@ TEST(ProtocolTest, MonitorRequestRoundTripsThroughItsPipe) {
   EXPECT_EQ(back.held_fds, (std::vector<int>{9, 10}));
   EXPECT_EQ(back.log_max_file, 3);
   EXPECT_THROW(decode_monitor_request(R"({"type":"monitor","step":"later"})"), Error);
-  EXPECT_THROW(decode_monitor_request(R"({"type":"monitor","step":"start"})"), Error);  // no container
+  EXPECT_THROW(decode_monitor_request(R"({"type":"monitor","step":"ended"})"), Error);  // no container
   EXPECT_THROW(message_pipe(std::string(16 << 20, 'x')), Error);  // more than a pipe holds
 }

@@ -1,11 +1,13 @@
 #pragma once
 // The detached container's monitor as stages of its own (re-executions of /proc/self/exe), so that what
-// keeps an idle container is a fresh, small process and not a copy of the CLI that started it:
-//   cppcker monitor <fd>       starts the container (or restarts it, or records its end and carries out
-//                              its restart policy): the whole runtime, for as long as that takes;
+// keeps an idle container is a fresh, small process and not a copy of the CLI that started it. The
+// monitor starts the container in a fork of the CLI (runtime/run.cpp: nothing to load twice), then:
 //   cppcker monitor-wait <fd>  while it runs: relays its output to the log, waits for its end, then execs
-//                              `monitor` again to record it. It touches nothing else.
-// A container with a health check stays with `monitor`, whose prober (a fork of it) runs `exec`.
+//                              `monitor` to record it. It touches nothing else;
+//   cppcker monitor <fd>       records the end and carries out the restart policy (restarts go back to
+//                              monitor-wait), or takes a foreground run's restart over: the whole runtime.
+// A container with a health check stays with the process that started it, whose prober (a fork of it)
+// runs `exec`.
 // <fd> is a pipe holding one MonitorRequest (runtime/protocol.hpp). The pid never changes across these
 // execs: the container stays this process's child and the record's monitor_pid/monitor_start stay true.
 #include "cppcker/runtime/protocol.hpp"

@@ -105,26 +105,23 @@ bool is_go(const std::string& bytes);
 std::string encode_hooks_done();
 bool is_hooks_done(const std::string& bytes);
 
-// The container's monitor (runtime/run.hpp) is a stage of its own, exec'd from /proc/self/exe in two
-// parts: `monitor` starts the container, records its end and carries out its restart policy (the whole
-// runtime); `monitor-wait` only relays the container's output to its log and waits for it to end, then
-// execs `monitor` again for the end. Each exec keeps the pid (the container stays this process's child,
+// The container's monitor (runtime/monitor.hpp) goes on as stages of its own, exec'd from /proc/self/exe:
+// `monitor-wait` only relays the running container's output to its log and waits for it to end, then
+// execs `monitor`, which records the end and carries out the restart policy (the whole runtime). Each exec keeps the pid (the container stays this process's child,
 // the record's monitor_pid/monitor_start stay true) and gets one of these, read from a pipe to its EOF.
 // The descriptors named here are inherited across the exec; the stage marks them close-on-exec again.
 struct MonitorRequest {
   enum class Step {
-    start,    // start the container (run -d, start): report to the caller, then keep it
     restart,  // a foreground run's policy restarts it: take over as owner, wait the back-off, start
     wait,     // monitor-wait: relay the running container's output to the log until it ends
     ended,    // it ended (a child of this process, not reaped): record the end, then the policy
   };
-  Step step = Step::start;
+  Step step = Step::restart;
   std::string container_id;
   std::string state_root, image_root, network_root;  // the stores' roots
   NetworkConfig network;
-  bool fresh_state = false;        // start: the state starts over (`start` of a stopped container)
-  int report_fd = -1;              // start: a StageReply when the start fails, EOF once it runs; restart: EOF once owner
-  int owner_fd = -1;               // the owner lock, held across the exec (not with start: taken there)
+  int report_fd = -1;              // restart: EOF once this process is the owner
+  int owner_fd = -1;               // the owner lock, held across the exec
   int restarts = 0;                // the restart manager's count and current back-off
   std::int64_t backoff_ms = 0;
   std::int64_t restart_in_ms = 0;  // restart: the wait before the restart
