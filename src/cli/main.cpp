@@ -15,6 +15,7 @@
 
 #include "cppcker/cli/commands.hpp"
 #include "cppcker/ocicli/ocicli.hpp"
+#include "cppcker/runtime/monitor.hpp"
 #include "cppcker/runtime/networking.hpp"
 #include "cppcker/runtime/process.hpp"
 #include "cppcker/util/error.hpp"
@@ -252,6 +253,8 @@ int main(int argc, char** argv) {
     return child_mode_main(std::atoi(argv[2]), argc == 4 ? static_cast<unsigned>(std::atoi(argv[3])) : 0u);
   if (argc == 3 && std::string_view(argv[1]) == "setup-netns") return setup_netns_stage(argv[2]);
   if (argc == 3 && std::string_view(argv[1]) == "setup-veth") return setup_veth_stage(argv[2]);
+  if (argc == 3 && std::string_view(argv[1]) == "monitor") return monitor_main(std::atoi(argv[2]));
+  if (argc == 3 && std::string_view(argv[1]) == "monitor-wait") return monitor_wait_main(std::atoi(argv[2]));
   // runc's command line (oci-cli/): as `cppcker-runc` (the link the install makes) and as `cppcker oci ...`.
   if (argc >= 1 && std::filesystem::path(argv[0]).filename() == "cppcker-runc")
     return ocicli::main(argc, argv, "cppcker-runc");

@@ -1,6 +1,8 @@
 #include "cppcker/runtime/protocol.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -141,6 +143,117 @@ StageReply decode_stage_reply(const std::string& bytes) {
   r.message = j.value("message", "");
   r.exit_code = j.value("exitCode", 125);
   return r;
+}
+
+namespace {
+constexpr std::pair<MonitorRequest::Step, const char*> kMonitorSteps[] = {{MonitorRequest::Step::restart, "restart"},
+                                                                         {MonitorRequest::Step::wait, "wait"},
+                                                                         {MonitorRequest::Step::ended, "ended"}};
+}  // namespace
+
+std::string encode(const MonitorRequest& r) {
+  const char* step = "restart";
+  for (const auto& [s, name] : kMonitorSteps)
+    if (s == r.step) step = name;
+  json j = {{"type", "monitor"},
+            {"step", step},
+            {"id", r.container_id},
+            {"stateRoot", r.state_root},
+            {"imageRoot", r.image_root},
+            {"networkRoot", r.network_root},
+            {"network",
+             {{"bridge", r.network.bridge},
+              {"bip", r.network.bip.str()},
+              {"nftTable", r.network.nft_table},
+              {"pool", r.network.pool.str()},
+              {"poolSize", r.network.pool_size}}},
+            {"reportFd", r.report_fd},
+            {"ownerFd", r.owner_fd},
+            {"restarts", r.restarts},
+            {"backoffMs", r.backoff_ms},
+            {"restartInMs", r.restart_in_ms},
+            {"pid", r.pid},
+            {"ttyFd", r.tty_fd},
+            {"outFd", r.out_fd},
+            {"errFd", r.err_fd},
+            {"heldFds", r.held_fds},
+            {"logPath", r.log_path},
+            {"logMaxSize", r.log_max_size},
+            {"logMaxFile", r.log_max_file}};
+  return with_blob(j, "");
+}
+
+MonitorRequest decode_monitor_request(const std::string& bytes) {
+  auto [j, blob] = split_blob(bytes, "monitor");
+  if (j.value("type", "") != "monitor") throw Error("expected a monitor message", 125);
+  MonitorRequest r;
+  const std::string step = j.value("step", "");
+  bool known = false;
+  for (const auto& [s, name] : kMonitorSteps)
+    if (step == name) {
+      r.step = s;
+      known = true;
+    }
+  if (!known) throw Error("malformed monitor message: step \"" + step + "\"", 125);
+  try {
+    r.container_id = j.at("id").get<std::string>();
+    r.state_root = j.at("stateRoot").get<std::string>();
+    r.image_root = j.at("imageRoot").get<std::string>();
+    r.network_root = j.at("networkRoot").get<std::string>();
+    const json& n = j.at("network");
+    r.network.bridge = n.at("bridge").get<std::string>();
+    r.network.bip = Ipv4Net::parse(n.at("bip").get<std::string>());
+    r.network.nft_table = n.at("nftTable").get<std::string>();
+    r.network.pool = Ipv4Net::parse(n.at("pool").get<std::string>());
+    r.network.pool_size = n.at("poolSize").get<int>();
+    r.report_fd = j.value("reportFd", -1);
+    r.owner_fd = j.value("ownerFd", -1);
+    r.restarts = j.value("restarts", 0);
+    r.backoff_ms = j.value("backoffMs", std::int64_t{0});
+    r.restart_in_ms = j.value("restartInMs", std::int64_t{0});
+    r.pid = j.value("pid", 0);
+    r.tty_fd = j.value("ttyFd", -1);
+    r.out_fd = j.value("outFd", -1);
+    r.err_fd = j.value("errFd", -1);
+    r.held_fds = j.value("heldFds", std::vector<int>{});
+    r.log_path = j.value("logPath", "");
+    r.log_max_size = j.value("logMaxSize", std::int64_t{-1});
+    r.log_max_file = j.value("logMaxFile", 1);
+  } catch (const json::exception& e) {
+    throw Error(std::string("malformed monitor message: ") + e.what(), 125);
+  }
+  return r;
+}
+
+UniqueFd message_pipe(const std::string& bytes) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("pipe");
+  UniqueFd read_end(p[0]), write_end(p[1]);
+  // Written before anyone reads: it must fit in the pipe's buffer, or the write would never return.
+  const int capacity = ::fcntl(write_end.get(), F_GETPIPE_SZ);
+  if (capacity < 0) throw_errno("F_GETPIPE_SZ");
+  if (bytes.size() > static_cast<std::size_t>(capacity))
+    throw Error("a stage message of " + std::to_string(bytes.size()) + " bytes does not fit in a pipe", 125);
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(write_end.get(), bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_errno("write to a stage's message pipe");
+    done += static_cast<std::size_t>(n);
+  }
+  return read_end;
+}
+
+std::string read_message_pipe(UniqueFd fd) {
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_errno("read a stage's message pipe");
+    if (n == 0) return out;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
 }
 
 // ---------------------------------------------------------------- framing

@@ -7,12 +7,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <malloc.h>
+
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "cppcker/runtime/health.hpp"
 #include "cppcker/runtime/lifecycle.hpp"
+#include "cppcker/runtime/monitor.hpp"
 #include "cppcker/runtime/networking.hpp"
 #include "cppcker/runtime/process.hpp"
 #include "cppcker/runtime/restart.hpp"
@@ -159,9 +162,8 @@ struct RunEnd {
 
 // Records the end: exit code, OOM, finish time; removes the cgroup's empty parents and the network (its
 // address stays the container's when the restart policy brings it back); "restarting" or "exited".
-RunEnd finish_container(ContainerProcess& proc, const ContainerStore& containers, const NetworkStore& networks,
+RunEnd finish_container(ContainerProcess::Exit exit, const ContainerStore& containers, const NetworkStore& networks,
                         Container& c, RestartManager& restarts) {
-  ContainerProcess::Exit exit = proc.wait();
   remove_empty_cgroup_parents(c.cgroup_paths(), c.spec.cgroup_owned_tops);
   timing_mark("cgroup-removed");
   {
@@ -242,9 +244,6 @@ bool wait_to_restart(const ContainerStore& containers, Container& c, std::chrono
   }
 }
 
-// The monitor's work once the container runs: its output to the log until it ends, the end recorded,
-// health probes meanwhile, and restarts while the policy asks for them (same record, address, volumes
-// and upper dir). Without `proc` it starts with a restart. Returns the last exit code.
 // The policy ends while the container is down (stopped during its back-off, or a restart that failed to
 // start): the addresses and host ports kept for the restart are given back, and it is "exited".
 void end_policy(const ContainerStore& containers, const NetworkStore& networks, Container& c) {
@@ -257,24 +256,92 @@ void end_policy(const ContainerStore& containers, const NetworkStore& networks, 
   save_owned(containers, c);
 }
 
-int keep_running(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks, Container& c,
-                 LogWriter& log, std::optional<ContainerProcess> proc, std::optional<StdioPipes> pipes,
-                 RestartManager& restarts) {
+// What a monitor stage needs to build the next stage's request.
+MonitorRequest monitor_request(MonitorRequest::Step step, const ImageStore& images, const ContainerStore& containers,
+                               const NetworkStore& networks, const Container& c) {
+  MonitorRequest r;
+  r.step = step;
+  r.container_id = c.id;
+  r.state_root = containers.root().string();
+  r.image_root = images.root().string();
+  r.network_root = networks.root().string();
+  r.network = networks.config();
+  return r;
+}
+
+// The running container (without a health check) goes to monitor-wait, which holds nothing but its
+// streams, its log and the owner lock while it runs, and execs `monitor` again once it has ended. Returns
+// only by throwing (the container is then killed with `proc`).
+[[noreturn]] void hand_off_to_wait(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
+                                   const Container& c, int owner_fd, ContainerProcess& proc, std::optional<StdioPipes>& pipes,
+                                   const RestartManager& restarts) {
+  MonitorRequest r = monitor_request(MonitorRequest::Step::wait, images, containers, networks, c);
+  r.owner_fd = owner_fd;
+  r.restarts = restarts.restarts();
+  r.backoff_ms = restarts.delay().count();
+  r.pid = proc.pid();
+  UniqueFd out, err;
+  if (c.spec.tty) {
+    r.tty_fd = proc.tty_master();
+  } else {
+    out = pipes->take_out_read();
+    err = pipes->take_err_read();
+    r.out_fd = out.get();
+    r.err_fd = err.get();
+  }
+  r.held_fds = proc.held();
+  r.log_path = (containers.dir(c.id) / "container.log").string();
+  r.log_max_size = c.spec.log_max_size;
+  r.log_max_file = c.spec.log_max_file;
+  exec_monitor_stage("monitor-wait", r);
+}
+
+// The process that owns the container: its owner lock, and the stores it was started with.
+struct MonitorContext {
+  const ImageStore& images;
+  const ContainerStore& containers;
+  const NetworkStore& networks;
+  int owner_fd;
+};
+
+// The monitor's work once the container runs: its output to the log until it ends, the end recorded,
+// health probes meanwhile, and restarts while the policy asks for them (same record, address, volumes
+// and upper dir). Without a health check the running container is handed to monitor-wait (this never
+// returns then; the end comes back as `ended` in a new exec of `monitor`). Without `proc` and `ended` it
+// starts with a restart. Returns the last exit code.
+int keep_running(const MonitorContext& m, Container& c, LogWriter& log, std::optional<ContainerProcess> proc,
+                 std::optional<StdioPipes> pipes, RestartManager& restarts,
+                 std::optional<ContainerProcess::Exit> ended = std::nullopt) {
+  const ImageStore& images = m.images;
+  const ContainerStore& containers = m.containers;
+  const NetworkStore& networks = m.networks;
   for (;;) {
-    if (proc) {
-      if (pipes) pipes->container_started();
-      HealthProber prober(containers, c);
-      if (c.spec.tty) {
-        // With -t everything the container writes comes through its terminal, logged as stdout.
-        relay_tty(proc->tty_master(), -1, -1, -1, proc->pid(), [&](std::string_view bytes) { log.write("stdout", bytes); });
+    if (proc || ended) {
+      ContainerProcess::Exit exit;
+      if (ended) {
+        exit = *ended;
+        ended.reset();
       } else {
-        relay_stdio(-1, {}, pipes->take_out_read(), pipes->take_err_read(), proc->pidfd(),
-                    [&](int stream, std::string_view bytes) { log.write(stream == 2 ? "stderr" : "stdout", bytes); });
+        if (pipes) pipes->container_started();
+        if (!health_enabled(c.spec)) hand_off_to_wait(images, containers, networks, c, m.owner_fd, *proc, pipes, restarts);
+        // The prober forks this process: what the start left on the heap need not be copied, nor the
+        // start-up's pages stay mapped in both.
+        ::malloc_trim(0);
+        drop_clean_file_pages();
+        HealthProber prober(containers, c);
+        if (c.spec.tty) {
+          // With -t everything the container writes comes through its terminal, logged as stdout.
+          relay_tty(proc->tty_master(), -1, -1, -1, proc->pid(), [&](std::string_view bytes) { log.write("stdout", bytes); });
+        } else {
+          relay_stdio(-1, {}, pipes->take_out_read(), pipes->take_err_read(), proc->pidfd(),
+                      [&](int stream, std::string_view bytes) { log.write(stream == 2 ? "stderr" : "stdout", bytes); });
+        }
+        log.flush();
+        prober.stop();
+        exit = proc->wait();
       }
-      log.flush();
-      prober.stop();
-      RunEnd end = finish_container(*proc, containers, networks, c, restarts);
       proc.reset();
+      RunEnd end = finish_container(exit, containers, networks, c, restarts);
       if (!end.restart_in) return end.code;
       if (!wait_to_restart(containers, c, *end.restart_in)) {
         end_policy(containers, networks, c);
@@ -342,96 +409,128 @@ int run_foreground(const ImageStore& images, const ContainerStore& containers, c
     }
     log.flush();
     prober.stop();
-    end = finish_container(*proc, containers, networks, c, restarts);
+    end = finish_container(proc->wait(), containers, networks, c, restarts);
   }
   raw.reset();
   if (end.restart_in) {
     // As with Docker's client, which stays attached to the first run and returns its exit code while the
-    // daemon restarts the container: the policy goes on in a monitor forked here, which inherits the
-    // owner lock (the same open lock, so there is no moment without an owner) and runs detached from
-    // now on; the output of its restarts goes to the log. This process returns once the monitor has
-    // recorded itself as the owner.
+    // daemon restarts the container: the policy goes on in a monitor stage exec'd from a fork of this
+    // process, which inherits the owner lock (the same open lock, so there is no moment without an
+    // owner) and runs detached from now on; the output of its restarts goes to the log. This process
+    // returns once the monitor has recorded itself as the owner.
     // Done with before the fork: nothing of the ended run may be cleaned up twice, or after the restart.
     proc.reset();
     pipes.reset();
+    MonitorRequest request = monitor_request(MonitorRequest::Step::restart, images, containers, networks, c);
+    request.owner_fd = owner.fd();
+    request.restarts = restarts.restarts();
+    request.backoff_ms = restarts.delay().count();
+    request.restart_in_ms = end.restart_in->count();
     int ready[2];
     if (::pipe2(ready, O_CLOEXEC) != 0) throw_errno("pipe");
+    UniqueFd ready_read(ready[0]), ready_write(ready[1]);
+    request.report_fd = ready_write.get();
     pid_t monitor = ::fork();
     if (monitor < 0) throw_errno("fork monitor");
     if (monitor == 0) {
-      ::close(ready[0]);
+      ready_read.reset();
       become_monitor();
-      int code = 125;
       try {
-        c.state.monitor_pid = ::getpid();
-        c.state.monitor_start = process_start_time(c.state.monitor_pid);
-        save_owned(containers, c);
-        ::close(ready[1]);
-        if (wait_to_restart(containers, c, *end.restart_in)) {
-          code = keep_running(images, containers, networks, c, log, std::nullopt, std::nullopt, restarts);
-        } else {
-          end_policy(containers, networks, c);
-          code = end.code;
-        }
+        exec_monitor_stage("monitor", request);
       } catch (...) {
       }
-      ::_exit(code);
+      ::_exit(125);  // the record's observed state tells that nobody restarts it
     }
-    ::close(ready[1]);
+    ready_write.reset();
     char byte;
-    while (::read(ready[0], &byte, 1) < 0 && errno == EINTR) {
+    while (::read(ready_read.get(), &byte, 1) < 0 && errno == EINTR) {
     }
-    ::close(ready[0]);
     return end.code;
   }
   remove_if_asked(containers, c);
   return end.code;
 }
 
-void run_detached(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
-                  Container& c) {
+namespace {
+
+// The state a `start` begins with: the user's stop mark, restart count and health start over, but the
+// network of a run whose owner crashed stays known until it is torn down.
+void fresh_run_state(Container& c) {
+  c.state = ContainerState{.created = c.state.created, .net = c.state.net, .extra_nets = c.state.extra_nets};
+}
+
+// The container's process, a child of this process that monitor-wait left unreaped: its exit, its
+// OOM kill, its cgroup removed (as ContainerProcess::wait).
+ContainerProcess::Exit reap_container(pid_t pid, const Container& c) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) throw_errno("wait for the container's process " + std::to_string(pid));
+  ContainerProcess::Exit exit;
+  exit.code = exit_status(status);
+  std::unique_ptr<Cgroup> cgroup = make_cgroup(c.cgroup_paths());
+  exit.oom_killed = cgroup->oom_killed();
+  cgroup->destroy();
+  return exit;
+}
+
+// The monitor's start: reports to `report` (the caller waits on it) and keeps the container. Runs in a
+// fork of the caller: the start needs everything the caller has loaded anyway, and an exec here would
+// cost every `run -d` a whole exec of cppcker (measured: 12-20 ms); the running container is then kept
+// by monitor-wait, a fresh exec.
+int monitor_start(const MonitorContext& stores, Container c, UniqueFd report) {
+  const ContainerStore& containers = stores.containers;
+  std::optional<FileLock> owner;
+  std::optional<LogWriter> log;
+  std::optional<ContainerProcess> proc;
+  std::optional<StdioPipes> pipes;
+  try {
+    owner.emplace(containers.take_ownership(c));
+    log.emplace(open_log(containers, c));
+    if (!c.spec.tty) pipes.emplace(/*with_stdin=*/false);
+    proc.emplace(start_container(stores.images, containers, stores.networks, c, pipes ? pipes->container() : StdioFds{},
+                                 std::nullopt));
+  } catch (const Error& e) {
+    try {
+      if (owner) record_start_failure(containers, c, e);
+    } catch (const Error&) {
+      // The caller still learns why the start failed; the record keeps its last state.
+    }
+    const auto* stage = dynamic_cast<const StageError*>(&e);
+    std::string msg = encode(stage ? stage->reply() : StageReply{StageReply::Kind::error, "start", 0, e.what(), e.exit_code()});
+    if (::write(report.get(), msg.data(), msg.size()) < 0) {
+      // The caller is gone; the record says what happened.
+    }
+    return e.exit_code();
+  }
+  report.reset();  // EOF: started
+  RestartManager restarts(c.spec.restart);
+  MonitorContext m{stores.images, containers, stores.networks, owner->fd()};
+  int code = keep_running(m, c, *log, std::move(proc), std::move(pipes), restarts);
+  remove_if_asked(containers, c);
+  return code;
+}
+
+// The caller's half of a detached start: forks the monitor and returns once the container runs (the
+// report pipe at EOF); throws the start error it reports otherwise.
+void launch_monitor(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
+                    const Container& c) {
   int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0) throw_errno("pipe");
+  UniqueFd reader(report[0]), writer(report[1]);
   pid_t monitor = ::fork();
   if (monitor < 0) throw_errno("fork monitor");
   if (monitor == 0) {
-    ::close(report[0]);
+    reader.reset();
     become_monitor();
-    int code = 0;
+    int code = 125;
     try {
-      std::optional<FileLock> owner;
-      std::optional<LogWriter> log;
-      std::optional<ContainerProcess> proc;
-      std::optional<StdioPipes> pipes;
-      try {
-        owner.emplace(containers.take_ownership(c));
-        log.emplace(open_log(containers, c));
-        if (!c.spec.tty) pipes.emplace(/*with_stdin=*/false);
-        proc.emplace(start_container(images, containers, networks, c, pipes ? pipes->container() : StdioFds{}, std::nullopt));
-      } catch (const Error& e) {
-        try {
-          if (owner) record_start_failure(containers, c, e);
-        } catch (const Error&) {
-          // The caller still learns why the start failed; the record keeps its last state.
-        }
-        const auto* stage = dynamic_cast<const StageError*>(&e);
-        std::string msg = encode(stage ? stage->reply() : StageReply{StageReply::Kind::error, "start", 0, e.what(), e.exit_code()});
-        if (::write(report[1], msg.data(), msg.size()) < 0) {
-          // The caller is gone; the record says what happened.
-        }
-        ::_exit(e.exit_code());
-      }
-      ::close(report[1]);  // EOF: started
-      RestartManager restarts(c.spec.restart);
-      code = keep_running(images, containers, networks, c, *log, std::move(proc), std::move(pipes), restarts);
-      remove_if_asked(containers, c);
+      code = monitor_start(MonitorContext{images, containers, networks, -1}, c, std::move(writer));
     } catch (...) {
-      ::_exit(125);
+      // The record's observed state tells that the monitor is gone.
     }
     ::_exit(code);
   }
-  ::close(report[1]);
-  UniqueFd reader(report[0]);
+  writer.reset();
   std::string reply;
   char buf[4096];
   ssize_t n;
@@ -450,19 +549,71 @@ void run_detached(const ImageStore& images, const ContainerStore& containers, co
   // The monitor lives on, reparented to init when this process exits.
 }
 
+}  // namespace
+
+void run_detached(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
+                  Container& c) {
+  launch_monitor(images, containers, networks, c);
+}
+
 void start_again(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks, Container& c) {
-  // A fresh state (the user's stop mark, restart count and health with it), but the network of a run
-  // whose owner crashed stays known until it is torn down.
-  c.state = ContainerState{.created = c.state.created, .net = c.state.net, .extra_nets = c.state.extra_nets};
+  fresh_run_state(c);
   c.spec.detach = true;
-  run_detached(images, containers, networks, c);
+  launch_monitor(images, containers, networks, c);
 }
 
 int start_again_attached(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
                          Container& c, bool attach_stdin) {
-  c.state = ContainerState{.created = c.state.created, .net = c.state.net, .extra_nets = c.state.extra_nets};
+  fresh_run_state(c);
   c.spec.detach = false;
   return run_foreground(images, containers, networks, c, attach_stdin);
+}
+
+int monitor_main(int message_fd) {
+  MonitorRequest r;
+  UniqueFd report, owner_fd;
+  try {
+    r = decode_monitor_request(read_message_pipe(UniqueFd(message_fd)));
+    report = adopt_inherited_fd(r.report_fd);
+    owner_fd = adopt_inherited_fd(r.owner_fd);
+  } catch (const Error&) {
+    return 125;  // nothing to go on (a start's caller reads EOF; the record's observed state says the rest)
+  }
+  try {
+    ImageStore images(r.image_root);
+    ContainerStore containers(r.state_root);
+    NetworkStore networks(r.network_root, r.network);
+    if (r.step != MonitorRequest::Step::restart && r.step != MonitorRequest::Step::ended)
+      throw Error("the monitor stage cannot take a wait step", 125);
+    // Restart and end: the owner lock came with the exec.
+    FileLock owner = FileLock::adopt(std::move(owner_fd));
+    MonitorContext m{images, containers, networks, owner.fd()};
+    auto loaded = containers.load(r.container_id);
+    if (!loaded) {
+      // Removed meanwhile (`rm -f` kills this process first, so hardly): nothing to record.
+      if (r.step == MonitorRequest::Step::ended) ::waitpid(r.pid, nullptr, 0);
+      return 125;
+    }
+    Container c = std::move(*loaded);
+    RestartManager restarts(c.spec.restart, r.restarts, std::chrono::milliseconds(r.backoff_ms));
+    LogWriter log = open_log(containers, c);
+    if (r.step == MonitorRequest::Step::ended) {
+      int code = keep_running(m, c, log, std::nullopt, std::nullopt, restarts, reap_container(r.pid, c));
+      remove_if_asked(containers, c);
+      return code;
+    }
+    // A foreground run's restart: this process owns the container from now on.
+    c.state.monitor_pid = ::getpid();
+    c.state.monitor_start = process_start_time(c.state.monitor_pid);
+    save_owned(containers, c);
+    report.reset();  // EOF: the foreground run may return
+    if (wait_to_restart(containers, c, std::chrono::milliseconds(r.restart_in_ms)))
+      return keep_running(m, c, log, std::nullopt, std::nullopt, restarts);
+    end_policy(containers, networks, c);
+    return c.state.exit_code;
+  } catch (...) {
+    return 125;
+  }
 }
 
 }  // namespace cppcker

@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "cppcker/runtime/container.hpp"
 #include "runtime_fixture.hpp"
 
 TEST_F(RuntimeTest, FirstProcessIsPid1InItsOwnNamespaces) {
@@ -144,6 +145,53 @@ TEST_F(RuntimeTest, DetachedAutoRemove) {
   std::string id = trim(run({"-d", "--rm", "img", "sh", "-c", "sleep 0.2"}).out);
   ASSERT_EQ(id.size(), 64u);
   EXPECT_TRUE(eventually([&] { return !fs::exists(cpk_.root / "containers" / id); }));
+}
+
+// A detached container is kept by a fresh exec of cppcker, the monitor-wait stage, not by a copy of the
+// CLI: the pid the record names runs `cppcker monitor-wait`, the container is its child, and once the
+// container ends the same process (exec'd back into `monitor`) records the exit; the output is logged.
+TEST_F(RuntimeTest, DetachedMonitorIsTheWaitStage) {
+  for (bool tty : {false, true}) {
+    SCOPED_TRACE(tty ? "with -t" : "without -t");
+    std::vector<std::string> args = {"-d"};
+    if (tty) args.push_back("-t");
+    for (const char* a : {"img", "sh", "-c", "echo out; echo err >&2; while [ ! -e /go ]; do sleep 0.05; done; exit 7"})
+      args.push_back(a);
+    auto started = run(args);
+    ASSERT_EQ(started.exit_code, 0) << started.err;
+    std::string id = trim(started.out);
+    auto state = inspect(id)["State"];
+    const int container = state["Pid"].get<int>();
+    auto record = nlohmann::json::parse(cppcker::read_file(cpk_.root / "containers" / id / "container.json"))["state"];
+    const pid_t monitor = record["monitor_pid"].get<int>();
+    const std::uint64_t monitor_start = record["monitor_start"].get<std::uint64_t>();
+    ASSERT_GT(monitor, 1);
+    // Its stage takes a moment to be exec'd after the start was reported.
+    auto cmdline = [&] {
+      std::string argv = cppcker::read_file_if_exists("/proc/" + std::to_string(monitor) + "/cmdline").value_or("");
+      std::replace(argv.begin(), argv.end(), '\0', ' ');
+      return argv;
+    };
+    EXPECT_TRUE(eventually([&] { return cmdline().rfind("cppcker monitor-wait ", 0) == 0; })) << cmdline();
+    EXPECT_EQ(fs::read_symlink("/proc/" + std::to_string(monitor) + "/exe"), fs::canonical(CPPCKER_BINARY));
+    std::istringstream stat(cppcker::read_file("/proc/" + std::to_string(container) + "/stat"));
+    std::string pid, comm, st;
+    int ppid = 0;
+    stat >> pid >> comm >> st >> ppid;
+    EXPECT_EQ(ppid, monitor);  // the container is still the child of the process that started it
+    if (tty) {
+      EXPECT_TRUE(eventually([&] { return cpk_({"logs", id}).out.find("err") != std::string::npos; }));
+      EXPECT_NE(cpk_({"logs", id}).out.find("out"), std::string::npos);
+    } else {
+      EXPECT_TRUE(eventually([&] { return cpk_({"logs", id}).out == "out\n"; })) << cpk_({"logs", id}).out;
+      EXPECT_EQ(cpk_({"logs", id}).err, "err\n");
+    }
+    ASSERT_EQ(cpk_({"exec", id, "touch", "/go"}).exit_code, 0);
+    EXPECT_TRUE(eventually([&] { return inspect(id)["State"]["Status"] == "exited"; })) << inspect(id).dump();
+    EXPECT_EQ(inspect(id)["State"]["ExitCode"], 7);
+    EXPECT_TRUE(eventually([&] { return !cppcker::process_alive(monitor, monitor_start); }));
+    EXPECT_EQ(cpk_({"rm", id}).exit_code, 0);
+  }
 }
 
 TEST_F(RuntimeTest, ExecJoinsNamespacesRootAndCgroup) {

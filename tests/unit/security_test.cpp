@@ -206,3 +206,40 @@ TEST(ProtocolTest, MessagesRoundTripAndCrossFrames) {
   a.reset();
   EXPECT_FALSE(receive_message(b.get()));  // EOF
 }
+
+TEST(ProtocolTest, MonitorRequestRoundTripsThroughItsPipe) {
+  MonitorRequest r;
+  r.step = MonitorRequest::Step::wait;
+  r.container_id = std::string(64, 'a');
+  r.state_root = "/var/lib/x";
+  r.image_root = "/var/lib/y";
+  r.network_root = "/var/lib/z";
+  r.network.bridge = "br9";
+  r.network.bip = Ipv4Net::parse("10.9.0.1/16");
+  r.network.pool_size = 26;
+  r.owner_fd = 5;
+  r.restarts = 3;
+  r.backoff_ms = 800;
+  r.pid = 4321;
+  r.out_fd = 7;
+  r.err_fd = 8;
+  r.held_fds = {9, 10};
+  r.log_path = "/l/container.log";
+  r.log_max_size = 1 << 20;
+  r.log_max_file = 3;
+  MonitorRequest back = decode_monitor_request(read_message_pipe(message_pipe(encode(r))));
+  EXPECT_EQ(back.step, r.step);
+  EXPECT_EQ(back.container_id, r.container_id);
+  EXPECT_EQ(back.network_root, r.network_root);
+  EXPECT_EQ(back.network.bridge, "br9");
+  EXPECT_EQ(back.network.bip.str(), "10.9.0.1/16");
+  EXPECT_EQ(back.network.pool_size, 26);
+  EXPECT_EQ(back.owner_fd, 5);
+  EXPECT_EQ(back.report_fd, -1);
+  EXPECT_EQ(back.backoff_ms, 800);
+  EXPECT_EQ(back.held_fds, (std::vector<int>{9, 10}));
+  EXPECT_EQ(back.log_max_file, 3);
+  EXPECT_THROW(decode_monitor_request(R"({"type":"monitor","step":"later"})"), Error);
+  EXPECT_THROW(decode_monitor_request(R"({"type":"monitor","step":"ended"})"), Error);  // no container
+  EXPECT_THROW(message_pipe(std::string(16 << 20, 'x')), Error);  // more than a pipe holds
+}

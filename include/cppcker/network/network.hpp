@@ -87,6 +87,7 @@ class NetworkStore {
  public:
   NetworkStore(fs::path root, NetworkConfig config);
   const fs::path& root() const { return root_; }
+  const NetworkConfig& config() const { return config_; }
 
   FileLock lock() const;
   // Every network, sorted by name as `network ls` shows them: the default bridge, the predefined

@@ -116,6 +116,12 @@ class ContainerProcess {
   void hold(std::vector<UniqueFd> fds) {
     for (auto& fd : fds) held_.push_back(std::move(fd));
   }
+  // Those descriptors, for a monitor that passes them on across its exec.
+  std::vector<int> held() const {
+    std::vector<int> fds;
+    for (const auto& fd : held_) fds.push_back(fd.get());
+    return fds;
+  }
 
  private:
   // Destroyed in reverse: the child is killed and reaped before its cgroup is removed.

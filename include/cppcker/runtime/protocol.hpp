@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cppcker/network/network.hpp"
 #include "cppcker/oci/runtime_spec.hpp"
 #include "cppcker/util/error.hpp"
 #include "cppcker/util/fd.hpp"
@@ -103,6 +104,43 @@ bool is_go(const std::string& bytes);
 // The parent's word that its prestart/createRuntime hooks have run.
 std::string encode_hooks_done();
 bool is_hooks_done(const std::string& bytes);
+
+// The container's monitor (runtime/monitor.hpp) goes on as stages of its own, exec'd from /proc/self/exe:
+// `monitor-wait` only relays the running container's output to its log and waits for it to end, then
+// execs `monitor`, which records the end and carries out the restart policy (the whole runtime). Each exec keeps the pid (the container stays this process's child,
+// the record's monitor_pid/monitor_start stay true) and gets one of these, read from a pipe to its EOF.
+// The descriptors named here are inherited across the exec; the stage marks them close-on-exec again.
+struct MonitorRequest {
+  enum class Step {
+    restart,  // a foreground run's policy restarts it: take over as owner, wait the back-off, start
+    wait,     // monitor-wait: relay the running container's output to the log until it ends
+    ended,    // it ended (a child of this process, not reaped): record the end, then the policy
+  };
+  Step step = Step::restart;
+  std::string container_id;
+  std::string state_root, image_root, network_root;  // the stores' roots
+  NetworkConfig network;
+  int report_fd = -1;              // restart: EOF once this process is the owner
+  int owner_fd = -1;               // the owner lock, held across the exec
+  int restarts = 0;                // the restart manager's count and current back-off
+  std::int64_t backoff_ms = 0;
+  std::int64_t restart_in_ms = 0;  // restart: the wait before the restart
+  // wait and ended:
+  int pid = 0;                               // the container's process
+  int tty_fd = -1, out_fd = -1, err_fd = -1;  // wait: its terminal's master, or its stdout and stderr pipes
+  std::vector<int> held_fds;                 // wait: the published ports' sockets, closed once it ended
+  std::string log_path;
+  std::int64_t log_max_size = -1;
+  int log_max_file = 1;
+};
+std::string encode(const MonitorRequest& r);
+MonitorRequest decode_monitor_request(const std::string& bytes);
+// A pipe that holds `bytes` (at most one pipe buffer) and is closed for writing: its read end, for a
+// stage about to be exec'd (close-on-exec, which the exec'ing side clears). Throws SystemError, or Error
+// when the message does not fit.
+UniqueFd message_pipe(const std::string& bytes);
+// All of it, up to EOF; closes `fd`. Throws SystemError.
+std::string read_message_pipe(UniqueFd fd);
 
 // Encoding (exposed for the unit tests).
 std::string encode(const StartRequest& r);

@@ -16,10 +16,13 @@ RestartPolicy parse_restart_policy(const std::string& text);
 // once the container ran for 10 s or more. One per monitor; `restarts` counts the restarts it allowed.
 class RestartManager {
  public:
-  explicit RestartManager(RestartPolicy policy, int restarts = 0) : policy_(std::move(policy)), restarts_(restarts) {}
+  // `restarts` and `delay`: where an earlier part of the same monitor left off (it re-execs itself).
+  explicit RestartManager(RestartPolicy policy, int restarts = 0, std::chrono::milliseconds delay = {})
+      : policy_(std::move(policy)), restarts_(restarts), delay_(delay) {}
   // After an exit: the delay before the next start, or nullopt when the policy ends here.
   std::optional<std::chrono::milliseconds> next(int exit_code, bool stopped_by_user, std::chrono::nanoseconds ran_for);
   int restarts() const { return restarts_; }
+  std::chrono::milliseconds delay() const { return delay_; }
   static constexpr std::chrono::milliseconds kInitialDelay{100};
   static constexpr std::chrono::milliseconds kMaxDelay{60'000};
 

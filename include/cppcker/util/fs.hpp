@@ -61,6 +61,14 @@ class FileLock {
   static std::optional<FileLock> try_lock(const fs::path& path, Mode mode = Mode::exclusive);
   FileLock(FileLock&&) = default;
   FileLock& operator=(FileLock&&) = default;
+  // A lock stays held across an exec (flock belongs to the open file description): its descriptor, to
+  // pass on, and the lock taken over from it on the other side.
+  int fd() const { return fd_.get(); }
+  static FileLock adopt(UniqueFd fd) {
+    FileLock lock;
+    lock.fd_ = std::move(fd);
+    return lock;
+  }
 
  private:
   FileLock() = default;

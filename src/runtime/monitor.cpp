@@ -1,0 +1,151 @@
+// The lean half of the container's monitor (runtime/monitor.hpp): monitor-wait, and the exec between the
+// stages. Kept apart from run.cpp so that what an idle monitor touches is little and close together.
+#include "cppcker/runtime/monitor.hpp"
+
+#include <fcntl.h>
+#include <malloc.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cppcker/runtime/lifecycle.hpp"
+#include "cppcker/runtime/stdio.hpp"
+#include "cppcker/runtime/tty.hpp"
+#include "cppcker/util/error.hpp"
+
+namespace cppcker {
+
+UniqueFd adopt_inherited_fd(int fd) {
+  if (fd < 0) return {};
+  if (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) throw_errno("F_SETFD on inherited descriptor " + std::to_string(fd));
+  return UniqueFd(fd);
+}
+
+void exec_monitor_stage(const char* stage, const MonitorRequest& r) {
+  UniqueFd message = message_pipe(encode(r));
+  auto pass = [](int fd) {
+    if (fd >= 0 && ::fcntl(fd, F_SETFD, 0) != 0) throw_errno("F_SETFD on descriptor " + std::to_string(fd));
+  };
+  pass(message.get());
+  for (int fd : {r.report_fd, r.owner_fd, r.tty_fd, r.out_fd, r.err_fd}) pass(fd);
+  for (int fd : r.held_fds) pass(fd);
+  const std::string fd_arg = std::to_string(message.get());
+  const char* argv[] = {"cppcker", stage, fd_arg.c_str(), nullptr};
+  // monitor-wait binds every symbol at its start, so that the dynamic loader (and every library's symbol
+  // tables) is never touched again once it has let go of its start-up pages; `monitor` (and the
+  // container's child-mode it execs) binds lazily, as the CLI does.
+  std::vector<const char*> env;
+  for (char** e = environ; *e; ++e)
+    if (std::strncmp(*e, "LD_BIND_NOW=", 12) != 0) env.push_back(*e);
+  if (std::strcmp(stage, "monitor-wait") == 0) env.push_back("LD_BIND_NOW=1");
+  env.push_back(nullptr);
+  ::execve("/proc/self/exe", const_cast<char* const*>(argv), const_cast<char* const*>(env.data()));
+  throw_errno(std::string("exec the ") + stage + " stage");
+}
+
+// Once monitor-wait is set up it needs little of what the exec mapped: the pages that the dynamic loader,
+// the start-up and the request's decoding touched (and those that fault-around mapped beside them, 64 kB
+// at each fault) are shared page cache that an idle monitor should not hold. They are unmapped here; what
+// the relay loop uses comes back on its first touch. Only from mappings this process never wrote to (no
+// anonymous pages: RELRO and written data keep their own copies), so nothing changes but what is resident.
+// Best effort: without /proc/self/smaps everything simply stays mapped.
+void drop_clean_file_pages() {
+  std::vector<std::pair<std::uintptr_t, std::uintptr_t>> clean;
+  {
+    UniqueFd smaps(::open("/proc/self/smaps", O_RDONLY | O_CLOEXEC));
+    if (!smaps) return;
+    std::uintptr_t start = 0, end = 0;
+    bool candidate = false;
+    char line[512];
+    std::size_t used = 0;
+    char buf[4096];
+    // One line: a mapping's header ("start-end perms offset dev inode path") or one of its fields.
+    auto take_line = [&](const char* text) {
+      if ((text[0] >= '0' && text[0] <= '9') || (text[0] >= 'a' && text[0] <= 'f')) {
+        char* p = nullptr;
+        start = std::strtoull(text, &p, 16);
+        end = std::strtoull(p + 1, &p, 16);
+        const char* perms = p + 1;
+        char* q = nullptr;
+        std::strtoull(perms + 5, &q, 16);                    // offset
+        while (*q == ' ') ++q;
+        while (*q && *q != ' ') ++q;                          // device
+        const unsigned long long inode = std::strtoull(q, nullptr, 10);
+        candidate = perms[0] == 'r' && perms[1] != 'w' && perms[3] == 'p' && inode != 0;
+      } else if (candidate && std::strncmp(text, "Anonymous:", 10) == 0) {
+        if (std::strtoull(text + 10, nullptr, 10) == 0) clean.emplace_back(start, end);
+        candidate = false;
+      }
+    };
+    for (;;) {
+      ssize_t n = ::read(smaps.get(), buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      for (ssize_t i = 0; i < n; ++i) {
+        if (buf[i] != '\n') {
+          if (used + 1 < sizeof line) line[used++] = buf[i];  // a longer line loses only its path
+          continue;
+        }
+        line[used] = '\0';
+        take_line(line);
+        used = 0;
+      }
+    }
+  }
+  for (const auto& [start, end] : clean) ::madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
+}
+
+int monitor_wait_main(int message_fd) {
+  MonitorRequest r;
+  try {
+    r = decode_monitor_request(read_message_pipe(UniqueFd(message_fd)));
+  } catch (const Error&) {
+    return 125;  // nothing to go on: the record's observed state tells that the monitor is gone
+  }
+  try {
+    UniqueFd owner = adopt_inherited_fd(r.owner_fd);
+    UniqueFd tty = adopt_inherited_fd(r.tty_fd);
+    UniqueFd out = adopt_inherited_fd(r.out_fd);
+    UniqueFd err = adopt_inherited_fd(r.err_fd);
+    std::vector<UniqueFd> held;
+    for (int fd : r.held_fds) held.push_back(adopt_inherited_fd(fd));
+    try {
+      LogWriter log(r.log_path, r.log_max_size, r.log_max_file);
+      ::malloc_trim(0);  // what decoding the request left on the heap
+      drop_clean_file_pages();
+      if (tty) {
+        // With -t everything the container writes comes through its terminal, logged as stdout.
+        relay_tty(tty.get(), -1, -1, -1, r.pid, [&](std::string_view bytes) { log.write("stdout", bytes); });
+      } else {
+        UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, r.pid, 0)));
+        if (!pidfd) throw_errno("pidfd_open " + std::to_string(r.pid));
+        relay_stdio(-1, {}, std::move(out), std::move(err), pidfd.get(),
+                    [&](int stream, std::string_view bytes) { log.write(stream == 2 ? "stderr" : "stdout", bytes); });
+      }
+      log.flush();
+    } catch (const Error&) {
+      // Its output is lost, not its end: wait for that (without reaping: `monitor` reaps it).
+      siginfo_t info{};
+      while (::waitid(P_PID, static_cast<id_t>(r.pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR) {
+      }
+    }
+    // The published ports are free once it has ended; its streams are done with.
+    held.clear();
+    tty.reset();
+    r.step = MonitorRequest::Step::ended;
+    r.tty_fd = r.out_fd = r.err_fd = -1;
+    r.held_fds.clear();
+    exec_monitor_stage("monitor", r);  // `owner` stays open (and locked) across it
+  } catch (const Error&) {
+    return 125;
+  }
+}
+
+}  // namespace cppcker
