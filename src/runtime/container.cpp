@@ -416,7 +416,7 @@ std::vector<Container> ContainerStore::scan(bool records, bool sweep) const {
     }
     if (!records || name.starts_with(".") || !e.is_directory()) continue;
     try {
-      if (auto c = load(name)) out.push_back(*c);
+      if (auto c = load(name)) out.push_back(std::move(*c));
     } catch (const Error&) {
       // A record cut short cannot be, since it is renamed into place; skip anything unreadable.
     }
