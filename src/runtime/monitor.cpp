@@ -102,6 +102,16 @@ void drop_clean_file_pages() {
   for (const auto& [start, end] : clean) ::madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
 }
 
+void relay_to_log(LogWriter& log, int tty_master, UniqueFd out, UniqueFd err, pid_t pid, int pidfd) {
+  if (tty_master >= 0) {
+    relay_tty(tty_master, -1, -1, -1, pid, [&](std::string_view bytes) { log.write("stdout", bytes); });
+  } else {
+    relay_stdio(-1, {}, std::move(out), std::move(err), pidfd,
+                [&](int stream, std::string_view bytes) { log.write(stream == 2 ? "stderr" : "stdout", bytes); });
+  }
+  log.flush();
+}
+
 int monitor_wait_main(int message_fd) {
   MonitorRequest r;
   try {
@@ -120,16 +130,12 @@ int monitor_wait_main(int message_fd) {
       LogWriter log(r.log_path, r.log_max_size, r.log_max_file);
       ::malloc_trim(0);  // what decoding the request left on the heap
       drop_clean_file_pages();
-      if (tty) {
-        // With -t everything the container writes comes through its terminal, logged as stdout.
-        relay_tty(tty.get(), -1, -1, -1, r.pid, [&](std::string_view bytes) { log.write("stdout", bytes); });
-      } else {
-        UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, r.pid, 0)));
+      UniqueFd pidfd;
+      if (!tty) {
+        pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, r.pid, 0)));
         if (!pidfd) throw_errno("pidfd_open " + std::to_string(r.pid));
-        relay_stdio(-1, {}, std::move(out), std::move(err), pidfd.get(),
-                    [&](int stream, std::string_view bytes) { log.write(stream == 2 ? "stderr" : "stdout", bytes); });
       }
-      log.flush();
+      relay_to_log(log, tty.get(), std::move(out), std::move(err), r.pid, pidfd.get());
     } catch (const Error&) {
       // Its output is lost, not its end: wait for that (without reaping: `monitor` reaps it).
       siginfo_t info{};

@@ -110,6 +110,20 @@ std::string encode_hooks_done() { return R"({"type":"hooks-done"})"; }
 bool is_hooks_done(const std::string& bytes) { return bytes == encode_hooks_done(); }
 
 namespace {
+// The wire names of an enum's values, both ways: one table each, read by these two.
+template <typename Enum, std::size_t N>
+const char* name_of(const std::pair<Enum, const char*> (&table)[N], Enum value, const char* otherwise) {
+  for (const auto& [v, name] : table)
+    if (v == value) return name;
+  return otherwise;
+}
+template <typename Enum, std::size_t N>
+std::optional<Enum> value_of(const std::pair<Enum, const char*> (&table)[N], const std::string& name) {
+  for (const auto& [v, n] : table)
+    if (name == n) return v;
+  return std::nullopt;
+}
+
 constexpr std::pair<StageReply::Kind, const char*> kReplyKinds[] = {{StageReply::Kind::error, "error"},
                                                                     {StageReply::Kind::tty, "tty"},
                                                                     {StageReply::Kind::hooks, "hooks"},
@@ -118,9 +132,7 @@ constexpr std::pair<StageReply::Kind, const char*> kReplyKinds[] = {{StageReply:
 }  // namespace
 
 std::string encode(const StageReply& r) {
-  const char* type = "error";
-  for (const auto& [kind, name] : kReplyKinds)
-    if (kind == r.kind) type = name;
+  const char* type = name_of(kReplyKinds, r.kind, "error");
   json j = {{"type", type}, {"stage", r.stage}, {"errno", r.error_number}, {"message", r.message}, {"exitCode", r.exit_code}};
   if (r.pid) j["pid"] = r.pid;
   return with_blob(j, "");
@@ -129,14 +141,9 @@ std::string encode(const StageReply& r) {
 StageReply decode_stage_reply(const std::string& bytes) {
   auto [j, blob] = split_blob(bytes, "reply");
   StageReply r;
-  std::string type = j.value("type", "");
-  bool known = false;
-  for (const auto& [kind, name] : kReplyKinds)
-    if (type == name) {
-      r.kind = kind;
-      known = true;
-    }
-  if (!known) throw Error("malformed reply from the container", 125);
+  auto kind = value_of(kReplyKinds, j.value("type", ""));
+  if (!kind) throw Error("malformed reply from the container", 125);
+  r.kind = *kind;
   r.pid = j.value("pid", 0);
   r.stage = j.value("stage", "");
   r.error_number = j.value("errno", 0);
@@ -152,9 +159,7 @@ constexpr std::pair<MonitorRequest::Step, const char*> kMonitorSteps[] = {{Monit
 }  // namespace
 
 std::string encode(const MonitorRequest& r) {
-  const char* step = "restart";
-  for (const auto& [s, name] : kMonitorSteps)
-    if (s == r.step) step = name;
+  const char* step = name_of(kMonitorSteps, r.step, "restart");
   json j = {{"type", "monitor"},
             {"step", step},
             {"id", r.container_id},
@@ -188,13 +193,9 @@ MonitorRequest decode_monitor_request(const std::string& bytes) {
   if (j.value("type", "") != "monitor") throw Error("expected a monitor message", 125);
   MonitorRequest r;
   const std::string step = j.value("step", "");
-  bool known = false;
-  for (const auto& [s, name] : kMonitorSteps)
-    if (step == name) {
-      r.step = s;
-      known = true;
-    }
+  auto known = value_of(kMonitorSteps, step);
   if (!known) throw Error("malformed monitor message: step \"" + step + "\"", 125);
+  r.step = *known;
   try {
     r.container_id = j.at("id").get<std::string>();
     r.state_root = j.at("stateRoot").get<std::string>();

@@ -329,14 +329,8 @@ int keep_running(const MonitorContext& m, Container& c, LogWriter& log, std::opt
         ::malloc_trim(0);
         drop_clean_file_pages();
         HealthProber prober(containers, c);
-        if (c.spec.tty) {
-          // With -t everything the container writes comes through its terminal, logged as stdout.
-          relay_tty(proc->tty_master(), -1, -1, -1, proc->pid(), [&](std::string_view bytes) { log.write("stdout", bytes); });
-        } else {
-          relay_stdio(-1, {}, pipes->take_out_read(), pipes->take_err_read(), proc->pidfd(),
-                      [&](int stream, std::string_view bytes) { log.write(stream == 2 ? "stderr" : "stdout", bytes); });
-        }
-        log.flush();
+        if (c.spec.tty) relay_to_log(log, proc->tty_master(), {}, {}, proc->pid(), -1);
+        else relay_to_log(log, -1, pipes->take_out_read(), pipes->take_err_read(), proc->pid(), proc->pidfd());
         prober.stop();
         exit = proc->wait();
       }

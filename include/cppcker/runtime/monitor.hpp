@@ -10,6 +10,9 @@
 // runs `exec`.
 // <fd> is a pipe holding one MonitorRequest (runtime/protocol.hpp). The pid never changes across these
 // execs: the container stays this process's child and the record's monitor_pid/monitor_start stay true.
+#include <sys/types.h>
+
+#include "cppcker/runtime/lifecycle.hpp"
 #include "cppcker/runtime/protocol.hpp"
 
 namespace cppcker {
@@ -27,6 +30,11 @@ int monitor_wait_main(int message_fd);
 // read-only data: shared page cache that the start-up touched); what is used later comes back on its
 // first touch. For a monitor that has started its container and from then on only waits.
 void drop_clean_file_pages();
+
+// A detached container's output to its log until it ends, flushed: with a terminal (`tty_master` >= 0)
+// everything comes through it and is logged as stdout; otherwise its stdout and stderr pipes.
+// `pidfd` tells the end of a piped container. The one relay of every monitor (forked or monitor-wait).
+void relay_to_log(LogWriter& log, int tty_master, UniqueFd out, UniqueFd err, pid_t pid, int pidfd);
 
 // A descriptor inherited across the exec, taken over here: close-on-exec again, so that nothing this
 // stage starts (the container's child-mode, the next stage) inherits it unless passed on. -1: none.
