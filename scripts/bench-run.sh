@@ -17,7 +17,8 @@
 # cppcker's start goes: RUNS starts with CPPCKER_TIMING marks (src/util/timing.cpp) from the CLI, the
 # child-mode stage and the setup-* stages, each mark's median time from the launch (scripts/bench/stage-clock.c);
 # and the cost of one exec of a stage (`cppcker child-mode` up to its first system call) against a static C
-# program that returns at once (target: <= 1 ms over it).
+# program that returns at once (target: <= 1 ms over it); the CPU time of a start (all CPUs) next to
+# minimal-run's, and one stage exec again while another CPU spins (how much two CPUs really overlap here).
 # Then: the resident memory (RSS, PSS) of one detached container's monitor (target <= 1 MB) next to podman's
 # conmon; `exec CONTAINER true` against `nsenter -t PID -a true` (target <= 1.3x); 100 detached containers
 # started in a loop (time per run -d, their monitors' memory in all: target <= 100 MB; `ps` over them:
@@ -55,8 +56,10 @@ podman_bridge_before=$([ -e /sys/class/net/cni-podman0 ] && echo yes || echo no)
 run_netns_before=$([ -e /run/netns ] && echo yes || echo no)  # podman's namespaces live there (a mount)
 bench_config=$work/cppcker-config.json
 echo '{"bridge": "cpkbench1", "bip": "10.218.1.1/24", "nft-table": "cppcker_bench"}' > "$bench_config"
+spinner=""  # a CPU burner of the benchmark's own (below), stopped by its pid
 cleanup() {
   set +e
+  [ -n "$spinner" ] && kill "$spinner" 2>/dev/null
   for id in $("$cppcker" --root "$work/cppcker-net" --config "$bench_config" ps -aq --no-trunc 2>/dev/null); do
     "$cppcker" --root "$work/cppcker-net" --config "$bench_config" rm -f "$id" >/dev/null 2>&1
   done
@@ -229,11 +232,33 @@ awk -v c="${med[cppcker]}" -v s="${med[cppcker_noseccomp]}" -v u="${med[cppcker_
 echo "  where cppcker's start goes (median of $runs, ms from the launch; the child's lines run beside the parent's):"
 breakdown cppcker
 # One exec of a stage: child-mode given a descriptor that is not there fails at its first system call.
+# After a pause: what the starts above left to the kernel's workers (podman's clean-up most) is done.
+sleep 3
 stage_us=$("$clock" exec $((runs * 10)) "$cppcker" child-mode 99 0)
 static_us=$("$clock" exec $((runs * 10)) "$work/static-true")
 awk -v c="$stage_us" -v s="$static_us" 'BEGIN {
   printf "  one exec of a stage (cppcker child-mode, to its first system call) %.2f ms; a static C program that returns: %.2f ms\n", c / 1000, s / 1000
   printf "  stage exec over static C = %.2f ms   (target <= 1)\n", (c - s) / 1000
+}'
+# What a start costs in CPU, all processes and kernel threads together (from /proc/stat), and how much a
+# second busy CPU slows one exec: where the two barely run side by side (a VM's vCPUs sharing a core),
+# a start's steps gain little from overlapping and its CPU time is what its wall time follows.
+cpu_ms() {  # cpu_ms TOOL: busy CPU ms per container over RUNS starts of run_TOOL
+  local before after i
+  before=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat)
+  for ((i = 0; i < runs; i++)); do "run_$1" >/dev/null; done
+  after=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat)
+  awk -v d=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$runs" 'BEGIN {printf "%.1f", d * 1000 / hz / n}'
+}
+sh -c 'while :; do :; done' &
+spinner=$!
+busy_us=$("$clock" exec $((runs * 10)) "$cppcker" child-mode 99 0)
+kill "$spinner"
+wait "$spinner" 2>/dev/null || true
+spinner=""
+echo "  CPU per start (all CPUs): cppcker $(cpu_ms cppcker) ms, minimal-run $(cpu_ms minimal) ms"
+awk -v b="$busy_us" -v c="$stage_us" 'BEGIN {
+  printf "  one exec of a stage while another CPU spins: %.2f ms (%.2f ms idle)\n", b / 1000, c / 1000
 }'
 
 # Bridged: the C floor's own bridge; cppcker's default network from the benchmark's config file.

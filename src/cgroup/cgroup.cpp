@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cctype>
-#include <cmath>
 #include <cstring>
 #include <limits>
 #include <sstream>
@@ -24,9 +23,12 @@
 
 namespace cppcker {
 
-namespace {
+std::int64_t cpu_quota_us(double cpus) {
+  // Not std::llround: cppcker's only use of libm, which the loader would otherwise map at every exec.
+  return static_cast<std::int64_t>(cpus * static_cast<double>(kCpuPeriod) + 0.5);
+}
 
-constexpr std::int64_t kCpuPeriod = 100000;  // µs, the kernel's and Docker's default
+namespace {
 
 void write_value(const fs::path& file, const std::string& value) {
   UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
@@ -481,7 +483,7 @@ class CgroupV2 : public Cgroup {
       std::string swap = *l.memory_swap < 0 ? "max" : std::to_string(std::max<std::int64_t>(0, *l.memory_swap - l.memory.value_or(0)));
       write_value(dir_ / "memory.swap.max", swap);
     }
-    if (l.cpus) write_value(dir_ / "cpu.max", std::to_string(std::llround(*l.cpus * kCpuPeriod)) + " " + std::to_string(kCpuPeriod));
+    if (l.cpus) write_value(dir_ / "cpu.max", std::to_string(cpu_quota_us(*l.cpus)) + " " + std::to_string(kCpuPeriod));
     if (l.cpu_shares) write_value(dir_ / "cpu.weight", std::to_string(cpu_shares_to_weight(*l.cpu_shares)));
     if (l.pids) write_value(dir_ / "pids.max", *l.pids < 0 ? "max" : std::to_string(*l.pids));
     if (l.cpuset_cpus) write_value(dir_ / "cpuset.cpus", *l.cpuset_cpus);
@@ -687,7 +689,7 @@ class CgroupV1 : public Cgroup {
     if (auto cpu = dir("cpu")) {
       if (l.cpus) {
         write_value(*cpu / "cpu.cfs_period_us", std::to_string(kCpuPeriod));
-        write_value(*cpu / "cpu.cfs_quota_us", std::to_string(std::llround(*l.cpus * kCpuPeriod)));
+        write_value(*cpu / "cpu.cfs_quota_us", std::to_string(cpu_quota_us(*l.cpus)));
       }
       if (l.cpu_shares) write_value(*cpu / "cpu.shares", std::to_string(*l.cpu_shares));
     }

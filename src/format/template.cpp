@@ -549,6 +549,17 @@ bool truth(const Maybe& v) {
   return !v->empty();
 }
 
+// The fewest significant digits that read back as `d`, in %g's form. Not std::to_chars: libstdc++'s
+// floating-point to_chars needs libm, which the loader would then map at every exec of cppcker.
+std::string shortest_float(double d) {
+  char buf[32];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, d);
+    if (std::strtod(buf, nullptr) == d) break;
+  }
+  return buf;
+}
+
 std::string format_float(double d) {
   if (std::isinf(d)) return d > 0 ? "+Inf" : "-Inf";
   if (std::isnan(d)) return "NaN";
@@ -557,9 +568,7 @@ std::string format_float(double d) {
     std::snprintf(buf, sizeof buf, "%.0f", d);
     return buf;
   }
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, d);
-  return std::string(buf, r.ptr);
+  return shortest_float(d);
 }
 
 
@@ -724,9 +733,7 @@ std::string go_sprintf(const std::string& format, const std::vector<Maybe>& args
           if ((verb == 'g' || verb == 'G') && precision < 0) {
             cell = format_float(a->get<double>());
             if (a->get<double>() != std::floor(a->get<double>()) || std::fabs(a->get<double>()) >= 1e21) {
-              char buf[64];
-              auto r = std::to_chars(buf, buf + sizeof buf, a->get<double>());
-              cell.assign(buf, r.ptr);
+              cell = shortest_float(a->get<double>());
             }
           } else {
             if (precision < 0 && (verb == 'f' || verb == 'F' || verb == 'e' || verb == 'E')) precision = 6;

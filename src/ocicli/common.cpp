@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cmath>
 #include <iterator>
 #include <regex>
 #include <thread>
@@ -94,7 +93,8 @@ std::int64_t parse_ram(const std::string& text) {
   double n = std::stod(m[1]);
   std::string unit = m[3];
   static const std::string units = "kmgtp";
-  if (!unit.empty()) n *= std::pow(1024.0, static_cast<double>(units.find(static_cast<char>(std::tolower(unit[0]))) + 1));
+  if (!unit.empty())
+    for (std::size_t power = units.find(static_cast<char>(std::tolower(unit[0]))) + 1; power > 0; --power) n *= 1024;
   return static_cast<std::int64_t>(n);
 }
 

@@ -18,8 +18,9 @@ void resolve_cgroup_parent(ContainerSpec& spec, const std::string& cgroup_parent
     spec.cgroup_parents = {{"", cgroup_parent}};
   } else {
     std::string first = cgroup_parent.substr(0, cgroup_parent.find('/'));
+    const std::string mine = read_file("/proc/self/cgroup");  // once, not once per hierarchy
     for (const auto& k : cgroup_hierarchy_keys()) {
-      std::string own = own_cgroup(k);
+      std::string own = cgroup_path_in(mine, k);
       if (own == "/") own.clear();
       spec.cgroup_parents[k] = own + "/" + cgroup_parent;
       spec.cgroup_owned_tops[k] = own + "/" + first;

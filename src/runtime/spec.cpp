@@ -1,6 +1,5 @@
 #include "cppcker/runtime/spec.hpp"
 
-#include <cmath>
 
 #include "cppcker/runtime/networking.hpp"
 #include "cppcker/security/capabilities.hpp"
@@ -15,7 +14,6 @@ namespace cppcker {
 
 namespace {
 
-constexpr std::int64_t kCpuPeriod = 100000;  // µs, Docker's
 
 oci::Mount mount(std::string destination, std::string type, std::string source, std::vector<std::string> options) {
   return {std::move(destination), std::move(type), std::move(source), std::move(options), {}, {}};
@@ -64,7 +62,7 @@ oci::Resources resources_from_limits(const ResourceLimits& l) {
   r.memory.limit = l.memory;
   r.memory.swap = l.memory_swap;
   if (l.cpus) {
-    r.cpu.quota = std::llround(*l.cpus * kCpuPeriod);
+    r.cpu.quota = cpu_quota_us(*l.cpus);
     r.cpu.period = kCpuPeriod;
   }
   r.cpu.shares = l.cpu_shares;

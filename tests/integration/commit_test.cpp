@@ -225,6 +225,31 @@ TEST_F(CommitTest, ErrorsLeaveNothingNamed) {
       << usage.err;
 }
 
+TEST_F(CommitTest, NonAsciiNamesSurviveImportTheContainerAndExport) {
+  // Layers name files in UTF-8. libarchive translates names through the locale when it writes a pax
+  // header, which fails in the C locale ("Can't translate pathname"); cppcker sets C.UTF-8 where it loads
+  // the library.
+  fs::path tree = tmp_.path / "tree";
+  fs::create_directories(tree / "bin");
+  fs::copy_file("/bin/busybox", tree / "bin/busybox");
+  fs::create_symlink("busybox", tree / "bin/cat");
+  const std::string name = "caf\xc3\xa9-\xc3\xbc-\xe6\x97\xa5.txt";  // café-ü-日.txt
+  std::ofstream(tree / name) << "bonjour\n";
+  fs::path pax = tmp_.path / "pax.tar";
+  ASSERT_EQ(ts::run({"tar", "--format=pax", "-cf", pax.string(), "-C", tree.string(), "."}).exit_code, 0);
+  ASSERT_NE(cppcker::read_file(pax).find("path=./" + name + "\n"), std::string::npos);  // a pax record
+  auto imported = cpk_({"import", pax.string(), "imp:utf8"});
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  auto r = run({"--name", "utf8names", "imp:utf8", "/bin/cat", "/" + name});
+  EXPECT_EQ(r.out, "bonjour\n") << r.err;
+  EXPECT_EQ(r.exit_code, 0);
+  fs::path exported = tmp_.path / "exported.tar";
+  auto e = cpk_({"export", "-o", exported.string(), "utf8names"});
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_NE(cppcker::read_file(exported).find("path=" + name + "\n"), std::string::npos);
+  EXPECT_EQ(cpk_({"rm", "utf8names"}).exit_code, 0);
+}
+
 TEST_F(CommitTest, ImportReadsGnuTarPlainGzippedAndStdin) {
   fs::path tree = tmp_.path / "tree";
   fs::create_directories(tree / "bin");

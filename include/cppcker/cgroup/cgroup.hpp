@@ -16,6 +16,10 @@
 
 namespace cppcker {
 
+// Docker's CFS period (µs), and the quota in it for a --cpus value (> 0), rounded to the nearest µs.
+inline constexpr std::int64_t kCpuPeriod = 100000;
+std::int64_t cpu_quota_us(double cpus);
+
 struct ResourceLimits {
   std::optional<std::int64_t> memory;       // bytes
   std::optional<std::int64_t> memory_swap;  // memory + swap in bytes, -1 = unlimited (Docker's --memory-swap)
