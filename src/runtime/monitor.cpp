@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -19,6 +21,7 @@
 #include "cppcker/runtime/stdio.hpp"
 #include "cppcker/runtime/tty.hpp"
 #include "cppcker/util/error.hpp"
+#include "cppcker/util/fs.hpp"
 
 namespace cppcker {
 
@@ -58,48 +61,46 @@ void exec_monitor_stage(const char* stage, const MonitorRequest& r) {
 // Best effort: without /proc/self/smaps everything simply stays mapped.
 void drop_clean_file_pages() {
   std::vector<std::pair<std::uintptr_t, std::uintptr_t>> clean;
-  {
-    UniqueFd smaps(::open("/proc/self/smaps", O_RDONLY | O_CLOEXEC));
-    if (!smaps) return;
-    std::uintptr_t start = 0, end = 0;
-    bool candidate = false;
-    char line[512];
-    std::size_t used = 0;
-    char buf[4096];
-    // One line: a mapping's header ("start-end perms offset dev inode path") or one of its fields.
-    auto take_line = [&](const char* text) {
-      if ((text[0] >= '0' && text[0] <= '9') || (text[0] >= 'a' && text[0] <= 'f')) {
-        char* p = nullptr;
-        start = std::strtoull(text, &p, 16);
-        end = std::strtoull(p + 1, &p, 16);
-        const char* perms = p + 1;
-        char* q = nullptr;
-        std::strtoull(perms + 5, &q, 16);                    // offset
-        while (*q == ' ') ++q;
-        while (*q && *q != ' ') ++q;                          // device
-        const unsigned long long inode = std::strtoull(q, nullptr, 10);
+  UniqueFd smaps(::open("/proc/self/smaps", O_RDONLY | O_CLOEXEC));
+  if (!smaps) return;
+  std::uintptr_t start = 0, end = 0;
+  bool candidate = false;  // the mapping in hand is a file's, private, readable, never written
+  auto number = [](std::string_view& text, int base) {
+    while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+    unsigned long long value = 0;
+    auto [rest, ec] = std::from_chars(text.data(), text.data() + text.size(), value, base);
+    text.remove_prefix(static_cast<std::size_t>(rest - text.data()));
+    return value;
+  };
+  try {
+    // A mapping's header ("start-end perms offset dev inode path"), then its fields ("Anonymous: 0 kB").
+    read_lines(smaps.get(), "/proc/self/smaps", [&](std::string_view line) {
+      if (line.empty()) return;
+      const char c = line.front();
+      if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) {
+        candidate = false;
+        start = number(line, 16);
+        if (!line.starts_with('-')) return;
+        line.remove_prefix(1);
+        end = number(line, 16);
+        if (line.size() < 5) return;
+        const std::string_view perms = line.substr(1, 4);
+        line.remove_prefix(5);
+        number(line, 16);  // offset
+        while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+        line.remove_prefix(std::min(line.size(), line.find(' ')));  // device
+        const unsigned long long inode = number(line, 10);
         candidate = perms[0] == 'r' && perms[1] != 'w' && perms[3] == 'p' && inode != 0;
-      } else if (candidate && std::strncmp(text, "Anonymous:", 10) == 0) {
-        if (std::strtoull(text + 10, nullptr, 10) == 0) clean.emplace_back(start, end);
+      } else if (candidate && line.starts_with("Anonymous:")) {
+        line.remove_prefix(10);
+        if (number(line, 10) == 0) clean.emplace_back(start, end);
         candidate = false;
       }
-    };
-    for (;;) {
-      ssize_t n = ::read(smaps.get(), buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      for (ssize_t i = 0; i < n; ++i) {
-        if (buf[i] != '\n') {
-          if (used + 1 < sizeof line) line[used++] = buf[i];  // a longer line loses only its path
-          continue;
-        }
-        line[used] = '\0';
-        take_line(line);
-        used = 0;
-      }
-    }
+    });
+  } catch (const Error&) {
+    return;  // the pages stay: only memory is lost
   }
-  for (const auto& [start, end] : clean) ::madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
+  for (const auto& [first, last] : clean) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 void relay_to_log(LogWriter& log, int tty_master, UniqueFd out, UniqueFd err, pid_t pid, int pidfd) {

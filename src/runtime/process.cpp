@@ -181,6 +181,13 @@ ContainerProcess ContainerProcess::spawn(const std::vector<oci::Namespace>& name
   return proc;
 }
 
+ContainerProcess ContainerProcess::adopt(pid_t pid, const CgroupPaths& cgroup) {
+  ContainerProcess proc;
+  proc.cgroup_ = make_cgroup(cgroup);
+  proc.child_ = OwnedChild(pid);
+  return proc;
+}
+
 void ContainerProcess::release(const oci::Spec& spec, LaunchOptions options) {
   const bool tty = spec.process.terminal;
   StartRequest request;

@@ -174,8 +174,8 @@ std::string encode(const MonitorRequest& r) {
               {"poolSize", r.network.pool_size}}},
             {"reportFd", r.report_fd},
             {"ownerFd", r.owner_fd},
-            {"restarts", r.restarts},
-            {"backoffMs", r.backoff_ms},
+            {"restarts", r.restart_progress.restarts},
+            {"backoffMs", r.restart_progress.delay.count()},
             {"restartInMs", r.restart_in_ms},
             {"pid", r.pid},
             {"ttyFd", r.tty_fd},
@@ -209,8 +209,8 @@ MonitorRequest decode_monitor_request(const std::string& bytes) {
     r.network.pool_size = n.at("poolSize").get<int>();
     r.report_fd = j.value("reportFd", -1);
     r.owner_fd = j.value("ownerFd", -1);
-    r.restarts = j.value("restarts", 0);
-    r.backoff_ms = j.value("backoffMs", std::int64_t{0});
+    r.restart_progress.restarts = j.value("restarts", 0);
+    r.restart_progress.delay = std::chrono::milliseconds(j.value("backoffMs", std::int64_t{0}));
     r.restart_in_ms = j.value("restartInMs", std::int64_t{0});
     r.pid = j.value("pid", 0);
     r.tty_fd = j.value("ttyFd", -1);

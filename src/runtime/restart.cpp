@@ -38,18 +38,18 @@ std::optional<std::chrono::milliseconds> RestartManager::next(int exit_code, boo
                                                               std::chrono::nanoseconds ran_for) {
   // The user's stop or kill ends every policy (Docker cancels the restart manager then).
   if (stopped_by_user) return std::nullopt;
-  if (ran_for >= std::chrono::seconds(10)) delay_ = std::chrono::milliseconds(0);
-  delay_ = delay_.count() == 0 ? kInitialDelay : std::min(delay_ * 2, kMaxDelay);
+  if (ran_for >= std::chrono::seconds(10)) progress_.delay = std::chrono::milliseconds(0);
+  progress_.delay = progress_.delay.count() == 0 ? kInitialDelay : std::min(progress_.delay * 2, kMaxDelay);
   bool restart = false;
   if (policy_.name == "always" || policy_.name == "unless-stopped") {
     restart = true;
   } else if (policy_.name == "on-failure") {
     const int max = policy_.maximum_retry_count;
-    restart = exit_code != 0 && (max == 0 || restarts_ < max);
+    restart = exit_code != 0 && (max == 0 || progress_.restarts < max);
   }
   if (!restart) return std::nullopt;
-  ++restarts_;
-  return delay_;
+  ++progress_.restarts;
+  return progress_.delay;
 }
 
 std::optional<Container> mark_stopped_by_user(const ContainerStore& store, const std::string& id) {

@@ -277,8 +277,7 @@ MonitorRequest monitor_request(MonitorRequest::Step step, const ImageStore& imag
                                    const RestartManager& restarts) {
   MonitorRequest r = monitor_request(MonitorRequest::Step::wait, images, containers, networks, c);
   r.owner_fd = owner_fd;
-  r.restarts = restarts.restarts();
-  r.backoff_ms = restarts.delay().count();
+  r.restart_progress = restarts.progress();
   r.pid = proc.pid();
   UniqueFd out, err;
   if (c.spec.tty) {
@@ -417,8 +416,7 @@ int run_foreground(const ImageStore& images, const ContainerStore& containers, c
     pipes.reset();
     MonitorRequest request = monitor_request(MonitorRequest::Step::restart, images, containers, networks, c);
     request.owner_fd = owner.fd();
-    request.restarts = restarts.restarts();
-    request.backoff_ms = restarts.delay().count();
+    request.restart_progress = restarts.progress();
     request.restart_in_ms = end.restart_in->count();
     int ready[2];
     if (::pipe2(ready, O_CLOEXEC) != 0) throw_errno("pipe");
@@ -451,20 +449,6 @@ namespace {
 // network of a run whose owner crashed stays known until it is torn down.
 void fresh_run_state(Container& c) {
   c.state = ContainerState{.created = c.state.created, .net = c.state.net, .extra_nets = c.state.extra_nets};
-}
-
-// The container's process, a child of this process that monitor-wait left unreaped: its exit, its
-// OOM kill, its cgroup removed (as ContainerProcess::wait).
-ContainerProcess::Exit reap_container(pid_t pid, const Container& c) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) throw_errno("wait for the container's process " + std::to_string(pid));
-  ContainerProcess::Exit exit;
-  exit.code = exit_status(status);
-  std::unique_ptr<Cgroup> cgroup = make_cgroup(c.cgroup_paths());
-  exit.oom_killed = cgroup->oom_killed();
-  cgroup->destroy();
-  return exit;
 }
 
 // The monitor's start: reports to `report` (the caller waits on it) and keeps the container. Runs in a
@@ -589,10 +573,11 @@ int monitor_main(int message_fd) {
       return 125;
     }
     Container c = std::move(*loaded);
-    RestartManager restarts(c.spec.restart, r.restarts, std::chrono::milliseconds(r.backoff_ms));
+    RestartManager restarts(c.spec.restart, r.restart_progress);
     LogWriter log = open_log(containers, c);
     if (r.step == MonitorRequest::Step::ended) {
-      int code = keep_running(m, c, log, std::nullopt, std::nullopt, restarts, reap_container(r.pid, c));
+      int code = keep_running(m, c, log, std::nullopt, std::nullopt, restarts,
+                              ContainerProcess::adopt(r.pid, c.cgroup_paths()).wait());
       remove_if_asked(containers, c);
       return code;
     }

@@ -43,6 +43,31 @@ void read_chunks(int fd, const std::string& what, const std::function<void(std::
   }
 }
 
+void read_lines(int fd, const std::string& what, const std::function<void(std::string_view)>& line) {
+  char buf[4096];
+  std::string partial;  // a line cut by the end of a piece
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("read " + what);
+    }
+    if (n == 0) break;
+    std::string_view piece(buf, static_cast<std::size_t>(n));
+    for (std::size_t end; (end = piece.find('\n')) != std::string_view::npos; piece.remove_prefix(end + 1)) {
+      if (partial.empty()) {
+        line(piece.substr(0, end));
+      } else {
+        partial.append(piece.substr(0, end));
+        line(partial);
+        partial.clear();
+      }
+    }
+    partial.append(piece);
+  }
+  if (!partial.empty()) line(partial);
+}
+
 std::string read_all(int fd, const std::string& what) {
   std::string out;
   read_chunks(fd, what, [&](std::string_view c) { out.append(c); });

@@ -65,6 +65,18 @@ TEST(RestartManager, BackOffDoublesToAMinuteAndResetsAfterTenSeconds) {
   EXPECT_EQ(m.restarts(), 13);
 }
 
+TEST(RestartManager, GoesOnFromTheProgressAnEarlierPartLeft) {
+  // A monitor re-execs itself between restarts: the next part must count on, not start over.
+  RestartManager first(parse_restart_policy("on-failure:3"));
+  EXPECT_EQ(first.next(1, false, 1s), 100ms);
+  EXPECT_EQ(first.next(1, false, 1s), 200ms);
+  RestartManager next(parse_restart_policy("on-failure:3"), first.progress());
+  EXPECT_EQ(next.progress(), (RestartProgress{2, 200ms}));
+  EXPECT_EQ(next.next(1, false, 1s), 400ms);
+  EXPECT_FALSE(next.next(1, false, 1s));  // the third restart was the last
+  EXPECT_EQ(next.restarts(), 3);
+}
+
 TEST(RestartManager, TheUsersStopEndsEveryPolicy) {
   for (const char* policy : {"always", "unless-stopped", "on-failure"}) {
     RestartManager m(parse_restart_policy(policy));

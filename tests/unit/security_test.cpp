@@ -218,8 +218,7 @@ TEST(ProtocolTest, MonitorRequestRoundTripsThroughItsPipe) {
   r.network.bip = Ipv4Net::parse("10.9.0.1/16");
   r.network.pool_size = 26;
   r.owner_fd = 5;
-  r.restarts = 3;
-  r.backoff_ms = 800;
+  r.restart_progress = {3, std::chrono::milliseconds(800)};
   r.pid = 4321;
   r.out_fd = 7;
   r.err_fd = 8;
@@ -236,7 +235,7 @@ TEST(ProtocolTest, MonitorRequestRoundTripsThroughItsPipe) {
   EXPECT_EQ(back.network.pool_size, 26);
   EXPECT_EQ(back.owner_fd, 5);
   EXPECT_EQ(back.report_fd, -1);
-  EXPECT_EQ(back.backoff_ms, 800);
+  EXPECT_EQ(back.restart_progress, r.restart_progress);
   EXPECT_EQ(back.held_fds, (std::vector<int>{9, 10}));
   EXPECT_EQ(back.log_max_file, 3);
   EXPECT_THROW(decode_monitor_request(R"({"type":"monitor","step":"later"})"), Error);

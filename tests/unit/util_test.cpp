@@ -2,13 +2,35 @@
 
 #include <zlib.h>
 #include <zstd.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
 
 #include "cppcker/util/decompress.hpp"
 #include "cppcker/util/error.hpp"
+#include "cppcker/util/fs.hpp"
 #include "cppcker/util/humanize.hpp"
 #include "cppcker/util/sha256.hpp"
 
 using namespace cppcker;
+
+TEST(ReadLines, LinesAcrossPiecesEmptyOnesAndAnUnterminatedLast) {
+  // Longer than one 4 KiB piece, a line cut at a piece's end, an empty line, no final newline.
+  const std::string longest(5000, 'x');
+  const std::string cut = std::string(4090, 'y');
+  const std::string text = "first\n" + longest + "\n" + cut + "\n\nlast";
+  char path[] = "/tmp/cppcker-read-lines-XXXXXX";
+  UniqueFd fd(::mkstemp(path));
+  ASSERT_TRUE(fd);
+  ::unlink(path);
+  ASSERT_EQ(::write(fd.get(), text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  ASSERT_EQ(::lseek(fd.get(), 0, SEEK_SET), 0);
+  std::vector<std::string> lines;
+  read_lines(fd.get(), "test file", [&](std::string_view line) { lines.emplace_back(line); });
+  EXPECT_EQ(lines, (std::vector<std::string>{"first", longest, cut, "", "last"}));
+}
 
 TEST(HumanSize, DockerDecimalUnits) {
   EXPECT_EQ(human_size(0), "0B");

@@ -89,11 +89,9 @@ class ContainerProcess {
   static ContainerProcess spawn(const std::vector<oci::Namespace>& namespaces, const StdioFds& stdio,
                                 SpawnMode mode = {});
   void release(const oci::Spec& spec, LaunchOptions options);
-  static ContainerProcess start(const oci::Spec& spec, LaunchOptions options) {
-    ContainerProcess p = spawn(spec.linux.namespaces, options.stdio);
-    p.release(spec, std::move(options));
-    return p;
-  }
+  // A container's process that this process is the parent of but did not start (monitor-wait keeps it
+  // unreaped across its exec into `monitor`), in its cgroup at `cgroup`: owned as if started here.
+  static ContainerProcess adopt(pid_t pid, const CgroupPaths& cgroup);
   pid_t pid() const { return child_.pid(); }
   int pidfd() const { return child_.pidfd(); }
   // The master of the container's terminal (spec.process.terminal), else -1.

@@ -10,6 +10,7 @@
 
 #include "cppcker/network/network.hpp"
 #include "cppcker/oci/runtime_spec.hpp"
+#include "cppcker/runtime/restart.hpp"
 #include "cppcker/util/error.hpp"
 #include "cppcker/util/fd.hpp"
 
@@ -122,8 +123,7 @@ struct MonitorRequest {
   NetworkConfig network;
   int report_fd = -1;              // restart: EOF once this process is the owner
   int owner_fd = -1;               // the owner lock, held across the exec
-  int restarts = 0;                // the restart manager's count and current back-off
-  std::int64_t backoff_ms = 0;
+  RestartProgress restart_progress;  // where the restart manager stands
   std::int64_t restart_in_ms = 0;  // restart: the wait before the restart
   // wait and ended:
   int pid = 0;                               // the container's process

@@ -12,24 +12,31 @@ namespace cppcker {
 // "no", "always", "unless-stopped", "on-failure[:N]", validated with Docker's messages. Throws Error (125).
 RestartPolicy parse_restart_policy(const std::string& text);
 
+// Where a restart manager stands: the restarts it allowed and its current back-off. A monitor that re-execs
+// itself passes it on (runtime/protocol.hpp's MonitorRequest), and the next part goes on from there.
+struct RestartProgress {
+  int restarts = 0;
+  std::chrono::milliseconds delay{0};
+  bool operator==(const RestartProgress&) const = default;
+};
+
 // Docker's restart manager: 100 ms before the first restart, doubling up to a minute, back to 100 ms
-// once the container ran for 10 s or more. One per monitor; `restarts` counts the restarts it allowed.
+// once the container ran for 10 s or more. One per monitor.
 class RestartManager {
  public:
-  // `restarts` and `delay`: where an earlier part of the same monitor left off (it re-execs itself).
-  explicit RestartManager(RestartPolicy policy, int restarts = 0, std::chrono::milliseconds delay = {})
-      : policy_(std::move(policy)), restarts_(restarts), delay_(delay) {}
+  explicit RestartManager(RestartPolicy policy, RestartProgress progress = {})
+      : policy_(std::move(policy)), progress_(progress) {}
   // After an exit: the delay before the next start, or nullopt when the policy ends here.
   std::optional<std::chrono::milliseconds> next(int exit_code, bool stopped_by_user, std::chrono::nanoseconds ran_for);
-  int restarts() const { return restarts_; }
-  std::chrono::milliseconds delay() const { return delay_; }
+  int restarts() const { return progress_.restarts; }
+  std::chrono::milliseconds delay() const { return progress_.delay; }
+  const RestartProgress& progress() const { return progress_; }
   static constexpr std::chrono::milliseconds kInitialDelay{100};
   static constexpr std::chrono::milliseconds kMaxDelay{60'000};
 
  private:
   RestartPolicy policy_;
-  int restarts_;
-  std::chrono::milliseconds delay_{0};
+  RestartProgress progress_;
 };
 
 // `stop` and `kill` by the user: records that the restart policy ends (under the store lock, so that the

@@ -17,6 +17,9 @@ std::string read_file(const fs::path& path);
 // Reads an open file to its end in large chunks, calling `chunk` for each; `what` names it in errors.
 void read_chunks(int fd, const std::string& what, const std::function<void(std::string_view)>& chunk);
 std::string read_all(int fd, const std::string& what);
+// Each line of an open file (without its newline), read in 4 KiB pieces: it holds no more than one line
+// at a time, for a process that must stay small (the monitor reading /proc/self/smaps).
+void read_lines(int fd, const std::string& what, const std::function<void(std::string_view)>& line);
 std::optional<std::string> read_file_if_exists(const fs::path& path);
 
 // Writes to a temporary file beside `path`, fsyncs it, then renames it over `path`, so that
