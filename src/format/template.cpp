@@ -222,7 +222,7 @@ std::vector<Token> lex(std::string_view src) {
       } else if (is_alnum(c)) {
         std::size_t e = word_end(p);
         std::string word(src.substr(p, e - p));
-        Tok type = is_keyword(word)               ? Tok::Keyword
+        Tok type = is_keyword(word)                    ? Tok::Keyword
                    : word == "true" || word == "false" ? Tok::Bool
                    : word == "nil"                     ? Tok::Nil
                                                        : Tok::Identifier;

@@ -429,7 +429,7 @@ Container ContainerStore::resolve(const std::string& text) const {
   std::string key = !text.empty() && text.front() == '/' ? text.substr(1) : text;
   // A full ID (what scripts and the benchmarks pass) wins over every name: its record alone is read.
   if (key.size() == 64 && key.find_first_not_of("0123456789abcdef") == std::string::npos)
-    if (auto c = load(key)) return *c;
+    if (auto c = load(key)) return std::move(*c);
   auto all = list();
   for (const auto& c : all)
     if (c.id == key || c.name == key) return c;

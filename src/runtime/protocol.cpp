@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "cppcker/util/error.hpp"
+#include "cppcker/util/fs.hpp"
 
 namespace cppcker {
 
@@ -235,27 +236,11 @@ UniqueFd message_pipe(const std::string& bytes) {
   if (capacity < 0) throw_errno("F_GETPIPE_SZ");
   if (bytes.size() > static_cast<std::size_t>(capacity))
     throw Error("a stage message of " + std::to_string(bytes.size()) + " bytes does not fit in a pipe", 125);
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(write_end.get(), bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw_errno("write to a stage's message pipe");
-    done += static_cast<std::size_t>(n);
-  }
+  write_all(write_end.get(), bytes, "a stage's message pipe");
   return read_end;
 }
 
-std::string read_message_pipe(UniqueFd fd) {
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw_errno("read a stage's message pipe");
-    if (n == 0) return out;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-}
+std::string read_message_pipe(UniqueFd fd) { return read_all(fd.get(), "a stage's message pipe"); }
 
 // ---------------------------------------------------------------- framing
 

@@ -488,10 +488,12 @@ int monitor_start(const MonitorContext& stores, Container c, UniqueFd report) {
   return code;
 }
 
+}  // namespace
+
 // The caller's half of a detached start: forks the monitor and returns once the container runs (the
 // report pipe at EOF); throws the start error it reports otherwise.
-void launch_monitor(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
-                    const Container& c) {
+void run_detached(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
+                  Container& c) {
   int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0) throw_errno("pipe");
   UniqueFd reader(report[0]), writer(report[1]);
@@ -527,17 +529,10 @@ void launch_monitor(const ImageStore& images, const ContainerStore& containers, 
   // The monitor lives on, reparented to init when this process exits.
 }
 
-}  // namespace
-
-void run_detached(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
-                  Container& c) {
-  launch_monitor(images, containers, networks, c);
-}
-
 void start_again(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks, Container& c) {
   fresh_run_state(c);
   c.spec.detach = true;
-  launch_monitor(images, containers, networks, c);
+  run_detached(images, containers, networks, c);
 }
 
 int start_again_attached(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,

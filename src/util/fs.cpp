@@ -27,33 +27,30 @@ std::string read_file(const fs::path& path) {
   return *content;
 }
 
-void read_chunks(int fd, const std::string& what, const std::function<void(std::string_view)>& chunk) {
-  // On the stack, uninitialised: the start path reads a dozen small files, and a heap buffer above
-  // malloc's mmap threshold cost an mmap, a munmap and a heap consolidation for each.
-  constexpr std::size_t kChunk = 64 * 1024;
-  char buf[kChunk];
+void read_chunks(int fd, const std::string& what, const std::function<void(std::string_view)>& chunk,
+                 std::span<char> buffer) {
   for (;;) {
-    ssize_t n = ::read(fd, buf, kChunk);
+    ssize_t n = ::read(fd, buffer.data(), buffer.size());
     if (n < 0) {
       if (errno == EINTR) continue;
       throw_errno("read " + what);
     }
     if (n == 0) return;
-    chunk(std::string_view(buf, static_cast<std::size_t>(n)));
+    chunk(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
   }
+}
+
+void read_chunks(int fd, const std::string& what, const std::function<void(std::string_view)>& chunk) {
+  // On the stack, uninitialised: the start path reads a dozen small files, and a heap buffer above
+  // malloc's mmap threshold cost an mmap, a munmap and a heap consolidation for each.
+  char buf[64 * 1024];
+  read_chunks(fd, what, chunk, buf);
 }
 
 void read_lines(int fd, const std::string& what, const std::function<void(std::string_view)>& line) {
   char buf[4096];
   std::string partial;  // a line cut by the end of a piece
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("read " + what);
-    }
-    if (n == 0) break;
-    std::string_view piece(buf, static_cast<std::size_t>(n));
+  read_chunks(fd, what, [&](std::string_view piece) {
     for (std::size_t end; (end = piece.find('\n')) != std::string_view::npos; piece.remove_prefix(end + 1)) {
       if (partial.empty()) {
         line(piece.substr(0, end));
@@ -64,7 +61,7 @@ void read_lines(int fd, const std::string& what, const std::function<void(std::s
       }
     }
     partial.append(piece);
-  }
+  }, buf);
   if (!partial.empty()) line(partial);
 }
 
@@ -83,12 +80,12 @@ std::optional<std::string> read_file_if_exists(const fs::path& path) {
   return read_all(fd.get(), path.string());
 }
 
-static void write_all(int fd, std::string_view data, const fs::path& path) {
+void write_all(int fd, std::string_view data, const std::string& what) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw_errno("write " + path.string());
+      throw_errno("write " + what);
     }
     data.remove_prefix(static_cast<std::size_t>(n));
   }
@@ -102,7 +99,7 @@ void write_file_atomic(const fs::path& path, std::string_view data, mode_t mode,
   try {
     // Exactly `mode`, whatever the umask (cppcker runs under 077).
     if (::fchmod(fd.get(), mode) != 0) throw_errno("chmod " + tmp.string());
-    write_all(fd.get(), data, tmp);
+    write_all(fd.get(), data, tmp.string());
     if (durability == Durability::synced && ::fsync(fd.get()) != 0) throw_errno("fsync " + tmp.string());
     fd.reset();
     if (::rename(tmp.c_str(), path.c_str()) != 0) throw_errno("rename " + tmp.string());

@@ -4,6 +4,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 
@@ -54,12 +55,7 @@ void timing_mark(const char* label, std::int64_t at_ns) noexcept {
   if (n > 80) n = 80;
   std::memcpy(line, label, n);
   line[n++] = ' ';
-  char digits[24];
-  int d = 0;
-  auto v = static_cast<std::uint64_t>(at_ns);
-  do digits[d++] = static_cast<char>('0' + v % 10);
-  while ((v /= 10) != 0);
-  while (d > 0) line[n++] = digits[--d];
+  n = static_cast<std::size_t>(std::to_chars(line + n, line + sizeof line - 1, at_ns).ptr - line);
   line[n++] = '\n';
   if (::write(fd, line, n) < 0) {
     // A benchmark aid: a lost mark must never fail a start.

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -16,7 +17,12 @@ namespace fs = std::filesystem;
 std::string read_file(const fs::path& path);
 // Reads an open file to its end in large chunks, calling `chunk` for each; `what` names it in errors.
 void read_chunks(int fd, const std::string& what, const std::function<void(std::string_view)>& chunk);
+// The same through the caller's buffer (a process that must stay small reads in small pieces).
+void read_chunks(int fd, const std::string& what, const std::function<void(std::string_view)>& chunk,
+                 std::span<char> buffer);
 std::string read_all(int fd, const std::string& what);
+// All of `data` to an open file (EINTR and short writes retried); `what` names it in errors.
+void write_all(int fd, std::string_view data, const std::string& what);
 // Each line of an open file (without its newline), read in 4 KiB pieces: it holds no more than one line
 // at a time, for a process that must stay small (the monitor reading /proc/self/smaps).
 void read_lines(int fd, const std::string& what, const std::function<void(std::string_view)>& line);
