@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <clocale>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <string_view>
@@ -19,6 +20,7 @@
 #include "cppcker/runtime/networking.hpp"
 #include "cppcker/runtime/process.hpp"
 #include "cppcker/util/error.hpp"
+#include "cppcker/util/prefault.hpp"
 #include "cppcker/util/timing.hpp"
 
 namespace cppcker::cli {
@@ -243,6 +245,18 @@ std::optional<int> check_parsed(CLI::App& app) {
 
 }  // namespace cppcker::cli
 
+namespace {
+
+// Every exec of the binary maps its code at once, before the other constructors run (CLI11's, the
+// iostreams'): ~85 page faults fewer per `run`, ~1 ms of CPU (util/prefault.hpp). Not monitor-wait, which
+// must stay small while its container runs. glibc passes a constructor of the program its argc and argv.
+__attribute__((constructor(101))) void prefault_at_exec(int argc, char** argv, char**) {
+  if (argc >= 2 && std::strcmp(argv[1], "monitor-wait") == 0) return;
+  cppcker::prefault_loaded_code();
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace cppcker;
   const std::int64_t entered = monotonic_ns();
@@ -260,6 +274,14 @@ int main(int argc, char** argv) {
     return ocicli::main(argc, argv, "cppcker-runc");
   if (argc >= 2 && std::string_view(argv[1]) == "oci") return ocicli::main(argc - 1, argv + 1, "cppcker oci");
   timing_mark("cli", entered);
+  const std::string_view word = cli::command_word(argc, argv);
+  // The commands on the container start path, measured: one that starts a container grows the heap to
+  // ~500 kB, exec and ps to ~250 kB. Not the image commands: a fixed mmap threshold would take their
+  // large buffers away from glibc's adaptive one.
+  if (word == "run" || word == "create" || word == "start" || word == "restart")
+    prefault_heap(512 * 1024);
+  else if (word == "exec" || word == "ps")
+    prefault_heap(256 * 1024);
   std::setlocale(LC_CTYPE, "C.UTF-8");  // file names in layers are UTF-8
   auto logger = spdlog::stderr_color_st("cppcker");
   spdlog::set_default_logger(logger);
@@ -333,7 +355,6 @@ int main(int argc, char** argv) {
       {"builder", cli::register_builder},
       {"completion", cli::register_completion},
   };
-  const std::string_view word = cli::command_word(argc, argv);
   const auto only = std::find_if(std::begin(kCommands), std::end(kCommands), [&](const auto& c) { return c.first == word; });
   if (only != std::end(kCommands) && word != "completion") {
     only->second(app, global);

@@ -34,6 +34,7 @@
 #include "cppcker/security/seccomp.hpp"
 #include "cppcker/security/userns.hpp"
 #include "cppcker/util/error.hpp"
+#include "cppcker/util/prefault.hpp"
 #include "cppcker/util/timing.hpp"
 #include "cppcker/util/humanize.hpp"
 
@@ -663,6 +664,7 @@ int child_mode_main(int sync_fd, unsigned preserve_fds) {
   ::syscall(SYS_close_range, static_cast<unsigned>(report_fd) + 1, ~0u, 0u);
   ::fcntl(sync_fd, F_SETFD, FD_CLOEXEC);  // a successful exec closes it: that is the parent's "started"
   timing_mark("child-mode", entered);
+  prefault_heap(256 * 1024);  // decoding the spec and confining grow it to ~260 kB
   auto reply = [&](const StageReply& r) {
     try {
       send_message(sync_fd, encode(r));
