@@ -23,20 +23,19 @@ std::uintptr_t page_size() { return static_cast<std::uintptr_t>(::sysconf(_SC_PA
 
 }  // namespace
 
-void prefault_loaded_code() noexcept {
+void prefault_program_code() noexcept {
   ::dl_iterate_phdr(
       [](dl_phdr_info* info, std::size_t, void*) -> int {
+        if (info->dlpi_name[0] != '\0') return 0;  // a library's: not the program's
         const std::uintptr_t page = page_size();
         for (int i = 0; i < info->dlpi_phnum; ++i) {
           const ElfW(Phdr)& segment = info->dlpi_phdr[i];
-          // Writable segments are the process's own copies, written (RELRO, data) before anyone gets here.
-          if (segment.p_type != PT_LOAD || (segment.p_flags & PF_W) || segment.p_memsz == 0) continue;
+          if (segment.p_type != PT_LOAD || !(segment.p_flags & PF_X) || segment.p_memsz == 0) continue;
           const std::uintptr_t start = info->dlpi_addr + segment.p_vaddr;
           const std::uintptr_t first = start & ~(page - 1);
-          // Fails harmlessly on the vDSO (no file behind it).
           ::madvise(reinterpret_cast<void*>(first), start + segment.p_memsz - first, MADV_POPULATE_READ);
         }
-        return 0;
+        return 1;  // the program comes first: done
       },
       nullptr);
 }

@@ -149,7 +149,7 @@ TEST(Decompressor, TruncatedAndCorruptStreamsFail) {
 }
 
 // The program's code is resident after it, all of it (a big test binary, most of which no test runs).
-TEST(PrefaultLoadedCode, MakesTheProgramsWholeCodeResident) {
+TEST(PrefaultProgramCode, MakesTheProgramsWholeCodeResident) {
   const std::string exe = fs::read_symlink("/proc/self/exe").string();
   auto code_kb = [&exe](const char* field) {
     std::istringstream smaps(cppcker::read_file("/proc/self/smaps"));
@@ -170,7 +170,7 @@ TEST(PrefaultLoadedCode, MakesTheProgramsWholeCodeResident) {
   };
   ASSERT_GT(code_kb("Size"), 1024) << "no code mapping of " << exe << " found";
   ASSERT_LT(code_kb("Rss"), code_kb("Size")) << "all resident before: this test could not tell";
-  cppcker::prefault_loaded_code();
+  cppcker::prefault_program_code();
   EXPECT_EQ(code_kb("Rss"), code_kb("Size"));
 }
 
