@@ -175,18 +175,20 @@ std::optional<int> check_command_words(CLI::App& app, int argc, char** argv) {
   return std::nullopt;
 }
 
-// The command word of a command line: the first argument that is neither a global option nor its
-// value; empty when a flag of cppcker's own (--help, --version, ...) comes first.
-std::string_view command_word(int argc, char** argv) {
+// The command word of a command line: the first argument that is neither one of `app`'s own options (the
+// global ones, declared before) nor its value; empty when a flag that is no global option comes first
+// (--help, --version, an unknown one).
+std::string_view command_word(const CLI::App& app, int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    if (a == "--root" || a == "--config" || a == "-l" || a == "--log-level") {
-      ++i;
+    const std::string a = argv[i];
+    if (!a.starts_with("-")) return argv[i];
+    if (takes_value(app, a)) {
+      ++i;  // "--root DIR", "-l debug"
       continue;
     }
-    if (a.starts_with("--root=") || a.starts_with("--config=") || a.starts_with("--log-level=") || (a.starts_with("-l") && a.size() > 2))
-      continue;
-    return a.starts_with("-") ? std::string_view() : a;
+    const bool value_attached = takes_value(app, a.substr(0, a.find('='))) ||     // "--root=DIR"
+                                (a.size() > 2 && a[1] != '-' && takes_value(app, a.substr(0, 2)));  // "-ldebug"
+    if (!value_attached) return {};
   }
   return {};
 }
@@ -248,11 +250,11 @@ std::optional<int> check_parsed(CLI::App& app) {
 namespace {
 
 // Every exec of the binary maps its code at once, before the other constructors run (CLI11's, the
-// iostreams'): ~85 page faults fewer per `run`, ~1 ms of CPU (util/prefault.hpp). Not monitor-wait, which
-// must stay small while its container runs. glibc passes a constructor of the program its argc and argv.
+// iostreams'): util/prefault.hpp. Not monitor-wait, which must stay small while its container runs. glibc
+// passes a constructor of the program its argc and argv.
 __attribute__((constructor(101))) void prefault_at_exec(int argc, char** argv, char**) {
   if (argc >= 2 && std::strcmp(argv[1], "monitor-wait") == 0) return;
-  cppcker::prefault_loaded_code();
+  cppcker::prefault_program_code();
 }
 
 }  // namespace
@@ -274,14 +276,6 @@ int main(int argc, char** argv) {
     return ocicli::main(argc, argv, "cppcker-runc");
   if (argc >= 2 && std::string_view(argv[1]) == "oci") return ocicli::main(argc - 1, argv + 1, "cppcker oci");
   timing_mark("cli", entered);
-  const std::string_view word = cli::command_word(argc, argv);
-  // The commands on the container start path, measured: one that starts a container grows the heap to
-  // ~500 kB, exec and ps to ~250 kB. Not the image commands: a fixed mmap threshold would take their
-  // large buffers away from glibc's adaptive one.
-  if (word == "run" || word == "create" || word == "start" || word == "restart")
-    prefault_heap(512 * 1024);
-  else if (word == "exec" || word == "ps")
-    prefault_heap(256 * 1024);
   std::setlocale(LC_CTYPE, "C.UTF-8");  // file names in layers are UTF-8
   auto logger = spdlog::stderr_color_st("cppcker");
   spdlog::set_default_logger(logger);
@@ -305,6 +299,14 @@ int main(int argc, char** argv) {
   app.add_option("-l,--log-level", global.log_level, "Log level (debug, info, warn, error)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
+  const std::string_view word = cli::command_word(app, argc, argv);
+  // The commands on the container start path, measured: one that starts a container grows the heap to
+  // ~500 kB, exec and ps to ~250 kB. Not the image commands: a fixed mmap threshold would take their
+  // large buffers away from glibc's adaptive one.
+  if (word == "run" || word == "create" || word == "start" || word == "restart")
+    prefault_heap(512 * 1024);
+  else if (word == "exec" || word == "ps")
+    prefault_heap(256 * 1024);
 
   // The command tree in help order. Building all of it costs ~3 ms of allocations and page faults per
   // exec; a known command word builds only its own command (the full tree serves help, errors and the
@@ -380,6 +382,9 @@ int main(int argc, char** argv) {
   }
   if (auto status = cli::check_parsed(app)) return *status;
   global.config_given = config_opt->count() > 0;
+  // The state's paths go into mount options and to stages with another working directory: a relative
+  // --root (or CPPCKER_ROOT) is made absolute once, here.
+  if (!global.root.empty()) global.root = std::filesystem::absolute(global.root).lexically_normal().string();
   spdlog::set_level(spdlog::level::from_str(global.log_level));
 
   try {

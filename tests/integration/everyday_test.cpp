@@ -52,6 +52,20 @@ class EverydayTest : public RuntimeTest {
   }
 };
 
+// A relative --root names the same directory in every stage of a start (the overlay's options, the
+// child's new root): it was once handed on relative and the mount failed.
+TEST_F(EverydayTest, ARelativeRootWorksFromItsWorkingDirectory) {
+  std::vector<std::string> argv = cpk_.argv({"run", "--rm", "--network", "none", "--cgroup-parent", parent_, "img", "echo",
+                                             "relative-ok"});
+  ASSERT_EQ(argv[1], "--root");
+  argv[2] = cpk_.root.filename().string();
+  std::vector<std::string> sh = {"/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", cpk_.root.parent_path().string()};
+  sh.insert(sh.end(), argv.begin(), argv.end());
+  auto r = ts::run(sh);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(trim(r.out), "relative-ok");
+}
+
 TEST_F(EverydayTest, RenameChangesTheNameAndRefusesATakenOrInvalidOne) {
   const std::string one = run_detached({"--name", "one", "img", "sleep", "1000"});
   auto made = create({"--name", "two", "--network", "none", "img", "true"});
