@@ -184,6 +184,17 @@ void remove_created(std::vector<fs::path>& created, const fs::path& leaf) {
   created.clear();
 }
 
+// After destroy() removed the cgroup's own directories: their parents from `from` up to and including
+// `top` (a path in the hierarchy at `hierarchy_dir`), each while it is empty; not above `top`.
+void remove_owned_parents(const fs::path& hierarchy_dir, const fs::path& from, const std::string& top) {
+  const fs::path rel_top = fs::path(top).lexically_normal().relative_path();
+  if (rel_top.empty() || rel_top == ".") return;
+  for (fs::path p = from.lexically_relative(hierarchy_dir); !p.empty() && p != "."; p = p.parent_path()) {
+    if (std::mismatch(rel_top.begin(), rel_top.end(), p.begin(), p.end()).first != rel_top.end()) break;
+    if (::rmdir((hierarchy_dir / p).c_str()) != 0 && errno != ENOENT) break;
+  }
+}
+
 // ---- update(): validation, planned writes ----
 
 constexpr std::uint64_t kSwappinessUnset = std::numeric_limits<std::uint64_t>::max();  // "-1" in the JSON
@@ -499,10 +510,12 @@ class CgroupV2 : public Cgroup {
   bool oom_killed() const override { return stat_field(dir_ / "memory.events", "oom_kill") > 0; }
   std::uint64_t cpu_usage_ns() const override { return stat_field(dir_ / "cpu.stat", "usage_usec") * 1000; }
   std::vector<pid_t> processes() const override { return read_pids(dir_ / "cgroup.procs"); }
-  void destroy() override {
+  void destroy(const CgroupPaths& owned_tops) override {
     if (::access(dir_.c_str(), F_OK) == 0) empty_cgroup(dir_);
     if (created_.empty()) created_.push_back(dir_);
+    const fs::path above = created_.front().parent_path();
     remove_created(created_, dir_);
+    if (auto top = lookup_path(owned_tops, "")) remove_owned_parents(mount_, above, *top);
   }
   void release() override { released_ = true; }
   std::vector<fs::path> paths() const override { return {dir_}; }
@@ -722,13 +735,21 @@ class CgroupV1 : public Cgroup {
     return dirs.empty() ? std::vector<pid_t>{} : read_pids(dirs.front().leaf / "cgroup.procs");
   }
 
-  void destroy() override {
-    if (!created_) dirs_ = current_dirs();  // a fresh object for an existing cgroup: its directories
+  void destroy(const CgroupPaths& owned_tops) override {
+    if (!created_) {
+      // A fresh object for an existing cgroup: its directory in every hierarchy, also where it is gone
+      // already (an earlier destroy may have ended before the parents).
+      dirs_.clear();
+      for (const auto& h : hierarchies_)
+        if (auto leaf = leaf_dir(h, paths_)) dirs_.push_back(Dir{h, *leaf, {}});
+    }
     for (const auto& d : dirs_)
       if (::access(d.leaf.c_str(), F_OK) == 0) empty_cgroup(d.leaf);
     for (auto& d : dirs_) {
       if (d.created.empty()) d.created.push_back(d.leaf);
+      const fs::path above = d.created.front().parent_path();
       remove_created(d.created, d.leaf);
+      if (auto top = lookup_path(owned_tops, d.hierarchy.key)) remove_owned_parents(d.hierarchy.dir, above, *top);
     }
   }
 
@@ -1063,22 +1084,6 @@ std::vector<int> open_cgroup_procs(const CgroupPaths& paths, const fs::path& mou
   }
   if (fds.empty()) throw Error("the container's cgroup does not exist");
   return fds;
-}
-
-void remove_empty_cgroup_parents(const CgroupPaths& paths, const CgroupPaths& tops, const fs::path& mount) {
-  for (const auto& h : cgroup_hierarchies(mount)) {
-    auto top = lookup_path(tops, h.key);
-    auto path = lookup_path(paths, h.key);
-    if (!top || !path) continue;
-    fs::path rel_top = fs::path(*top).relative_path();
-    if (rel_top.empty()) continue;
-    for (fs::path p = fs::path(*path).relative_path().parent_path(); !p.empty(); p = p.parent_path()) {
-      // Only the owned part: `top` itself and what lies below it.
-      auto mismatch = std::mismatch(rel_top.begin(), rel_top.end(), p.begin(), p.end());
-      if (mismatch.first != rel_top.end()) break;
-      if (::rmdir((h.dir / p).c_str()) != 0 && errno != ENOENT) break;
-    }
-  }
 }
 
 std::uint64_t cpu_shares_to_weight(std::uint64_t shares) {

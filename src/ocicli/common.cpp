@@ -45,7 +45,7 @@ std::vector<pid_t> cgroup_pids(const BundleRecord& record) {
 
 void destroy_container(const BundleStore& store, const BundleRecord& record) {
   // The cgroup first (it kills what is left in it), then the record, then the poststop hooks: runc's order.
-  if (!record.cgroup.empty()) make_cgroup(record.cgroup)->destroy();
+  if (!record.cgroup.empty()) make_cgroup(record.cgroup)->destroy({});
   store.remove(record.id);
   oci::Spec spec;
   try {

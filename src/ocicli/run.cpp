@@ -29,7 +29,7 @@ void register_run(CLI::App& app, Globals& g) {
     } catch (...) {
       CgroupPaths cgroup = c->record.cgroup;
       c.reset();  // kills the process
-      make_cgroup(cgroup)->destroy();
+      make_cgroup(cgroup)->destroy({});
       store.remove(o->id);
       throw;
     }

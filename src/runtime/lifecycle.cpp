@@ -146,9 +146,8 @@ void remove_container(const ContainerStore& store, const NetworkStore& networks,
     } catch (const Error&) {
       // No freezer, or the cgroup is gone: nothing is frozen then.
     }
-    cgroup->destroy();
+    cgroup->destroy(current.spec.cgroup_owned_tops);
   }
-  remove_empty_cgroup_parents(current.cgroup_paths(), current.spec.cgroup_owned_tops);
   teardown_network(networks, store, current);
   // The address a restart policy kept for it while it was down (its record no longer names it then).
   if (network_mode(current.spec.network) == NetworkMode::bridge) networks.release(current.spec.network, c.id);

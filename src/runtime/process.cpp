@@ -182,9 +182,10 @@ ContainerProcess ContainerProcess::spawn(const std::vector<oci::Namespace>& name
   return proc;
 }
 
-ContainerProcess ContainerProcess::adopt(pid_t pid, const CgroupPaths& cgroup) {
+ContainerProcess ContainerProcess::adopt(pid_t pid, const CgroupPaths& cgroup, const CgroupPaths& owned_tops) {
   ContainerProcess proc;
   proc.cgroup_ = make_cgroup(cgroup);
+  proc.cgroup_owned_tops_ = owned_tops;
   proc.child_ = OwnedChild(pid);
   return proc;
 }
@@ -229,6 +230,7 @@ void ContainerProcess::release(const oci::Spec& spec, LaunchOptions options) {
   if ((request.has_fifo_fd = static_cast<bool>(options.exec_fifo))) fds.push_back(options.exec_fifo.get());
 
   cgroup_ = make_cgroup(options.cgroup);
+  cgroup_owned_tops_ = std::move(options.cgroup_owned_tops);
   try {
     if (options.bundle) {
       // runc's semantics: every field of linux.resources, as given.
@@ -331,7 +333,8 @@ ContainerProcess::Exit ContainerProcess::wait() {
   tty_master_.reset();
   held_.clear();  // the published ports are free again once the container has ended
   e.oom_killed = cgroup_->oom_killed();
-  cgroup_->destroy();
+  cgroup_->destroy(cgroup_owned_tops_);
+  timing_mark("cgroup-removed");
   return e;
 }
 

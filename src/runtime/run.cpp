@@ -120,6 +120,7 @@ ContainerProcess start_container(const ImageStore& images, const ContainerStore&
 
   LaunchOptions options;
   options.cgroup = c.cgroup_paths();
+  options.cgroup_owned_tops = c.spec.cgroup_owned_tops;
   OverlayRootfs overlay;
   overlay.layers_dir = (images.root() / "layers").string();
   for (auto it = record->layers.rbegin(); it != record->layers.rend(); ++it)
@@ -160,12 +161,10 @@ struct RunEnd {
   std::optional<std::chrono::milliseconds> restart_in;  // the policy's back-off, when it restarts
 };
 
-// Records the end: exit code, OOM, finish time; removes the cgroup's empty parents and the network (its
-// address stays the container's when the restart policy brings it back); "restarting" or "exited".
+// Records the end (the cgroup is gone with the process): exit code, OOM, finish time; removes the network
+// (its address stays the container's when the restart policy brings it back); "restarting" or "exited".
 RunEnd finish_container(ContainerProcess::Exit exit, const ContainerStore& containers, const NetworkStore& networks,
                         Container& c, RestartManager& restarts) {
-  remove_empty_cgroup_parents(c.cgroup_paths(), c.spec.cgroup_owned_tops);
-  timing_mark("cgroup-removed");
   {
     // A stop or kill recorded before this point ends the policy now; a later one is seen while waiting.
     auto guard = containers.lock();
@@ -572,7 +571,7 @@ int monitor_main(int message_fd) {
     LogWriter log = open_log(containers, c);
     if (r.step == MonitorRequest::Step::ended) {
       int code = keep_running(m, c, log, std::nullopt, std::nullopt, restarts,
-                              ContainerProcess::adopt(r.pid, c.cgroup_paths()).wait());
+                              ContainerProcess::adopt(r.pid, c.cgroup_paths(), c.spec.cgroup_owned_tops).wait());
       remove_if_asked(containers, c);
       return code;
     }

@@ -161,7 +161,7 @@ class CgroupDevicesTest : public ::testing::Test {
         EXPECT_EQ(results[i], probes[i].expected)
             << probes[i].what << ": got " << (results[i] > 0 ? std::strerror(results[i]) : std::to_string(results[i]));
     }
-    cg.destroy();
+    cg.destroy({});
     for (const auto& d : dirs) EXPECT_FALSE(fs::exists(d)) << "left behind: " << d;
   }
 

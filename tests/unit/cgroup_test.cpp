@@ -317,7 +317,7 @@ TEST(CgroupV1, DestructorRemovesWhatCreateMadeAndReleaseKeepsIt) {
     EXPECT_EQ(existing->paths().size(), 4u);
   }
   EXPECT_TRUE(fs::is_directory(fake.root / "memory/kept/abc"));
-  make_cgroup_v1({{"", "/kept/abc"}}, fake.hierarchies())->destroy();
+  make_cgroup_v1({{"", "/kept/abc"}}, fake.hierarchies())->destroy({});
   EXPECT_FALSE(fs::exists(fake.root / "memory/kept/abc"));
   EXPECT_TRUE(fs::is_directory(fake.root / "memory/kept"));  // parents are remove_empty_cgroup_parents' job
 
@@ -325,11 +325,31 @@ TEST(CgroupV1, DestructorRemovesWhatCreateMadeAndReleaseKeepsIt) {
     // destroy() first: the destructor has nothing left to do.
     auto cg = make_cgroup_v1({{"", "/gone/abc"}}, fake.hierarchies());
     cg->create({});
-    cg->destroy();
+    cg->destroy({});
     EXPECT_FALSE(fs::exists(fake.root / "unified/gone"));
     fs::create_directories(fake.root / "unified/gone/abc");  // someone else's now
   }
   EXPECT_TRUE(fs::is_directory(fake.root / "unified/gone/abc"));
+}
+
+// destroy() with owned tops: the cgroup, then its parents up to and including the top while they are
+// empty, whoever made them (here the first start made the top, another object destroys); a top that still
+// holds a cgroup stays, and nothing above a top goes.
+TEST(CgroupV1, DestroyRemovesTheOwnedParentsThatAreLeftEmpty) {
+  FakeCgroupV1 fake(kEmptyLevels);
+  for (const auto& h : fake.hierarchies()) fs::create_directories(h.dir / "own");  // the caller's cgroup
+  const auto before = fake.dirs();
+  const CgroupPaths tops = {{"", "/own/top"}};
+  for (const char* path : {"/own/top/a", "/own/top/b"}) {
+    auto cg = make_cgroup_v1({{"", path}}, fake.hierarchies());
+    cg->create({});
+    cg->release();
+  }
+  make_cgroup_v1({{"", "/own/top/a"}}, fake.hierarchies())->destroy(tops);
+  EXPECT_FALSE(fs::exists(fake.root / "memory/own/top/a"));
+  EXPECT_TRUE(fs::is_directory(fake.root / "memory/own/top/b"));  // b's: the top stays
+  make_cgroup_v1({{"", "/own/top/b"}}, fake.hierarchies())->destroy(tops);
+  EXPECT_EQ(fake.dirs(), before);  // the top went with the last one; the caller's cgroup stayed
 }
 
 TEST(CgroupV1, FailedCreateLeavesNothingOnceTheObjectGoes) {
@@ -368,8 +388,25 @@ TEST(CgroupV2, DestructorRemovesWhatCreateMadeAndReleaseKeepsIt) {
   EXPECT_TRUE(fs::is_directory(fake.root / "pre/kept"));
   { auto existing = make_cgroup_v2("/pre/kept", fake.root); }
   EXPECT_TRUE(fs::is_directory(fake.root / "pre/kept"));
-  make_cgroup_v2("/pre/kept", fake.root)->destroy();
+  make_cgroup_v2("/pre/kept", fake.root)->destroy({});
   EXPECT_FALSE(fs::exists(fake.root / "pre/kept"));
+}
+
+TEST(CgroupV2, DestroyRemovesTheOwnedParentsThatAreLeftEmpty) {
+  FakeCgroup2 fake;
+  fs::create_directories(fake.root / "own");
+  const CgroupPaths tops = {{"", "/own/top"}};
+  for (const char* path : {"/own/top/a", "/own/top/b"}) {
+    auto cg = make_cgroup_v2(path, fake.root);
+    cg->create({});
+    cg->release();
+  }
+  make_cgroup_v2("/own/top/a", fake.root)->destroy(tops);
+  EXPECT_FALSE(fs::exists(fake.root / "own/top/a"));
+  EXPECT_TRUE(fs::is_directory(fake.root / "own/top/b"));
+  make_cgroup_v2("/own/top/b", fake.root)->destroy(tops);
+  EXPECT_FALSE(fs::exists(fake.root / "own/top"));
+  EXPECT_TRUE(fs::is_directory(fake.root / "own"));  // above the top
 }
 
 // ---- update, freeze, stats, cgroupsPath ----

@@ -121,8 +121,11 @@ class Cgroup {
   virtual std::uint64_t cpu_usage_ns() const = 0;
   virtual std::vector<pid_t> processes() const = 0;
   // Kills what is left in the cgroup and removes its directories (and the parents create() made, when they
-  // are empty). Idempotent; works on an object that did not create the cgroup.
-  virtual void destroy() = 0;
+  // are empty); then, above those, each parent up to and including the `owned_tops` entry of its hierarchy
+  // (the part cppcker made for itself: a --cgroup-parent other containers share), whoever made it, while
+  // it is empty. Nothing above a top, nor without one. Idempotent; works on an object that did not create
+  // the cgroup.
+  virtual void destroy(const CgroupPaths& owned_tops) = 0;
   // The cgroup outlives this object: the destructor leaves it alone (destroy() still removes it).
   virtual void release() = 0;
   // The directories that make up this cgroup (one per hierarchy; one on v2).
@@ -169,10 +172,6 @@ std::unique_ptr<Cgroup> make_cgroup_v1(const CgroupPaths& paths, std::vector<Cgr
 // host's mount namespace, and only the final process joins). Throws Error if the cgroup is gone.
 std::vector<int> open_cgroup_procs(const CgroupPaths& paths, const std::filesystem::path& mount = "/sys/fs/cgroup");
 
-// Removes the empty parents of the cgroup at `paths`, from its parent up to and including the `tops` entry
-// of each hierarchy (the part cppcker made); stops at the first one still in use. No top, no removal.
-void remove_empty_cgroup_parents(const CgroupPaths& paths, const CgroupPaths& tops,
-                                 const std::filesystem::path& mount = "/sys/fs/cgroup");
 
 // Docker's --cpu-shares (2..262144) to cgroup v2 cpu.weight (1..10000), as runc converts it.
 std::uint64_t cpu_shares_to_weight(std::uint64_t shares);

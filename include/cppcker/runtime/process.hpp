@@ -47,6 +47,7 @@ class SignalForwarder {
 // What the core needs beyond the spec.
 struct LaunchOptions {
   CgroupPaths cgroup;                    // the container's cgroup in each hierarchy
+  CgroupPaths cgroup_owned_tops;         // its parents cppcker made for itself: removed with it when empty
   std::optional<OverlayRootfs> overlay;  // cppcker's image rootfs (none: spec.root.path is a directory)
   bool init = false;                     // --init
   bool create_cwd = false;               // Docker's `run` creates a missing working directory
@@ -90,8 +91,9 @@ class ContainerProcess {
                                 SpawnMode mode = {});
   void release(const oci::Spec& spec, LaunchOptions options);
   // A container's process that this process is the parent of but did not start (monitor-wait keeps it
-  // unreaped across its exec into `monitor`), in its cgroup at `cgroup`: owned as if started here.
-  static ContainerProcess adopt(pid_t pid, const CgroupPaths& cgroup);
+  // unreaped across its exec into `monitor`), in its cgroup at `cgroup` (below `owned_tops`, as in
+  // LaunchOptions): owned as if started here.
+  static ContainerProcess adopt(pid_t pid, const CgroupPaths& cgroup, const CgroupPaths& owned_tops);
   pid_t pid() const { return child_.pid(); }
   int pidfd() const { return child_.pidfd(); }
   // The master of the container's terminal (spec.process.terminal), else -1.
@@ -102,7 +104,8 @@ class ContainerProcess {
     int code = 0;  // Docker's: the exit code, or 128+N for signal N
     bool oom_killed = false;
   };
-  // Waits for the process to end, then removes the cgroup (killing what is left in it).
+  // Waits for the process to end, then removes the cgroup (killing what is left in it) and its owned
+  // parents that are empty then.
   Exit wait();
   // A bundle container after its start: returns once the process has been exec'd (its report socket
   // closed); throws Error with the stage's failure (the exit code 125/126/127) otherwise.
@@ -124,6 +127,7 @@ class ContainerProcess {
  private:
   // Destroyed in reverse: the child is killed and reaped before its cgroup is removed.
   std::unique_ptr<Cgroup> cgroup_;
+  CgroupPaths cgroup_owned_tops_;
   OwnedChild child_;
   UniqueFd sync_;  // the socket to the child-mode stage until the process is exec'd
   UniqueFd tty_master_;
