@@ -319,7 +319,7 @@ TEST(CgroupV1, DestructorRemovesWhatCreateMadeAndReleaseKeepsIt) {
   EXPECT_TRUE(fs::is_directory(fake.root / "memory/kept/abc"));
   make_cgroup_v1({{"", "/kept/abc"}}, fake.hierarchies())->destroy({});
   EXPECT_FALSE(fs::exists(fake.root / "memory/kept/abc"));
-  EXPECT_TRUE(fs::is_directory(fake.root / "memory/kept"));  // parents are remove_empty_cgroup_parents' job
+  EXPECT_TRUE(fs::is_directory(fake.root / "memory/kept"));  // no owned tops given: the parents stay
 
   {
     // destroy() first: the destructor has nothing left to do.

@@ -172,7 +172,6 @@ std::unique_ptr<Cgroup> make_cgroup_v1(const CgroupPaths& paths, std::vector<Cgr
 // host's mount namespace, and only the final process joins). Throws Error if the cgroup is gone.
 std::vector<int> open_cgroup_procs(const CgroupPaths& paths, const std::filesystem::path& mount = "/sys/fs/cgroup");
 
-
 // Docker's --cpu-shares (2..262144) to cgroup v2 cpu.weight (1..10000), as runc converts it.
 std::uint64_t cpu_shares_to_weight(std::uint64_t shares);
 
