@@ -731,10 +731,7 @@ std::string go_sprintf(const std::string& format, const std::vector<Maybe>& args
       case 'f': case 'F': case 'e': case 'E': case 'g': case 'G':
         if (a && a->is_number()) {
           if ((verb == 'g' || verb == 'G') && precision < 0) {
-            cell = format_float(a->get<double>());
-            if (a->get<double>() != std::floor(a->get<double>()) || std::fabs(a->get<double>()) >= 1e21) {
-              cell = shortest_float(a->get<double>());
-            }
+            cell = format_float(a->get<double>());  // Go's %g: the shortest form that reads back
           } else {
             if (precision < 0 && (verb == 'f' || verb == 'F' || verb == 'e' || verb == 'E')) precision = 6;
             cell = c_format(verb == 'F' ? 'f' : verb, a->get<double>());

@@ -255,11 +255,15 @@ void end_policy(const ContainerStore& containers, const NetworkStore& networks, 
   save_owned(containers, c);
 }
 
-// What a monitor stage needs to build the next stage's request.
+// What the next monitor stage needs: the stores, the owner lock it takes over and where the restart policy
+// stands.
 MonitorRequest monitor_request(MonitorRequest::Step step, const ImageStore& images, const ContainerStore& containers,
-                               const NetworkStore& networks, const Container& c) {
+                               const NetworkStore& networks, const Container& c, int owner_fd,
+                               const RestartManager& restarts) {
   MonitorRequest r;
   r.step = step;
+  r.owner_fd = owner_fd;
+  r.restart_progress = restarts.progress();
   r.container_id = c.id;
   r.state_root = containers.root().string();
   r.image_root = images.root().string();
@@ -274,9 +278,7 @@ MonitorRequest monitor_request(MonitorRequest::Step step, const ImageStore& imag
 [[noreturn]] void hand_off_to_wait(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
                                    const Container& c, int owner_fd, ContainerProcess& proc, std::optional<StdioPipes>& pipes,
                                    const RestartManager& restarts) {
-  MonitorRequest r = monitor_request(MonitorRequest::Step::wait, images, containers, networks, c);
-  r.owner_fd = owner_fd;
-  r.restart_progress = restarts.progress();
+  MonitorRequest r = monitor_request(MonitorRequest::Step::wait, images, containers, networks, c, owner_fd, restarts);
   r.pid = proc.pid();
   UniqueFd out, err;
   if (c.spec.tty) {
@@ -413,9 +415,8 @@ int run_foreground(const ImageStore& images, const ContainerStore& containers, c
     // Done with before the fork: nothing of the ended run may be cleaned up twice, or after the restart.
     proc.reset();
     pipes.reset();
-    MonitorRequest request = monitor_request(MonitorRequest::Step::restart, images, containers, networks, c);
-    request.owner_fd = owner.fd();
-    request.restart_progress = restarts.progress();
+    MonitorRequest request =
+        monitor_request(MonitorRequest::Step::restart, images, containers, networks, c, owner.fd(), restarts);
     request.restart_in_ms = end.restart_in->count();
     int ready[2];
     if (::pipe2(ready, O_CLOEXEC) != 0) throw_errno("pipe");

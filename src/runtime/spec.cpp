@@ -1,6 +1,5 @@
 #include "cppcker/runtime/spec.hpp"
 
-
 #include "cppcker/runtime/networking.hpp"
 #include "cppcker/security/capabilities.hpp"
 #include "cppcker/security/devices.hpp"
@@ -13,7 +12,6 @@
 namespace cppcker {
 
 namespace {
-
 
 oci::Mount mount(std::string destination, std::string type, std::string source, std::vector<std::string> options) {
   return {std::move(destination), std::move(type), std::move(source), std::move(options), {}, {}};
