@@ -25,6 +25,7 @@
 #include "cppcker/storage/layer_writer.hpp"
 #include "cppcker/util/error.hpp"
 #include "cppcker/util/fs.hpp"
+#include "cppcker/util/word_list.hpp"
 
 namespace cppcker::build {
 
@@ -33,11 +34,10 @@ using nlohmann::json;
 namespace {
 
 // Usable without an ARG line, and kept out of the history and the cache key (Docker's rule).
-// (constexpr: a global std::set would be built in every exec of the binary, each stage's too)
 constexpr std::array<std::string_view, 10> kProxyArgNames = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
                                                              "ftp_proxy",  "NO_PROXY",   "no_proxy",    "ALL_PROXY",   "all_proxy"};
 bool is_proxy_arg(std::string_view name) {
-  return std::find(kProxyArgNames.begin(), kProxyArgNames.end(), name) != kProxyArgNames.end();
+  return in_word_list(kProxyArgNames, name);
 }
 const char* const kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 

@@ -9,6 +9,7 @@
 #include "cppcker/build/shell_lex.hpp"
 #include "cppcker/util/error.hpp"
 #include "cppcker/util/humanize.hpp"
+#include "cppcker/util/word_list.hpp"
 
 namespace cppcker::build {
 
@@ -51,12 +52,10 @@ std::string lower(std::string_view s) {
   throw Error("dockerfile parse error on line " + std::to_string(line) + ": " + what);
 }
 
-const char* const kKnown[] = {"FROM", "RUN", "CMD", "LABEL", "MAINTAINER", "EXPOSE", "ENV", "ADD", "COPY",
-                              "ENTRYPOINT", "VOLUME", "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL",
-                              "HEALTHCHECK", "SHELL"};
-bool known(std::string_view keyword) {
-  return std::any_of(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return keyword == k; });
-}
+constexpr std::array<std::string_view, 18> kKnown = {
+    "FROM",       "RUN",    "CMD",  "LABEL", "MAINTAINER", "EXPOSE", "ENV",     "ADD",        "COPY",
+    "ENTRYPOINT", "VOLUME", "USER", "WORKDIR", "ARG",      "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL"};
+bool known(std::string_view keyword) { return in_word_list(kKnown, keyword); }
 
 // ---- parser directives (`# escape=`, `# syntax=`): only before any other line.
 struct Directives {

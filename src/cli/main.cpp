@@ -300,70 +300,74 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
   const std::string_view word = cli::command_word(app, argc, argv);
-  // The commands on the container start path, measured: one that starts a container grows the heap to
-  // ~500 kB, exec and ps to ~250 kB. Not the image commands: a fixed mmap threshold would take their
-  // large buffers away from glibc's adaptive one.
-  if (word == "run" || word == "create" || word == "start" || word == "restart")
-    prefault_heap(512 * 1024);
-  else if (word == "exec" || word == "ps")
-    prefault_heap(256 * 1024);
 
   // The command tree in help order. Building all of it costs ~3 ms of allocations and page faults per
   // exec; a known command word builds only its own command (the full tree serves help, errors and the
   // shell completion, which lists everything).
+  // start_heap: the commands on the container start path make their heap at once (util/prefault.hpp),
+  // before their command allocates. Measured, one that starts a container grows the heap to ~500 kB, exec
+  // and ps to ~250 kB. Not the image commands: a fixed mmap threshold would take their large buffers away
+  // from glibc's adaptive one.
   using Register = void (*)(CLI::App&, cli::GlobalOptions&);
-  static constexpr std::pair<std::string_view, Register> kCommands[] = {
-      {"pull", cli::register_pull},
-      {"images", cli::register_images},
-      {"rmi", cli::register_rmi},
-      {"tag", cli::register_tag},
-      {"inspect", cli::register_inspect},
-      {"load", cli::register_load},
-      {"save", cli::register_save},
-      {"run", cli::register_run},
-      {"ps", cli::register_ps},
-      {"rm", cli::register_rm},
-      {"stop", cli::register_stop},
-      {"kill", cli::register_kill},
-      {"logs", cli::register_logs},
-      {"exec", cli::register_exec},
-      {"start", cli::register_start},
-      {"restart", cli::register_restart},
-      {"volume", cli::register_volume},
-      {"network", cli::register_network},
-      {"port", cli::register_port},
-      {"version", cli::register_version},
-      {"info", cli::register_info},
-      {"commit", cli::register_commit},
-      {"diff", cli::register_diff},
-      {"history", cli::register_history},
-      {"import", cli::register_import},
-      {"cp", cli::register_cp},
-      {"export", cli::register_export},
-      {"push", cli::register_push},
-      {"login", cli::register_login},
-      {"logout", cli::register_logout},
-      {"create", cli::register_create},
-      {"rename", cli::register_rename},
-      {"wait", cli::register_wait},
-      {"top", cli::register_top},
-      {"pause", cli::register_pause},
-      {"unpause", cli::register_pause},
-      {"stats", cli::register_stats},
-      {"container", cli::register_container},
-      {"image", cli::register_image},
-      {"system", cli::register_system},
-      {"build", cli::register_build},
-      {"builder", cli::register_builder},
-      {"completion", cli::register_completion},
+  struct Command {
+    std::string_view name;
+    Register add;
+    std::size_t start_heap;  // bytes; 0: none
   };
-  const auto only = std::find_if(std::begin(kCommands), std::end(kCommands), [&](const auto& c) { return c.first == word; });
+  constexpr std::size_t kStartHeap = 512 * 1024, kExecHeap = 256 * 1024;
+  static constexpr Command kCommands[] = {
+      {"pull", cli::register_pull, 0},
+      {"images", cli::register_images, 0},
+      {"rmi", cli::register_rmi, 0},
+      {"tag", cli::register_tag, 0},
+      {"inspect", cli::register_inspect, 0},
+      {"load", cli::register_load, 0},
+      {"save", cli::register_save, 0},
+      {"run", cli::register_run, kStartHeap},
+      {"ps", cli::register_ps, kExecHeap},
+      {"rm", cli::register_rm, 0},
+      {"stop", cli::register_stop, 0},
+      {"kill", cli::register_kill, 0},
+      {"logs", cli::register_logs, 0},
+      {"exec", cli::register_exec, kExecHeap},
+      {"start", cli::register_start, kStartHeap},
+      {"restart", cli::register_restart, kStartHeap},
+      {"volume", cli::register_volume, 0},
+      {"network", cli::register_network, 0},
+      {"port", cli::register_port, 0},
+      {"version", cli::register_version, 0},
+      {"info", cli::register_info, 0},
+      {"commit", cli::register_commit, 0},
+      {"diff", cli::register_diff, 0},
+      {"history", cli::register_history, 0},
+      {"import", cli::register_import, 0},
+      {"cp", cli::register_cp, 0},
+      {"export", cli::register_export, 0},
+      {"push", cli::register_push, 0},
+      {"login", cli::register_login, 0},
+      {"logout", cli::register_logout, 0},
+      {"create", cli::register_create, kStartHeap},
+      {"rename", cli::register_rename, 0},
+      {"wait", cli::register_wait, 0},
+      {"top", cli::register_top, 0},
+      {"pause", cli::register_pause, 0},
+      {"unpause", cli::register_pause, 0},
+      {"stats", cli::register_stats, 0},
+      {"container", cli::register_container, 0},
+      {"image", cli::register_image, 0},
+      {"system", cli::register_system, 0},
+      {"build", cli::register_build, 0},
+      {"builder", cli::register_builder, 0},
+      {"completion", cli::register_completion, 0},
+  };
+  const auto only = std::find_if(std::begin(kCommands), std::end(kCommands), [&](const Command& c) { return c.name == word; });
+  if (only != std::end(kCommands) && only->start_heap != 0) prefault_heap(only->start_heap);
   if (only != std::end(kCommands) && word != "completion") {
-    only->second(app, global);
+    only->add(app, global);
   } else {
     Register last = nullptr;
-    for (const auto& [name, add] : kCommands)
-      if (add != last) add(app, global), last = add;  // pause and unpause: one registration
+    for (const Command& c : kCommands)
+      if (c.add != last) c.add(app, global), last = c.add;  // pause and unpause: one registration
   }
 
   if (auto status = cli::check_command_words(app, argc, argv)) return *status;

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "cppcker/util/error.hpp"
+#include "cppcker/util/word_list.hpp"
 
 namespace cppcker::format {
 
@@ -34,10 +35,9 @@ struct Token {
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 bool is_alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || (c & 0x80); }
 
-// constexpr: a global std::set would be built in every exec of the binary, each stage's too.
 constexpr std::array<std::string_view, 10> kKeywords = {"if",     "else",     "end",   "range", "with",
                                                         "define", "template", "block", "break", "continue"};
-bool is_keyword(std::string_view word) { return std::find(kKeywords.begin(), kKeywords.end(), word) != kKeywords.end(); }
+bool is_keyword(std::string_view word) { return in_word_list(kKeywords, word); }
 
 // Go's unquoting of "..." literals; nullopt for a malformed escape.
 std::optional<std::string> unquote(std::string_view body) {
@@ -471,7 +471,7 @@ class Parser {
         break;
       case Tok::Number: o.kind = Operand::Literal; o.literal = number(t); break;
       case Tok::Identifier:
-        if (std::find(kFunctions.begin(), kFunctions.end(), t.text) == kFunctions.end()) fail("function \"" + t.text + "\" not defined", t.pos);
+        if (!in_word_list(kFunctions, t.text)) fail("function \"" + t.text + "\" not defined", t.pos);
         o.kind = Operand::Function;
         o.name = t.text;
         break;

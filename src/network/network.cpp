@@ -22,19 +22,32 @@ namespace cppcker {
 
 using nlohmann::json;
 
+NetworkConfig NetworkConfig::from_json(const json& j) {
+  NetworkConfig c;
+  if (j.contains("bridge")) c.bridge = j["bridge"].get<std::string>();
+  if (j.contains("bip")) c.bip = Ipv4Net::parse(j["bip"].get<std::string>());
+  if (j.contains("nft-table")) c.nft_table = j["nft-table"].get<std::string>();
+  if (j.contains("default-address-pools") && !j["default-address-pools"].empty()) {
+    const json& p = j["default-address-pools"][0];
+    c.pool = Ipv4Net::parse(p.at("base").get<std::string>());
+    c.pool_size = p.value("size", 24);
+  }
+  return c;
+}
+
+json NetworkConfig::to_json() const {
+  return {{"bridge", bridge},
+          {"bip", bip.str()},
+          {"nft-table", nft_table},
+          {"default-address-pools", json::array({{{"base", pool.str()}, {"size", pool_size}}})}};
+}
+
 NetworkConfig NetworkConfig::parse(const std::string& text) {
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) throw Error("invalid config file: not a JSON object");
   NetworkConfig c;
   try {
-    if (j.contains("bridge")) c.bridge = j["bridge"].get<std::string>();
-    if (j.contains("bip")) c.bip = Ipv4Net::parse(j["bip"].get<std::string>());
-    if (j.contains("nft-table")) c.nft_table = j["nft-table"].get<std::string>();
-    if (j.contains("default-address-pools") && !j["default-address-pools"].empty()) {
-      const json& p = j["default-address-pools"][0];
-      c.pool = Ipv4Net::parse(p.at("base").get<std::string>());
-      c.pool_size = p.value("size", 24);
-    }
+    c = from_json(j);
   } catch (const json::exception& e) {
     throw Error(std::string("invalid config file: ") + e.what());
   }

@@ -167,12 +167,7 @@ std::string encode(const MonitorRequest& r) {
             {"stateRoot", r.state_root},
             {"imageRoot", r.image_root},
             {"networkRoot", r.network_root},
-            {"network",
-             {{"bridge", r.network.bridge},
-              {"bip", r.network.bip.str()},
-              {"nftTable", r.network.nft_table},
-              {"pool", r.network.pool.str()},
-              {"poolSize", r.network.pool_size}}},
+            {"network", r.network.to_json()},
             {"reportFd", r.report_fd},
             {"ownerFd", r.owner_fd},
             {"restarts", r.restart_progress.restarts},
@@ -202,12 +197,7 @@ MonitorRequest decode_monitor_request(const std::string& bytes) {
     r.state_root = j.at("stateRoot").get<std::string>();
     r.image_root = j.at("imageRoot").get<std::string>();
     r.network_root = j.at("networkRoot").get<std::string>();
-    const json& n = j.at("network");
-    r.network.bridge = n.at("bridge").get<std::string>();
-    r.network.bip = Ipv4Net::parse(n.at("bip").get<std::string>());
-    r.network.nft_table = n.at("nftTable").get<std::string>();
-    r.network.pool = Ipv4Net::parse(n.at("pool").get<std::string>());
-    r.network.pool_size = n.at("poolSize").get<int>();
+    r.network = NetworkConfig::from_json(j.at("network"));
     r.report_fd = j.value("reportFd", -1);
     r.owner_fd = j.value("ownerFd", -1);
     r.restart_progress.restarts = j.value("restarts", 0);

@@ -63,6 +63,26 @@ TEST(NetworkConfigTest, DefaultsAndDaemonJsonKeys) {
     EXPECT_THROW(NetworkConfig::parse(bad), Error) << bad;
 }
 
+TEST(NetworkConfigTest, ToJsonIsTheConfigFilesShapeAndRoundTrips) {
+  NetworkConfig c;
+  c.bridge = "br7";
+  c.bip = Ipv4Net::parse("10.7.0.1/24");
+  c.nft_table = "t7";
+  c.pool = Ipv4Net::parse("10.8.0.0/16");
+  c.pool_size = 28;
+  // What a stage is handed is what the config file says, under the same names: parse() reads it back.
+  for (const NetworkConfig& back : {NetworkConfig::from_json(c.to_json()), NetworkConfig::parse(c.to_json().dump())}) {
+    EXPECT_EQ(back.bridge, "br7");
+    EXPECT_EQ(back.bip.str(), "10.7.0.1/24");
+    EXPECT_EQ(back.nft_table, "t7");
+    EXPECT_EQ(back.pool.str(), "10.8.0.0/16");
+    EXPECT_EQ(back.pool_size, 28);
+  }
+  EXPECT_EQ(c.to_json().at("nft-table"), "t7");
+  EXPECT_EQ(c.to_json().at("default-address-pools").at(0).at("size"), 28);
+  EXPECT_THROW(NetworkConfig::from_json(nlohmann::json{{"bridge", 5}}), nlohmann::json::exception);
+}
+
 TEST(ContainerFiles, ResolvConfHonoursFlagsAndHostsListsPeers) {
   ContainerSpec spec;
   spec.dns = {"10.0.0.53"};

@@ -216,6 +216,8 @@ TEST(ProtocolTest, MonitorRequestRoundTripsThroughItsPipe) {
   r.network_root = "/var/lib/z";
   r.network.bridge = "br9";
   r.network.bip = Ipv4Net::parse("10.9.0.1/16");
+  r.network.nft_table = "t9";
+  r.network.pool = Ipv4Net::parse("10.10.0.0/16");
   r.network.pool_size = 26;
   r.owner_fd = 5;
   r.restart_progress = {3, std::chrono::milliseconds(800)};
@@ -232,6 +234,8 @@ TEST(ProtocolTest, MonitorRequestRoundTripsThroughItsPipe) {
   EXPECT_EQ(back.network_root, r.network_root);
   EXPECT_EQ(back.network.bridge, "br9");
   EXPECT_EQ(back.network.bip.str(), "10.9.0.1/16");
+  EXPECT_EQ(back.network.nft_table, "t9");
+  EXPECT_EQ(back.network.pool.str(), "10.10.0.0/16");
   EXPECT_EQ(back.network.pool_size, 26);
   EXPECT_EQ(back.owner_fd, 5);
   EXPECT_EQ(back.report_fd, -1);

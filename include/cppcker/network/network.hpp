@@ -27,7 +27,13 @@ struct NetworkConfig {
   int pool_size = 24;
   // Missing file: defaults, unless `required`. Malformed: Error.
   static NetworkConfig load(const fs::path& path, bool required);
+  // from_json, then the values checked.
   static NetworkConfig parse(const std::string& json_text);
+  // The config file's shape and names, in both directions: how a stage is handed the config the CLI read
+  // and checked. from_json fills what is missing with the defaults and checks no value (json::exception on
+  // a wrong type).
+  nlohmann::json to_json() const;
+  static NetworkConfig from_json(const nlohmann::json& j);
 };
 
 struct NetworkRecord {
