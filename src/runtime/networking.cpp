@@ -13,9 +13,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <iostream>
 #include <sstream>
 
 #include "cppcker/network/nat.hpp"
@@ -526,7 +526,8 @@ std::vector<Container> network_peers(const NetworkStore& networks, const Contain
 
 namespace {
 int stage_failed(const std::exception& e) {
-  std::cerr << "Error: " << e.what() << std::endl;
+  // stdio, not iostreams: the library has no static constructors (see src/cli/main.cpp).
+  std::fprintf(stderr, "Error: %s\n", e.what());
   return 125;
 }
 }  // namespace
