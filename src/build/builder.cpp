@@ -270,13 +270,8 @@ class Executor {
 
   // An image by name: pulled when missing (or always with --pull).
   std::string image_for(const std::string& name, const std::optional<Platform>& platform) {
-    if (!o_.pull) {
-      try {
-        return env_.images.resolve_image(name);
-      } catch (const Error& e) {
-        if (std::string(e.what()).rfind("No such image", 0) != 0) throw;
-      }
-    }
+    if (!o_.pull)
+      if (auto id = env_.images.find_image(name)) return *id;
     Reference ref = Reference::parse(name);
     observer_.pulling(ref.familiar_string());
     PullObserver quiet;

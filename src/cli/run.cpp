@@ -86,11 +86,7 @@ RestartAndHealth restart_and_health(const RunOptions& o) {
 
 // The image's ID, pulled first when it is not here (as `docker run` does).
 std::string find_or_pull(const GlobalOptions& global, const ImageStore& store, const std::string& name) {
-  try {
-    return store.resolve_image(name);
-  } catch (const Error& e) {
-    if (std::string(e.what()).rfind("No such image", 0) != 0) throw;
-  }
+  if (auto id = store.find_image(name)) return *id;
   Reference ref;
   try {
     ref = Reference::parse(name);

@@ -198,11 +198,11 @@ void ImageStore::set_ref(const Reference& ref, const std::string& image_id) cons
   write_refs(all);
 }
 
-std::string ImageStore::resolve_image(std::string_view text) const {
+std::optional<std::string> ImageStore::find_image(std::string_view text) const {
   std::string input(text);
   if (is_valid_digest(input)) {
     if (get_image(input)) return input;
-    throw Error("No such image: " + input);
+    return std::nullopt;
   }
   try {
     Reference ref = Reference::parse(input);
@@ -228,7 +228,12 @@ std::string ImageStore::resolve_image(std::string_view text) const {
     if (matches.size() > 1)
       throw Error("ambiguous image ID prefix \"" + input + "\": it matches " + std::to_string(matches.size()) + " images");
   }
-  throw Error("No such image: " + input);
+  return std::nullopt;
+}
+
+std::string ImageStore::resolve_image(std::string_view text) const {
+  if (auto id = find_image(text)) return *id;
+  throw Error("No such image: " + std::string(text));
 }
 
 std::vector<std::string> ImageStore::collect_garbage() const {

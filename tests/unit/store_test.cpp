@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+
 #include "cppcker/image/catalog.hpp"
 #include "cppcker/image/manifest.hpp"
 #include "cppcker/storage/store.hpp"
@@ -97,6 +100,24 @@ TEST_F(StoreFixture, ResolveByReferenceIdAndPrefix) {
       EXPECT_THROW(store.resolve_image(std::string(1, c)), Error);
     }
   }
+}
+
+TEST_F(StoreFixture, FindImageTellsMissingFromAmbiguous) {
+  auto a = add_image("a", {"x"}, {"alpha:1"});
+  EXPECT_EQ(store.find_image("alpha:1"), a.id);
+  EXPECT_EQ(store.find_image(a.id.substr(7, 12)), a.id);
+  // Missing is no error: `run` and `build` pull then.
+  EXPECT_EQ(store.find_image("alpha:2"), std::nullopt);
+  EXPECT_EQ(store.find_image(sha256_digest("nope")), std::nullopt);
+  EXPECT_EQ(store.find_image("0123abc"), std::nullopt);
+  // Seventeen images: two IDs share their first hex digit, and that one-digit prefix is ambiguous, an
+  // Error (a pull would not be what the user meant).
+  std::map<char, int> first_digits;
+  first_digits[a.id[7]]++;
+  for (int i = 0; i < 16; ++i) first_digits[add_image("m" + std::to_string(i), {"z" + std::to_string(i)}, {}).id[7]]++;
+  auto shared = std::find_if(first_digits.begin(), first_digits.end(), [](const auto& d) { return d.second > 1; });
+  ASSERT_NE(shared, first_digits.end());
+  EXPECT_THROW(store.find_image(std::string(1, shared->first)), Error);
 }
 
 TEST_F(StoreFixture, NamesByImageSplitsTagsAndDigests) {

@@ -91,7 +91,10 @@ class ImageStore {
   // Sets one reference (taking the metadata lock itself).
   void set_ref(const Reference& ref, const std::string& image_id) const;
 
-  // Finds an image by reference, full ID or unique ID prefix, as Docker does. Throws Error("No such image: x").
+  // Finds an image by reference, full ID or unique ID prefix, as Docker does: nullopt when there is none
+  // (what `run` and `build` pull); an ambiguous prefix is an Error.
+  std::optional<std::string> find_image(std::string_view text) const;
+  // find_image, or Error("No such image: x").
   std::string resolve_image(std::string_view text) const;
 
   // Removes layers and blobs no image references and any temporary leftovers; returns removed chain IDs.
