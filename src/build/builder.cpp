@@ -270,8 +270,9 @@ class Executor {
 
   // An image by name: pulled when missing (or always with --pull).
   std::string image_for(const std::string& name, const std::optional<Platform>& platform) {
-    if (!o_.pull)
+    if (!o_.pull) {
       if (auto id = env_.images.find_image(name)) return *id;
+    }
     Reference ref = Reference::parse(name);
     observer_.pulling(ref.familiar_string());
     PullObserver quiet;
