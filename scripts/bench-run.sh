@@ -6,6 +6,10 @@
 #   runc run     Debian's runc on a bundle of the same rootfs (its default spec; no overlay)
 #   podman run --rm --runtime runc --network none   Debian's podman (overlay storage, conmon)
 #   targets: cppcker within 1.5x of minimal-run, 20x faster than podman.
+#   minimal-run with MINIMAL_SHAPE=1, the floor of cppcker's design: the same C program plus what the design
+#                itself requires at C's cost (the child-mode re-execution, a seccomp filter as long as the
+#                default profile's, a durable record; with a bridge, the setup-netns and setup-veth
+#                re-executions beside it). Printed against the targets: what they leave for cppcker's own code.
 # 2. The same with a bridged network: cppcker's default network (its own bridge and nftables table, from a
 #   config file of the benchmark's) against minimal-run that also creates a veth pair over raw netlink
 #   onto a bridge and configures eth0, and against podman's default network (CNI bridge, through
@@ -126,11 +130,12 @@ run_cppcker_userns() {
 }
 # minimal-run makes and removes its run directory below this one itself.
 run_minimal() { "$work/minimal-run" "$work/bundle/rootfs" "$work/minimal" cppcker-bench-minimal 1 /bin/true; }
+run_minimal_shape() { MINIMAL_SHAPE=1 run_minimal; }
 run_runc() { runc --root "$work/runc-state" run --bundle "$work/bundle" "bench-$RANDOM$RANDOM" </dev/null; }
 podman_run=(run --runtime runc --network none --cgroup-parent /cppcker-bench-podman
             --ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
 run_podman() { "${podman[@]}" "${podman_run[@]}" --rm busybox:latest true; }
-tools=(minimal cppcker cppcker_noseccomp cppcker_userns runc podman)
+tools=(minimal minimal_shape cppcker cppcker_noseccomp cppcker_userns runc podman)
 
 # Each once first: warm caches, and fail early if a tool does not work here.
 for t in "${tools[@]}"; do
@@ -223,8 +228,9 @@ breakdown() {
 echo "bench-run: $runs containers x $rounds rounds each (podman: $(( runs < 5 ? runs : 5 )) per round); median per container"
 echo "no network (--network none):"
 measure "${tools[@]}"
-awk -v c="${med[cppcker]}" -v m="${med[minimal]}" -v p="${med[podman]}" -v r="${med[runc]}" 'BEGIN {
+awk -v c="${med[cppcker]}" -v m="${med[minimal]}" -v f="${med[minimal_shape]}" -v p="${med[podman]}" -v r="${med[runc]}" 'BEGIN {
   printf "  cppcker / minimal-run = %.2f   (target <= 1.5)\n", c / m
+  printf "  design floor / minimal-run = %.2f: the target leaves %.2f ms for all of cppcker'"'"'s own work (C++, JSON, files)\n", f / m, (1.5 * m - f) / 1000
   printf "  podman / cppcker      = %.1f   (target >= 20)\n", p / c
   printf "  runc / cppcker        = %.2f\n", r / c
 }'
@@ -259,7 +265,7 @@ busy_us=$("$clock" exec $((runs * 10)) "$cppcker" child-mode 99 0)
 kill "$spinner"
 wait "$spinner" 2>/dev/null || true
 spinner=""
-echo "  CPU per start (all CPUs): cppcker $(cpu_ms cppcker) ms, minimal-run $(cpu_ms minimal) ms"
+echo "  CPU per start (all CPUs): cppcker $(cpu_ms cppcker) ms, minimal-run $(cpu_ms minimal) ms, design floor $(cpu_ms minimal_shape) ms"
 awk -v b="$busy_us" -v c="$stage_us" 'BEGIN {
   printf "  one exec of a stage while another CPU spins: %.2f ms (%.2f ms idle)\n", b / 1000, c / 1000
 }'
@@ -271,6 +277,7 @@ run_minimal_veth() {
   MINIMAL_BRIDGE=cpkbench0 MINIMAL_NET=10.218.0.2/24,10.218.0.1 \
     "$work/minimal-run" "$work/bundle/rootfs" "$work/minimal" cppcker-bench-minimal 1 /bin/true
 }
+run_minimal_veth_shape() { MINIMAL_SHAPE=1 run_minimal_veth; }
 run_cppcker_bridge() {
   timed "$cppcker" --root "$work/cppcker-net" --config "$bench_config" run --rm --cgroup-parent cppcker-bench-cppcker busybox true
 }
@@ -278,14 +285,15 @@ run_podman_bridge() {
   "${podman[@]}" run --runtime runc --cgroup-parent /cppcker-bench-podman \
     --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 --rm busybox:latest true
 }
-net_tools=(minimal_veth cppcker_bridge podman_bridge)
+net_tools=(minimal_veth minimal_veth_shape cppcker_bridge podman_bridge)
 for t in "${net_tools[@]}"; do
   "run_$t" >/dev/null || { echo "bench-run: $t failed to run a container" >&2; exit 1; }
 done
 echo "bridged network (default network of each; the C floor makes a veth pair over netlink):"
 measure "${net_tools[@]}"
-awk -v c="${med[cppcker_bridge]}" -v m="${med[minimal_veth]}" -v p="${med[podman_bridge]}" 'BEGIN {
+awk -v c="${med[cppcker_bridge]}" -v m="${med[minimal_veth]}" -v f="${med[minimal_veth_shape]}" -v p="${med[podman_bridge]}" 'BEGIN {
   printf "  cppcker / minimal-run with veth = %.2f   (target <= 1.3)\n", c / m
+  printf "  design floor / minimal-run with veth = %.2f: the target leaves %.2f ms for all of cppcker'"'"'s own work\n", f / m, (1.3 * m - f) / 1000
   printf "  podman / cppcker                = %.1f   (target >= 10)\n", p / c
 }'
 echo "  where cppcker's bridged start goes (median of $runs, ms from the launch):"

@@ -9,6 +9,16 @@
 // start needs, over raw netlink: a veth pair (host end up on the bridge, peer created as eth0 in the
 // child's network namespace); the child gives eth0 its address, brings it and lo up and adds the
 // default route. The veth goes with the namespace when the child ends.
+// With MINIMAL_SHAPE=1 it is the floor of cppcker's design instead: the same steps at C's cost, plus what
+// that design requires and a bare C program does not:
+//   - the child re-executes this program (/proc/self/exe, as cppcker's child-mode stage) and goes on there;
+//   - it loads a seccomp filter as long as cppcker's default profile compiles to (MINIMAL_SECCOMP_LEN
+//     instructions, default 1253: never matching, so everything is allowed) just before the exec;
+//   - the parent writes the container's record atomically and durably (temp file, fsync, rename) before
+//     the clone, and removes it at the end (once: no rewrites for "running" or the exit);
+//   - with a bridge, the veth is made by a re-execution of this program (setup-veth) started beside an
+//     empty one (setup-netns, which does nothing here: a lower bound), both at once, while the child's own
+//     re-execution runs: the best overlap the design allows.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +37,9 @@
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <sys/socket.h>
@@ -211,7 +224,74 @@ static void remove_parents(void) {
   }
 }
 
+// The child's part after its go: network, mounts, pivot_root, (seccomp), exec. Never returns.
+static void child_body(int sync_fd, const char* merged, const char* opts, const char* net, const char* gateway,
+                       char** cmd, int seccomp_len) {
+  char go;
+  if (read(sync_fd, &go, 1) != 1) _exit(125);  // in its cgroup now (and its veth is there)
+  close(sync_fd);
+  if (gateway) configure_eth0(net, gateway);
+  if (unshare(CLONE_NEWCGROUP) != 0) die("unshare cgroup");
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) die("make / private");
+  if (mount("overlay", merged, "overlay", 0, opts) != 0) die("mount overlay");
+  char proc[4300];
+  snprintf(proc, sizeof proc, "%s/proc", merged);
+  mkdir(proc, 0555);
+  if (mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) die("mount proc");
+  if (chdir(merged) != 0) die("chdir");
+  if (syscall(SYS_pivot_root, ".", ".") != 0) die("pivot_root");
+  if (umount2(".", MNT_DETACH) != 0) die("umount old root");
+  if (chdir("/") != 0) die("chdir /");
+  sethostname("minimal", 7);
+  if (seccomp_len > 0) {
+    // The syscall number against values no syscall has, each followed by a return of EPERM, as a
+    // compiled profile compares and returns; the last instruction allows.
+    struct sock_filter* f = calloc(seccomp_len, sizeof *f);
+    if (!f) die("calloc");
+    int n = 0;
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    while (n + 2 < seccomp_len) {
+      f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 100000 + n, 0, 1);
+      f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+    }
+    while (n < seccomp_len) f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    struct sock_fprog prog = {.len = (unsigned short)seccomp_len, .filter = f};
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) die("seccomp");
+  }
+  execv(cmd[0], cmd);
+  die("exec");
+}
+
+// A re-execution of this program (the design's stages): fork, exec /proc/self/exe with ARGS; its pid.
+static pid_t spawn_stage(char* const* args) {
+  pid_t pid = fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    execv("/proc/self/exe", args);
+    _exit(127);
+  }
+  return pid;
+}
+
+static void wait_ok(pid_t pid, const char* what) {
+  int status;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) die(what);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    fprintf(stderr, "minimal-run: %s failed (status %d)\n", what, status);
+    exit(1);
+  }
+}
+
 int main(int argc, char** argv) {
+  // The re-executed stages (MINIMAL_SHAPE=1).
+  if (argc >= 8 && strcmp(argv[1], "--child") == 0)
+    child_body(atoi(argv[2]), argv[3], argv[4], argv[5], strcmp(argv[6], "-") ? argv[6] : NULL, argv + 8, atoi(argv[7]));
+  if (argc == 5 && strcmp(argv[1], "--veth") == 0) {
+    make_veth(argv[2], argv[3], (pid_t)atoi(argv[4]));
+    return 0;
+  }
+  if (argc == 2 && strcmp(argv[1], "--netns") == 0) return 0;
   if (argc < 5) {
     fprintf(stderr, "usage: minimal-run LOWERDIR STATEDIR CGROUP_PARENT RUNS [COMMAND...]\n");
     return 2;
@@ -229,6 +309,15 @@ int main(int argc, char** argv) {
     gateway = strchr(net, ',');
     if (gateway) *gateway++ = 0;
   }
+  const int shape = getenv("MINIMAL_SHAPE") && strcmp(getenv("MINIMAL_SHAPE"), "1") == 0;
+  const int seccomp_len = !shape ? 0 : getenv("MINIMAL_SECCOMP_LEN") ? atoi(getenv("MINIMAL_SECCOMP_LEN")) : 1253;
+  if (shape && (seccomp_len < 2 || seccomp_len > 4096)) {
+    fprintf(stderr, "minimal-run: MINIMAL_SECCOMP_LEN must be 2..4096\n");
+    return 2;
+  }
+  // A record the size of a container's (container.json, ~2.6 kB).
+  static char record[2600];
+  memset(record, 'x', sizeof record);
 
   for (int run = 0; run < runs; ++run) {
     char dir[4096], upper[4200], work[4200], merged[4200], opts[16384];
@@ -239,6 +328,16 @@ int main(int argc, char** argv) {
     if (mkdir(dir, 0700) || mkdir(upper, 0755) || mkdir(work, 0700) || mkdir(merged, 0755)) die("mkdir state");
     snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
     make_cgroups(parent, run);
+    char record_path[4300];
+    snprintf(record_path, sizeof record_path, "%s/record.json", dir);
+    if (shape) {
+      char tmp[4400];
+      snprintf(tmp, sizeof tmp, "%s.tmp", record_path);
+      int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (fd < 0 || write(fd, record, sizeof record) != (ssize_t)sizeof record || fsync(fd) != 0 || close(fd) != 0)
+        die("write the record");
+      if (rename(tmp, record_path) != 0) die("rename the record");
+    }
 
     int sync_pipe[2];
     if (pipe2(sync_pipe, O_CLOEXEC) != 0) die("pipe");
@@ -246,32 +345,38 @@ int main(int argc, char** argv) {
                                NULL, NULL, NULL, 0);
     if (pid < 0) die("clone");
     if (pid == 0) {
-      char go;
       close(sync_pipe[1]);
-      if (read(sync_pipe[0], &go, 1) != 1) _exit(125);  // in its cgroup now (and its veth is there)
-      if (gateway) configure_eth0(net, gateway);
-      if (unshare(CLONE_NEWCGROUP) != 0) die("unshare cgroup");
-      if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) die("make / private");
-      if (mount("overlay", merged, "overlay", 0, opts) != 0) die("mount overlay");
-      char proc[4300];
-      snprintf(proc, sizeof proc, "%s/proc", merged);
-      mkdir(proc, 0555);
-      if (mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) die("mount proc");
-      if (chdir(merged) != 0) die("chdir");
-      if (syscall(SYS_pivot_root, ".", ".") != 0) die("pivot_root");
-      if (umount2(".", MNT_DETACH) != 0) die("umount old root");
-      if (chdir("/") != 0) die("chdir /");
-      sethostname("minimal", 7);
-      execv(cmd[0], cmd);
-      die("exec");
+      if (shape) {
+        // The child-mode stage: the rest of the child's work in a fresh exec of this program.
+        if (fcntl(sync_pipe[0], F_SETFD, 0) != 0) die("fcntl");
+        char fd_arg[16], len_arg[16];
+        snprintf(fd_arg, sizeof fd_arg, "%d", sync_pipe[0]);
+        snprintf(len_arg, sizeof len_arg, "%d", seccomp_len);
+        char* args[64] = {"minimal-run", "--child", fd_arg, merged, opts, gateway ? net : "-", gateway ? gateway : "-", len_arg};
+        int n = 8;
+        for (char** c = cmd; *c && n < 63; ++c) args[n++] = *c;
+        args[n] = NULL;
+        execv("/proc/self/exe", args);
+        die("exec /proc/self/exe");
+      }
+      child_body(sync_pipe[0], merged, opts, net, gateway, cmd, 0);
     }
     close(sync_pipe[0]);
-    join_cgroups(pid);
-    if (gateway) {
-      char veth[IFNAMSIZ];
-      snprintf(veth, sizeof veth, "vm%d.%d", (int)getpid(), run % 1000);  // unique: the last one may still be dying
-      make_veth(veth, bridge, pid);
+    char veth[IFNAMSIZ];
+    snprintf(veth, sizeof veth, "vm%d.%d", (int)getpid(), run % 1000);  // unique: the last one may still be dying
+    pid_t veth_stage = 0, netns_stage = 0;
+    if (gateway && shape) {
+      char pid_arg[16];
+      snprintf(pid_arg, sizeof pid_arg, "%d", (int)pid);
+      char* veth_args[] = {"minimal-run", "--veth", veth, (char*)bridge, pid_arg, NULL};
+      char* netns_args[] = {"minimal-run", "--netns", NULL};
+      netns_stage = spawn_stage(netns_args);
+      veth_stage = spawn_stage(veth_args);
     }
+    join_cgroups(pid);
+    if (gateway && !shape) make_veth(veth, bridge, pid);
+    if (netns_stage) wait_ok(netns_stage, "the setup-netns stage");
+    if (veth_stage) wait_ok(veth_stage, "the setup-veth stage");
     if (write(sync_pipe[1], "g", 1) != 1) die("sync");
     close(sync_pipe[1]);
     int status;
@@ -287,6 +392,7 @@ int main(int argc, char** argv) {
     snprintf(rm, sizeof rm, "%s/proc", upper);
     rmdir(rm);
     rmdir(upper);
+    if (shape && unlink(record_path) != 0) die("remove the record");
     if (rmdir(dir) != 0) die("remove state");
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
       fprintf(stderr, "minimal-run: the command failed (status %d)\n", status);
