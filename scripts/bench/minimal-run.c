@@ -37,9 +37,7 @@
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <stddef.h>
+#include "long_filter.h"
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <sys/socket.h>
@@ -243,21 +241,7 @@ static void child_body(int sync_fd, const char* merged, const char* opts, const 
   if (umount2(".", MNT_DETACH) != 0) die("umount old root");
   if (chdir("/") != 0) die("chdir /");
   sethostname("minimal", 7);
-  if (seccomp_len > 0) {
-    // The syscall number against values no syscall has, each followed by a return of EPERM, as a
-    // compiled profile compares and returns; the last instruction allows.
-    struct sock_filter* f = calloc(seccomp_len, sizeof *f);
-    if (!f) die("calloc");
-    int n = 0;
-    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
-    while (n + 2 < seccomp_len) {
-      f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 100000 + n, 0, 1);
-      f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
-    }
-    while (n < seccomp_len) f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-    struct sock_fprog prog = {.len = (unsigned short)seccomp_len, .filter = f};
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) die("seccomp");
-  }
+  if (seccomp_len > 0) load_long_filter(seccomp_len);
   execv(cmd[0], cmd);
   die("exec");
 }
