@@ -411,6 +411,9 @@ CreatedContainer create_container_from(const GlobalOptions& global, const Contai
   }
   std::string shared_hostname;  // --network container:x: x's host name, as Docker shows it
   if (mode == NetworkMode::container) shared_hostname = containers.resolve(spec.network.substr(10)).spec.hostname;
+  // A foreground run is this process's own from the start: the record is written once, with its owner.
+  std::optional<FileLock> owner;
+  const bool runs_here = command_name == "run" && !o->detach;
   Container c = containers.create(spec, o->name, [&](Container& r) {
     r.spec.hostname = !o->hostname.empty()       ? o->hostname
                       : !shared_hostname.empty() ? shared_hostname
@@ -425,9 +428,9 @@ CreatedContainer create_container_from(const GlobalOptions& global, const Contai
     if (userns.enabled) r.spec.userns = allocator->allocate(r.id, userns.size, [&](const std::string& id) {
       return fs::exists(containers.dir(id)) || fs::exists(containers.root() / "containers" / (".creating-" + id));
     });
-  });
+  }, runs_here ? &owner : nullptr);
 
-  return {c, o->detach};
+  return {c, o->detach, std::move(owner)};
 }
 
 void register_run(CLI::App& app, GlobalOptions& global) {
@@ -448,7 +451,7 @@ void register_run(CLI::App& app, GlobalOptions& global) {
       std::cout << c.id << "\n";
       return 0;
     }
-    int status = run_foreground(images, containers, networks, c);
+    int status = run_foreground(images, containers, networks, c, /*attach_stdin=*/true, {}, std::move(created.owner));
     timing_mark("cleaned");
     return status;
   });

@@ -342,7 +342,7 @@ std::string generate_name() {
 }
 
 Container ContainerStore::create(ContainerSpec spec, const std::string& requested,
-                                 const std::function<void(Container&)>& complete) const {
+                                 const std::function<void(Container&)>& complete, std::optional<FileLock>* owner) const {
   auto guard = lock();
   auto existing = scan(/*records=*/true, /*sweep=*/true);
   std::string name = requested;
@@ -372,8 +372,16 @@ Container ContainerStore::create(ContainerSpec spec, const std::string& requeste
   fs::path staging = root_ / "containers" / (std::string(kCreatingPrefix) + c.id);
   make_dirs(staging);
   try {
+    std::optional<FileLock> owned;
+    if (owner) {
+      // flock belongs to the open file: the lock moves with the directory's rename below.
+      owned.emplace(staging / "owner.lock");
+      c.state.monitor_pid = ::getpid();
+      c.state.monitor_start = process_start_time(c.state.monitor_pid);
+    }
     write_file_atomic(staging / "container.json", c.to_json().dump(2), 0600, Durability::synced);
     if (::rename(staging.c_str(), dir(c.id).c_str()) != 0) throw_errno("create container " + c.id);
+    if (owner) *owner = std::move(owned);
   } catch (...) {
     try {
       remove_tree(staging);

@@ -361,10 +361,10 @@ int keep_running(const MonitorContext& m, Container& c, LogWriter& log, std::opt
 }  // namespace
 
 int run_foreground(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
-                   Container& c, bool attach_stdin, const OutputSink& output) {
+                   Container& c, bool attach_stdin, const OutputSink& output, std::optional<FileLock> owned) {
   const bool stdin_attached = c.spec.interactive && attach_stdin;
   // Owner first, so that `rm -f` can always find and stop whoever is (or is about to be) running it.
-  FileLock owner = containers.take_ownership(c);
+  FileLock owner = owned ? std::move(*owned) : containers.take_ownership(c);
   IgnoreSigpipe ignore_sigpipe;
   LogWriter log = open_log(containers, c);  // Docker logs every container, a foreground one too
   // With -t the container gets a terminal of its own, sized as ours; with -i too, our terminal goes raw

@@ -85,4 +85,27 @@ TEST_F(ContainerStoreTest, OwnershipNeedsAFreeLockAndAnExistingRecord) {
   EXPECT_TRUE(entries().empty()) << "taking ownership must not recreate the record's directory";
 }
 
+TEST_F(ContainerStoreTest, CreateWithAnOwnerWritesTheRecordOnceWithItsOwner) {
+  std::optional<FileLock> owner;
+  Container c = store.create({}, "owned", {}, &owner);
+  ASSERT_TRUE(owner);
+  EXPECT_EQ(c.state.monitor_pid, ::getpid());
+  EXPECT_NE(c.state.monitor_start, 0u);
+  // The first write already names the owner: there is no second one to wait for.
+  auto loaded = store.load(c.id);
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->state.monitor_pid, ::getpid());
+  EXPECT_EQ(loaded->state.monitor_start, c.state.monitor_start);
+  // The lock taken in the staging directory is the record's own after the rename.
+  EXPECT_FALSE(store.try_owner_lock(c.id));
+  owner.reset();
+  EXPECT_TRUE(store.try_owner_lock(c.id));
+  EXPECT_EQ(entries(), std::vector<std::string>{c.id});
+
+  // Without one, nobody owns the new record.
+  Container plain = store.create({}, "plain");
+  EXPECT_EQ(store.load(plain.id)->state.monitor_pid, 0);
+  EXPECT_TRUE(store.try_owner_lock(plain.id));
+}
+
 }  // namespace

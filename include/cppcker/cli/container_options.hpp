@@ -2,6 +2,7 @@
 // The options `run` and `create` share (Docker's containerOptions): one definition of the flags and one
 // path from them to a container record, so that both commands accept and check exactly the same.
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -20,7 +21,8 @@ std::shared_ptr<ContainerOptions> add_container_options(CLI::App* cmd, bool run)
 // when missing, the container record made (status "created"). `command_name` names the command in errors.
 struct CreatedContainer {
   Container container;
-  bool detach = false;  // run -d
+  bool detach = false;             // run -d
+  std::optional<FileLock> owner;  // a foreground run's: this process owns the container from its creation
 };
 CreatedContainer create_container_from(const GlobalOptions& global, const ContainerOptions& options,
                                        const std::string& command_name);

@@ -152,7 +152,11 @@ class ContainerStore {
   // what a crash left half made or half removed is swept away here and in remove().
   // `complete` fills in what depends on the ID (hostname, ...) before the record is first written; if it
   // throws, nothing is left.
-  Container create(ContainerSpec spec, const std::string& name, const std::function<void(Container&)>& complete = {}) const;
+  // With `owner`, the calling process owns the container from its first moment, as take_ownership() makes
+  // it: the owner lock is taken in the staging directory and this pid is in the record's first (and only)
+  // write, so no one ever sees the record without its owner; the lock is stored in *owner.
+  Container create(ContainerSpec spec, const std::string& name, const std::function<void(Container&)>& complete = {},
+                   std::optional<FileLock>* owner = nullptr) const;
   // Atomic (temp + rename) under the caller's lock. State transitions (owner, running, exited) may be
   // `unsynced`: after a machine crash an older state is read, and observed_state() corrects it from the
   // pids, which are gone then; the record itself (spec) is always synced.

@@ -24,9 +24,11 @@ oci::Spec load_spec(const ContainerStore& containers, const Container& c);
 // `attach_stdin` false: a container made with -i reads EOF instead of our stdin (`start -a` without -i).
 // `output`, when set, receives the container's output (stream 1 or 2) instead of this process's stdio (the
 // image builder hands a RUN step's output to its observer); it is used without a terminal only.
+// `owner`: the owner lock, when the caller took it with the record (ContainerStore::create); else taken here.
 using OutputSink = std::function<void(int stream, std::string_view bytes)>;
 int run_foreground(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
-                   Container& c, bool attach_stdin = true, const OutputSink& output = {});
+                   Container& c, bool attach_stdin = true, const OutputSink& output = {},
+                   std::optional<FileLock> owner = std::nullopt);
 // Forks the monitor and returns once the container runs; throws the start error otherwise. The monitor
 // restarts the container as its restart policy says and runs its health probes.
 void run_detached(const ImageStore& images, const ContainerStore& containers, const NetworkStore& networks,
