@@ -240,7 +240,7 @@ BundleContainer BundleContainer::create(BundleLaunch launch) {
   c.process_ = ContainerProcess::spawn(spec.linux.namespaces, StdioFds{},
                                         SpawnMode{launch.preserve_fds, /*outlive_parent=*/!launch.foreground});
   LaunchOptions options;
-  options.cgroup = launch.cgroup;
+  options.cgroup = {launch.cgroup, {}};  // runc's cgroupsPath: no parent of it is ours to remove
   options.loopback_up = new_network_namespace(spec);
   options.seccomp_cache = launch.seccomp_cache;
   options.docker_user = false;

@@ -140,13 +140,14 @@ void remove_container(const ContainerStore& store, const NetworkStore& networks,
   if (!wait_until_stopped(current, std::chrono::seconds(10))) throw Error("container " + c.id + " did not stop");
   // Normally its owner removed the cgroup; after a crash it may still be there (and frozen, if it was paused).
   {
-    auto cgroup = make_cgroup(current.cgroup_paths());
+    const CgroupPlacement placement = current.cgroup_placement();
+    auto cgroup = make_cgroup(placement.paths);
     try {
       if (cgroup->frozen()) cgroup->thaw();
     } catch (const Error&) {
       // No freezer, or the cgroup is gone: nothing is frozen then.
     }
-    cgroup->destroy(current.spec.cgroup_owned_tops);
+    cgroup->destroy(placement.owned_tops);
   }
   teardown_network(networks, store, current);
   // The address a restart policy kept for it while it was down (its record no longer names it then).

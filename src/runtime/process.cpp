@@ -182,10 +182,10 @@ ContainerProcess ContainerProcess::spawn(const std::vector<oci::Namespace>& name
   return proc;
 }
 
-ContainerProcess ContainerProcess::adopt(pid_t pid, const CgroupPaths& cgroup, const CgroupPaths& owned_tops) {
+ContainerProcess ContainerProcess::adopt(pid_t pid, const CgroupPlacement& cgroup) {
   ContainerProcess proc;
-  proc.cgroup_ = make_cgroup(cgroup);
-  proc.cgroup_owned_tops_ = owned_tops;
+  proc.cgroup_ = make_cgroup(cgroup.paths);
+  proc.cgroup_owned_tops_ = cgroup.owned_tops;
   proc.child_ = OwnedChild(pid);
   return proc;
 }
@@ -229,8 +229,8 @@ void ContainerProcess::release(const oci::Spec& spec, LaunchOptions options) {
   for (const auto& fd : joined) fds.push_back(fd.get());
   if ((request.has_fifo_fd = static_cast<bool>(options.exec_fifo))) fds.push_back(options.exec_fifo.get());
 
-  cgroup_ = make_cgroup(options.cgroup);
-  cgroup_owned_tops_ = std::move(options.cgroup_owned_tops);
+  cgroup_ = make_cgroup(options.cgroup.paths);
+  cgroup_owned_tops_ = std::move(options.cgroup.owned_tops);
   try {
     if (options.bundle) {
       // runc's semantics: every field of linux.resources, as given.

@@ -119,8 +119,7 @@ ContainerProcess start_container(const ImageStore& images, const ContainerStore&
   }
 
   LaunchOptions options;
-  options.cgroup = c.cgroup_paths();
-  options.cgroup_owned_tops = c.spec.cgroup_owned_tops;
+  options.cgroup = c.cgroup_placement();
   OverlayRootfs overlay;
   overlay.layers_dir = (images.root() / "layers").string();
   for (auto it = record->layers.rbegin(); it != record->layers.rend(); ++it)
@@ -572,7 +571,7 @@ int monitor_main(int message_fd) {
     LogWriter log = open_log(containers, c);
     if (r.step == MonitorRequest::Step::ended) {
       int code = keep_running(m, c, log, std::nullopt, std::nullopt, restarts,
-                              ContainerProcess::adopt(r.pid, c.cgroup_paths(), c.spec.cgroup_owned_tops).wait());
+                              ContainerProcess::adopt(r.pid, c.cgroup_placement()).wait());
       remove_if_asked(containers, c);
       return code;
     }

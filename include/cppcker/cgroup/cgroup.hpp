@@ -76,6 +76,12 @@ enum class CgroupMode { v1, hybrid, v2 };
 // The "" entry is the path for every hierarchy without its own entry, and the one path on v2. A relative
 // --cgroup-parent lies below the caller's own cgroup, which differs per hierarchy on v1, hence one path each.
 using CgroupPaths = std::map<std::string, std::string>;
+// A container's cgroup in each hierarchy and the topmost of its parents that cppcker made for it (removed
+// with it once empty: Cgroup::destroy): the two always travel together.
+struct CgroupPlacement {
+  CgroupPaths paths;
+  CgroupPaths owned_tops;  // empty: no parent is cppcker's to remove (an OCI bundle's cgroupsPath)
+};
 // The path for the hierarchy `key`: its own entry, else that of one of a co-mounted key's controllers
 // ("cpu" for "cpu,cpuacct"), else the "" entry, else "/".
 std::string path_for(const CgroupPaths& paths, const std::string& key);

@@ -123,6 +123,7 @@ struct Container {
   ContainerState state;
 
   CgroupPaths cgroup_paths() const;  // each parent + "/" + id
+  CgroupPlacement cgroup_placement() const { return {cgroup_paths(), spec.cgroup_owned_tops}; }
   std::vector<std::string> argv() const;  // entrypoint + cmd
   nlohmann::json to_json() const;
   static Container from_json(const nlohmann::json& j);

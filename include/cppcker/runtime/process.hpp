@@ -46,8 +46,7 @@ class SignalForwarder {
 
 // What the core needs beyond the spec.
 struct LaunchOptions {
-  CgroupPaths cgroup;                    // the container's cgroup in each hierarchy
-  CgroupPaths cgroup_owned_tops;         // its parents cppcker made for itself: removed with it when empty
+  CgroupPlacement cgroup;                // the container's cgroup, and its parents removed with it
   std::optional<OverlayRootfs> overlay;  // cppcker's image rootfs (none: spec.root.path is a directory)
   bool init = false;                     // --init
   bool create_cwd = false;               // Docker's `run` creates a missing working directory
@@ -91,9 +90,8 @@ class ContainerProcess {
                                 SpawnMode mode = {});
   void release(const oci::Spec& spec, LaunchOptions options);
   // A container's process that this process is the parent of but did not start (monitor-wait keeps it
-  // unreaped across its exec into `monitor`), in its cgroup at `cgroup` (below `owned_tops`, as in
-  // LaunchOptions): owned as if started here.
-  static ContainerProcess adopt(pid_t pid, const CgroupPaths& cgroup, const CgroupPaths& owned_tops);
+  // unreaped across its exec into `monitor`), in its cgroup `cgroup`: owned as if started here.
+  static ContainerProcess adopt(pid_t pid, const CgroupPlacement& cgroup);
   pid_t pid() const { return child_.pid(); }
   int pidfd() const { return child_.pidfd(); }
   // The master of the container's terminal (spec.process.terminal), else -1.
