@@ -7,8 +7,9 @@
 #   podman run --rm --runtime runc --network none   Debian's podman (overlay storage, conmon)
 #   targets: cppcker within 1.5x of minimal-run, 20x faster than podman.
 #   minimal-run with MINIMAL_SHAPE=1, the floor of cppcker's design: the same C program plus what the design
-#                itself requires at C's cost (the child-mode re-execution, a seccomp filter as long as the
-#                default profile's, a durable record; with a bridge, the setup-netns and setup-veth
+#                itself requires at C's cost (the child-mode re-execution, Docker's container filesystem:
+#                /dev, /sys, cgroups, /etc files, read-only and masked paths; a seccomp filter as long as
+#                the default profile's, a durable record; with a bridge, the setup-netns and setup-veth
 #                re-executions beside it). Printed against the targets: what they leave for cppcker's own code.
 # 2. The same with a bridged network: cppcker's default network (its own bridge and nftables table, from a
 #   config file of the benchmark's) against minimal-run that also creates a veth pair over raw netlink

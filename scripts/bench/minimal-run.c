@@ -12,6 +12,10 @@
 // With MINIMAL_SHAPE=1 it is the floor of cppcker's design instead: the same steps at C's cost, plus what
 // that design requires and a bare C program does not:
 //   - the child re-executes this program (/proc/self/exe, as cppcker's child-mode stage) and goes on there;
+//   - it makes the filesystem a Docker container has beyond its root and /proc: /dev (a tmpfs with its
+//     nodes and links), /dev/pts, /dev/shm, /dev/mqueue, /sys read-only with each cgroup hierarchy the
+//     container is in, the host's /etc/hostname, hosts and resolv.conf bound in (no files written: a lower
+//     bound); after pivot_root, Docker's read-only and masked paths;
 //   - it loads a seccomp filter as long as cppcker's default profile compiles to (MINIMAL_SECCOMP_LEN
 //     instructions, default 1253: never matching, so everything is allowed) just before the exec;
 //   - the parent writes the container's record atomically and durably (temp file, fsync, rename) before
@@ -31,7 +35,9 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <ftw.h>
 #include <unistd.h>
 #include <linux/magic.h>
 #include <linux/if_link.h>
@@ -222,9 +228,96 @@ static void remove_parents(void) {
   }
 }
 
+static void mount_at(const char* source, const char* target, const char* type, unsigned long flags, const char* data) {
+  mkdir(target, 0755);  // most are there already
+  if (mount(source, target, type, flags, data) != 0) {
+    fprintf(stderr, "minimal-run: mount %s: %s\n", target, strerror(errno));
+    exit(1);
+  }
+}
+
+// Docker's container filesystem beyond the root and /proc, made from inside the new root (the working
+// directory), before pivot_root: what cppcker's child-mode stage makes (src/runtime/rootfs.cpp).
+static void docker_filesystem(void) {
+  const unsigned long nse = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  mount_at("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+  const struct { const char* name; unsigned major, minor; } nodes[] = {
+      {"dev/null", 1, 3}, {"dev/zero", 1, 5}, {"dev/full", 1, 7}, {"dev/random", 1, 8}, {"dev/urandom", 1, 9}, {"dev/tty", 5, 0}};
+  for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; ++i)
+    if (mknod(nodes[i].name, S_IFCHR | 0666, makedev(nodes[i].major, nodes[i].minor)) != 0) die("mknod");
+  const char* links[][2] = {{"pts/ptmx", "dev/ptmx"}, {"/proc/self/fd", "dev/fd"}, {"/proc/self/fd/0", "dev/stdin"},
+                            {"/proc/self/fd/1", "dev/stdout"}, {"/proc/self/fd/2", "dev/stderr"}};
+  for (size_t i = 0; i < sizeof links / sizeof links[0]; ++i)
+    if (symlink(links[i][0], links[i][1]) != 0) die("symlink");
+  mount_at("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+  mount_at("shm", "dev/shm", "tmpfs", nse, "mode=1777,size=67108864");
+  mount_at("mqueue", "dev/mqueue", "mqueue", nse, NULL);
+  mount_at("sysfs", "sys", "sysfs", MS_RDONLY | nse, NULL);
+  // Each hierarchy the container is in, read-only (cpuset: cppcker puts a container there only with --cpuset-cpus).
+  mount_at("tmpfs", "sys/fs/cgroup", "tmpfs", nse | MS_RELATIME, "mode=755");
+  FILE* f = fopen("/proc/self/cgroup", "re");
+  char line[1024];
+  int v1 = 0;
+  while (f && fgets(line, sizeof line, f)) {
+    char* c1 = strchr(line, ':');
+    char* c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (!c2) continue;
+    *c2 = 0;
+    const char* controllers = c1 + 1;
+    char dir[300], data[300];
+    if (!*controllers) continue;
+    if (strcmp(controllers, "cpuset") == 0) continue;
+    const int named = strncmp(controllers, "name=", 5) == 0;
+    snprintf(dir, sizeof dir, "sys/fs/cgroup/%s", named ? controllers + 5 : controllers);
+    snprintf(data, sizeof data, "%s%s", named ? "none," : "", controllers);
+    mount_at("cgroup", dir, "cgroup", MS_RDONLY | nse | MS_RELATIME, data);
+    v1 = 1;
+  }
+  if (f) fclose(f);
+  // The cgroup2 tree: beside the v1 hierarchies as "unified" (a hybrid host), else all of it.
+  mount_at("cgroup2", v1 ? "sys/fs/cgroup/unified" : "sys/fs/cgroup", "cgroup2", MS_RDONLY | nse | MS_RELATIME, NULL);
+  if (v1 && mount(NULL, "sys/fs/cgroup", NULL, MS_REMOUNT | MS_RDONLY | nse | MS_RELATIME, NULL) != 0) die("remount /sys/fs/cgroup");
+  const char* etc[] = {"hostname", "hosts", "resolv.conf"};
+  for (size_t i = 0; i < 3; ++i) {
+    char host[64], target[64];
+    snprintf(host, sizeof host, "/etc/%s", etc[i]);
+    snprintf(target, sizeof target, "etc/%s", etc[i]);
+    int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);  // the mount point
+    if (fd < 0) die("create a mount point in /etc");
+    close(fd);
+    if (mount(host, target, NULL, MS_BIND | MS_REC, NULL) != 0) die("bind an /etc file");
+  }
+}
+
+// Docker's read-only and masked paths, inside the new root.
+static void docker_paths(void) {
+  const char* readonly[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
+  for (size_t i = 0; i < sizeof readonly / sizeof readonly[0]; ++i) {
+    if (mount(readonly[i], readonly[i], NULL, MS_BIND | MS_REC, NULL) != 0) continue;  // not on this kernel
+    if (mount(readonly[i], readonly[i], NULL, MS_BIND | MS_REC | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+      die("remount read-only");
+  }
+  const char* masked[] = {"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                          "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+                          "/sys/devices/virtual/powercap"};
+  for (size_t i = 0; i < sizeof masked / sizeof masked[0]; ++i) {
+    struct stat st;
+    if (stat(masked[i], &st) != 0) continue;
+    int failed = S_ISDIR(st.st_mode) ? mount("tmpfs", masked[i], "tmpfs", MS_RDONLY, NULL)
+                                     : mount("/dev/null", masked[i], NULL, MS_BIND, NULL);
+    if (failed) die("mask a path");
+  }
+}
+
+static int remove_entry(const char* path, const struct stat* st, int type, struct FTW* ftw) {
+  (void)st, (void)type, (void)ftw;
+  return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
 // The child's part after its go: network, mounts, pivot_root, (seccomp), exec. Never returns.
+// With `docker_fs`, the rest of a Docker container's filesystem too (docker_filesystem, docker_paths).
 static void child_body(int sync_fd, const char* merged, const char* opts, const char* net, const char* gateway,
-                       char** cmd, int seccomp_len) {
+                       char** cmd, int seccomp_len, int docker_fs) {
   char go;
   if (read(sync_fd, &go, 1) != 1) _exit(125);  // in its cgroup now (and its veth is there)
   close(sync_fd);
@@ -237,9 +330,11 @@ static void child_body(int sync_fd, const char* merged, const char* opts, const 
   mkdir(proc, 0555);
   if (mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) die("mount proc");
   if (chdir(merged) != 0) die("chdir");
+  if (docker_fs) docker_filesystem();
   if (syscall(SYS_pivot_root, ".", ".") != 0) die("pivot_root");
   if (umount2(".", MNT_DETACH) != 0) die("umount old root");
   if (chdir("/") != 0) die("chdir /");
+  if (docker_fs) docker_paths();
   sethostname("minimal", 7);
   if (seccomp_len > 0) load_long_filter(seccomp_len);
   execv(cmd[0], cmd);
@@ -270,7 +365,7 @@ static void wait_ok(pid_t pid, const char* what) {
 int main(int argc, char** argv) {
   // The re-executed stages (MINIMAL_SHAPE=1).
   if (argc >= 8 && strcmp(argv[1], "--child") == 0)
-    child_body(atoi(argv[2]), argv[3], argv[4], argv[5], strcmp(argv[6], "-") ? argv[6] : NULL, argv + 8, atoi(argv[7]));
+    child_body(atoi(argv[2]), argv[3], argv[4], argv[5], strcmp(argv[6], "-") ? argv[6] : NULL, argv + 8, atoi(argv[7]), 1);
   if (argc == 5 && strcmp(argv[1], "--veth") == 0) {
     make_veth(argv[2], argv[3], (pid_t)atoi(argv[4]));
     return 0;
@@ -343,7 +438,7 @@ int main(int argc, char** argv) {
         execv("/proc/self/exe", args);
         die("exec /proc/self/exe");
       }
-      child_body(sync_pipe[0], merged, opts, net, gateway, cmd, 0);
+      child_body(sync_pipe[0], merged, opts, net, gateway, cmd, 0, 0);
     }
     close(sync_pipe[0]);
     char veth[IFNAMSIZ];
@@ -372,14 +467,20 @@ int main(int argc, char** argv) {
     rmdir(rm);
     rmdir(work);
     rmdir(merged);
-    // The upper dir holds what the container wrote (here: only the /proc mount point).
-    snprintf(rm, sizeof rm, "%s/proc", upper);
-    rmdir(rm);
-    rmdir(upper);
+    // The upper dir holds what the container wrote (here: only the /proc mount point; with MINIMAL_SHAPE,
+    // the mount points of /etc's files too).
+    if (shape) {
+      if (nftw(upper, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) die("remove the upper dir");
+    } else {
+      snprintf(rm, sizeof rm, "%s/proc", upper);
+      rmdir(rm);
+      rmdir(upper);
+    }
     if (shape && unlink(record_path) != 0) die("remove the record");
     if (rmdir(dir) != 0) die("remove state");
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
       fprintf(stderr, "minimal-run: the command failed (status %d)\n", status);
+      remove_parents();
       return 1;
     }
   }
