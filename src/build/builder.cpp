@@ -25,6 +25,7 @@
 #include "cppcker/storage/layer_writer.hpp"
 #include "cppcker/util/error.hpp"
 #include "cppcker/util/fs.hpp"
+#include "cppcker/util/text.hpp"
 #include "cppcker/util/word_list.hpp"
 
 namespace cppcker::build {
@@ -41,11 +42,6 @@ bool is_proxy_arg(std::string_view name) {
 }
 const char* const kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
 std::string env_key(const std::string& entry) { return entry.substr(0, entry.find('=')); }
 
 std::vector<std::string> strings_at(const json& j, const char* key) {
@@ -53,12 +49,6 @@ std::vector<std::string> strings_at(const json& j, const char* key) {
   if (j.contains(key) && j[key].is_array())
     for (const auto& v : j[key])
       if (v.is_string()) out.push_back(v.get<std::string>());
-  return out;
-}
-
-std::string join(const std::vector<std::string>& words, const std::string& sep = " ") {
-  std::string out;
-  for (std::size_t i = 0; i < words.size(); ++i) out += (i ? sep : "") + words[i];
   return out;
 }
 
@@ -192,7 +182,7 @@ class Executor {
       if (!consumed_.count(k) && !is_proxy_arg(k) && std::find(unused.begin(), unused.end(), k) == unused.end())
         unused.push_back(k);
     std::sort(unused.begin(), unused.end());
-    if (!unused.empty()) observer_.note("[Warning] One or more build-args [" + join(unused) + "] were not consumed");
+    if (!unused.empty()) observer_.note("[Warning] One or more build-args [" + join_words(unused) + "] were not consumed");
 
     observer_.built(last->image);
     for (const auto& tag : o_.tags) {
@@ -246,7 +236,7 @@ class Executor {
     check_flags(df_.instructions[stage.first]);
     if (!stage.platform.empty()) st.platform = Platform::parse(stage.platform);
     else st.platform = o_.platform;
-    std::string base_lower = lower(stage.base);
+    std::string base_lower = ascii_lower(stage.base);
     std::optional<std::string> base;
     for (std::size_t s = 0; &plan_.stages[s] != &stage; ++s)
       if (!plan_.stages[s].name.empty() && plan_.stages[s].name == base_lower) base = results_[s].value_or("");
@@ -474,8 +464,8 @@ class Executor {
     std::vector<std::string> extra = run_args;
     for (const auto& [k, v] : o_.build_args)
       if (is_proxy_arg(k) && !st.declared.count(k)) extra.push_back(k + "=" + v);
-    std::string created_by = join(argv);
-    if (!run_args.empty()) created_by = "|" + std::to_string(run_args.size()) + " " + join(run_args) + " " + created_by;
+    std::string created_by = join_words(argv);
+    if (!run_args.empty()) created_by = "|" + std::to_string(run_args.size()) + " " + join_words(run_args) + " " + created_by;
     std::string body;
     for (const auto& h : ins.heredocs) body += h.name + "\n" + h.content;
     std::string key = cache_key({"run", st.image, ins.original, body, created_by, network});
@@ -486,7 +476,7 @@ class Executor {
     int status = run_foreground(env_.images, env_.containers, env_.networks, step.get(), /*attach_stdin=*/false,
                                 [&](int stream, std::string_view bytes) { observer_.output(stream, bytes); });
     if (status != 0)
-      throw Error("The command '" + join(argv) + "' returned a non-zero code: " + std::to_string(status));
+      throw Error("The command '" + join_words(argv) + "' returned a non-zero code: " + std::to_string(status));
     std::string parent = st.image;
     CommitResult made = commit_container_step(st, step.get(), created_by);
     finish(step);
@@ -535,7 +525,7 @@ class Executor {
     if (const Flag* f = ins.flag("from")) {
       std::string ref = lex_.expand_word(f->value, env);
       std::optional<std::string> image;
-      std::string l = lower(ref);
+      std::string l = ascii_lower(ref);
       std::size_t before = stage_index == std::size_t(-1) ? plan_.stages.size() : stage_index;
       for (std::size_t s = 0; s < before; ++s)
         if ((!plan_.stages[s].name.empty() && plan_.stages[s].name == l) || ref == std::to_string(s)) image = results_[s];
@@ -556,7 +546,7 @@ class Executor {
       // so a --from step is looked up without mounting and reading the source.
       for (const auto& h : spec.heredocs) content += h.name + "\n" + h.content;
     }
-    std::string key = cache_key({lower(ins.keyword), st.image, flags, join(words, "\n"), content});
+    std::string key = cache_key({ascii_lower(ins.keyword), st.image, flags, join_words(words, "\n"), content});
     if (reuse(st, key)) return;
     if (!copy) {
       from_fs.emplace(open_image_fs(env_.images, from_image));

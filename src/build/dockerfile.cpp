@@ -9,6 +9,7 @@
 #include "cppcker/build/shell_lex.hpp"
 #include "cppcker/util/error.hpp"
 #include "cppcker/util/humanize.hpp"
+#include "cppcker/util/text.hpp"
 #include "cppcker/util/word_list.hpp"
 
 namespace cppcker::build {
@@ -39,12 +40,6 @@ std::string upper(std::string_view s) {
   std::string out(s);
   for (char& c : out)
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  return out;
-}
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   return out;
 }
 
@@ -95,7 +90,7 @@ void possible_directive(Directives& d, std::string_view line, int line_number) {
     d.done = true;
     return;
   }
-  key = lower(key);
+  key = ascii_lower(key);
   if (key != "escape" && key != "syntax" && key != "check") {
     d.done = true;
     return;
@@ -461,7 +456,7 @@ void check_flags(const Instruction& ins) {
     used.push_back(f.name);
     if (spec->type == 'b') {
       if (f.has_value && f.value.empty()) parse_error(ins.line, "missing a value on flag: " + f.name);
-      std::string v = lower(f.value);
+      std::string v = ascii_lower(f.value);
       if (!v.empty() && v != "true" && v != "false")
         parse_error(ins.line, "expecting boolean value for flag " + f.name + ", not: " + f.value);
     } else if (!f.has_value) {
@@ -499,8 +494,8 @@ void check_instruction(const Instruction& ins) {
     if (heredoc_dest) parse_error(ins.line, k + " cannot accept a heredoc as a destination");
   } else if (k == "FROM") {
     auto words = split_whitespace(ins.args);
-    if (words.size() == 3 && lower(words[1]) == "as") {
-      std::string name = lower(words[2]);
+    if (words.size() == 3 && ascii_lower(words[1]) == "as") {
+      std::string name = ascii_lower(words[2]);
       bool ok = !name.empty() && name[0] >= 'a' && name[0] <= 'z' &&
                 std::all_of(name.begin(), name.end(), [](char c) {
                   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';

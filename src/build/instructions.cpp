@@ -10,17 +10,13 @@
 #include "cppcker/runtime/lifecycle.hpp"
 #include "cppcker/storage/unpack.hpp"
 #include "cppcker/util/error.hpp"
+#include "cppcker/util/text.hpp"
 
 namespace cppcker::build {
 
 using nlohmann::json;
 
 namespace {
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 std::string upper(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::toupper(c); });
@@ -112,8 +108,8 @@ Plan plan_build(const Dockerfile& df, const std::string& target, const std::vect
     st.first = i;
     st.last = all.size();
     st.line = from.line;
-    if (words.size() == 3 && lower(words[1]) == "as") {
-      st.name = lower(words[2]);
+    if (words.size() == 3 && ascii_lower(words[1]) == "as") {
+      st.name = ascii_lower(words[2]);
       if (st.name.empty() || !std::isalpha(static_cast<unsigned char>(st.name.front())) ||
           st.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-.") != std::string::npos)
         parse_error(from, "invalid name for build stage: \"" + words[2] + "\", name can't start with a number or contain symbols");
@@ -132,13 +128,13 @@ Plan plan_build(const Dockerfile& df, const std::string& target, const std::vect
   // The target and what it needs, found backwards from it.
   std::size_t target_index = plan.stages.size() - 1;
   if (!target.empty()) {
-    auto it = std::find_if(plan.stages.begin(), plan.stages.end(), [&](const Stage& s) { return s.name == lower(target); });
+    auto it = std::find_if(plan.stages.begin(), plan.stages.end(), [&](const Stage& s) { return s.name == ascii_lower(target); });
     if (it == plan.stages.end()) throw Error("target stage \"" + target + "\" could not be found");
     target_index = static_cast<std::size_t>(it - plan.stages.begin());
   }
   // A stage referred to by name or index, among those before `before`.
   auto stage_ref = [&](const std::string& ref, std::size_t before) -> std::optional<std::size_t> {
-    std::string l = lower(ref);
+    std::string l = ascii_lower(ref);
     for (std::size_t s = 0; s < before; ++s)
       if (!plan.stages[s].name.empty() && plan.stages[s].name == l) return s;
     if (is_number(ref)) {
@@ -152,7 +148,7 @@ Plan plan_build(const Dockerfile& df, const std::string& target, const std::vect
     if (!needed.insert(s).second) return;
     const Stage& st = plan.stages[s];
     // FROM <stage> by name only (a number is an image name there).
-    std::string l = lower(st.base);
+    std::string l = ascii_lower(st.base);
     for (std::size_t o = 0; o < s; ++o)
       if (!plan.stages[o].name.empty() && plan.stages[o].name == l) need(o);
     for (std::size_t k = st.first + 1; k < st.last; ++k) {
@@ -212,7 +208,7 @@ std::string apply_instruction(json& config, const Instruction& ins, const std::v
         std::string key = port;
         auto slash = key.find('/');
         std::string num = key.substr(0, slash);
-        std::string proto = slash == std::string::npos ? "tcp" : lower(key.substr(slash + 1));
+        std::string proto = slash == std::string::npos ? "tcp" : ascii_lower(key.substr(slash + 1));
         if (proto != "tcp" && proto != "udp" && proto != "sctp") throw Error("invalid proto: " + proto);
         auto dash = num.find('-');
         std::string lo = num.substr(0, dash), hi = dash == std::string::npos ? lo : num.substr(dash + 1);

@@ -12,6 +12,7 @@
 #include "cppcker/runtime/container.hpp"
 #include "cppcker/runtime/volume.hpp"
 #include "cppcker/util/error.hpp"
+#include "cppcker/util/text.hpp"
 
 namespace cppcker::cli {
 
@@ -65,12 +66,6 @@ void collect(const CLI::App* app, std::vector<Node>& out) {
   for (const CLI::App* s : subs) collect(s, out);
 }
 
-std::string join(const std::vector<std::string>& words) {
-  std::string s;
-  for (const auto& w : words) s += (s.empty() ? "" : " ") + w;
-  return s;
-}
-
 // One shell function per table: `case "$1" in "path") echo words ;; esac`.
 std::string case_function(const std::string& name, const std::vector<Node>& nodes,
                           const std::function<std::string(const Node&)>& words) {
@@ -88,10 +83,10 @@ std::string bash_functions(const std::vector<Node>& nodes) {
   out += case_function("__cppcker_subcommands", nodes, [](const Node& n) {
     std::vector<std::string> names;
     for (const auto& s : n.subcommands) names.push_back(s.first);
-    return join(names);
+    return join_words(names);
   });
-  out += case_function("__cppcker_flags", nodes, [](const Node& n) { return join(n.flags); });
-  out += case_function("__cppcker_value_flags", nodes, [](const Node& n) { return join(n.value_flags); });
+  out += case_function("__cppcker_flags", nodes, [](const Node& n) { return join_words(n.flags); });
+  out += case_function("__cppcker_value_flags", nodes, [](const Node& n) { return join_words(n.value_flags); });
   out += case_function("__cppcker_kinds", nodes, [](const Node& n) { return n.kinds + (n.first_only && !n.kinds.empty() ? " first" : ""); });
   out += R"sh(__cppcker_names() {
   local kind

@@ -5,15 +5,11 @@
 #include <nlohmann/json.hpp>
 
 #include "cppcker/util/error.hpp"
+#include "cppcker/util/text.hpp"
 
 namespace cppcker {
 
 namespace {
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool is_token_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
@@ -58,9 +54,9 @@ std::vector<Challenge> parse_www_authenticate(std::string_view h) {
         while (i < h.size() && h[i] != ',' && h[i] != ' ') ++i;
         value = std::string(h.substr(start, i - start));
       }
-      out.back().params[lower(word)] = value;
+      out.back().params[ascii_lower(word)] = value;
     } else {
-      out.push_back({lower(word), {}});
+      out.push_back({ascii_lower(word), {}});
     }
   }
   return out;

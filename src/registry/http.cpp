@@ -1,4 +1,5 @@
 #include "cppcker/registry/http.hpp"
+#include "cppcker/util/text.hpp"
 
 #include <curl/curl.h>
 
@@ -13,11 +14,6 @@ namespace {
 struct CurlGlobal {
   CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
 };
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 struct Transfer {
   const HttpRequest* request = nullptr;
@@ -54,7 +50,7 @@ size_t header_callback(char* data, size_t size, size_t n, void* user) {
   }
   auto colon = line.find(':');
   if (colon != std::string_view::npos) {
-    std::string name = lower(std::string(line.substr(0, colon)));
+    std::string name = ascii_lower(std::string(line.substr(0, colon)));
     std::string_view value = line.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
     while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.remove_suffix(1);
@@ -104,7 +100,7 @@ std::string url_origin(std::string_view url) {
     curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
     curl_url_get(u, CURLUPART_HOST, &host, 0);
     curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
-    origin = lower(std::string(scheme ? scheme : "") + "://" + (host ? host : "") + ":" + (port ? port : ""));
+    origin = ascii_lower(std::string(scheme ? scheme : "") + "://" + (host ? host : "") + ":" + (port ? port : ""));
     curl_free(scheme);
     curl_free(host);
     curl_free(port);

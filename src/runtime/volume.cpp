@@ -10,6 +10,7 @@
 #include "cppcker/runtime/options.hpp"
 #include "cppcker/util/error.hpp"
 #include "cppcker/util/humanize.hpp"
+#include "cppcker/util/text.hpp"
 
 namespace cppcker {
 
@@ -131,11 +132,6 @@ std::string clean_path(const std::string& path) {
   return out;
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 }  // namespace
 
 MountSpec parse_mount_flag(const std::string& text) {
@@ -150,7 +146,7 @@ MountSpec parse_mount_flag(const std::string& text) {
   std::optional<unsigned long> tmpfs_mode;
   for (const auto& field : csv_fields(text)) {
     auto eq = field.find('=');
-    const std::string key = lower(field.substr(0, eq));
+    const std::string key = ascii_lower(field.substr(0, eq));
     if (eq == std::string::npos) {
       if (key == "readonly" || key == "ro") {
         m.readonly = true;
@@ -164,7 +160,7 @@ MountSpec parse_mount_flag(const std::string& text) {
     }
     const std::string value = field.substr(eq + 1);
     if (key == "type") {
-      m.type = lower(value);
+      m.type = ascii_lower(value);
     } else if (key == "source" || key == "src") {
       m.source = value;
     } else if (key == "target" || key == "dst" || key == "destination") {
@@ -175,7 +171,7 @@ MountSpec parse_mount_flag(const std::string& text) {
       m.readonly = *b;
     } else if (key == "bind-propagation") {
       bind_options = true;
-      m.propagation = lower(value);
+      m.propagation = ascii_lower(value);
     } else if (key == "volume-nocopy") {
       volume_options = true;
       if (!parse_bool(value)) throw flag_error("invalid value for volume-nocopy: " + value);

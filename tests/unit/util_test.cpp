@@ -17,6 +17,7 @@
 #include "cppcker/util/humanize.hpp"
 #include "cppcker/util/prefault.hpp"
 #include "cppcker/util/sha256.hpp"
+#include "cppcker/util/text.hpp"
 
 using namespace cppcker;
 
@@ -34,6 +35,16 @@ TEST(ReadLines, LinesAcrossPiecesEmptyOnesAndAnUnterminatedLast) {
   std::vector<std::string> lines;
   read_lines(fd.get(), "test file", [&](std::string_view line) { lines.emplace_back(line); });
   EXPECT_EQ(lines, (std::vector<std::string>{"first", longest, cut, "", "last"}));
+}
+
+TEST(Text, AsciiLowerLeavesOtherBytesAndJoinPutsTheSeparatorBetween) {
+  EXPECT_EQ(ascii_lower("FROM Stage-1 AS Build"), "from stage-1 as build");
+  // Only A-Z: UTF-8 bytes pass as they are, whatever the locale.
+  EXPECT_EQ(ascii_lower("\xC3\x89T\xC3\x89"), "\xC3\x89t\xC3\x89");
+  EXPECT_EQ(join_words({}), "");
+  EXPECT_EQ(join_words({"sh"}), "sh");
+  EXPECT_EQ(join_words({"sh", "-c", "echo hi"}), "sh -c echo hi");
+  EXPECT_EQ(join_words({"", "b"}, "\n"), "\nb");  // an empty first word still gets its separator
 }
 
 TEST(HumanSize, DockerDecimalUnits) {
