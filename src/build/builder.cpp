@@ -105,15 +105,8 @@ class StepContainer {
   ~StepContainer() {
     if (keep_) return;
     try {
-      // A RUN step's container names this process as its owner (run_foreground made it so); the owner
-      // is done with it now, and `rm -f` must not take us for an owner to kill.
-      Container current = env_.containers.load(c_.id).value_or(c_);
-      if (current.state.monitor_pid == ::getpid()) {
-        current.state.monitor_pid = 0;
-        current.state.monitor_start = 0;
-        env_.containers.save(current, Durability::unsynced);
-      }
-      remove_container(env_.containers, env_.networks, current, /*force=*/true);
+      // run_foreground left no owner mark naming this process, however the step ended.
+      remove_container(env_.containers, env_.networks, env_.containers.load(c_.id).value_or(c_), /*force=*/true);
     } catch (const Error&) {
       // Best effort on a failure path: the error that ended the step is the one to report.
     }

@@ -155,6 +155,43 @@ ContainerProcess start_container(const ImageStore& images, const ContainerStore&
   return proc;
 }
 
+// An owner's last write (the exit, a start that failed, a policy that ended) names no owner any more: the
+// process may live on (the image builder runs its RUN steps in-process), and `rm -f` must not take it for
+// an owner to kill. Its owner lock, held until it has cleaned up, still keeps an `rm` waiting meanwhile.
+void clear_owner_mark(ContainerState& s) {
+  s.monitor_pid = 0;
+  s.monitor_start = 0;
+}
+
+// The same for a foreground owner that ends by an exception between its start and its last write (a relay
+// that failed, an output sink that threw): what the record says of the run is left as it was, for
+// observed_state() to read as the end of a crashed owner.
+class OwnerMarkGuard {
+ public:
+  OwnerMarkGuard(const ContainerStore& store, std::string id) : store_(store), id_(std::move(id)) {}
+  ~OwnerMarkGuard() {
+    if (settled_) return;
+    try {
+      auto guard = store_.lock();
+      auto on_disk = store_.load(id_);
+      if (!on_disk || on_disk->state.monitor_pid != ::getpid()) return;
+      clear_owner_mark(on_disk->state);
+      store_.save(*on_disk, Durability::unsynced);
+    } catch (...) {
+      // The error that ended the run is the one to report; `rm -f` then finds this process alive.
+    }
+  }
+  OwnerMarkGuard(const OwnerMarkGuard&) = delete;
+  OwnerMarkGuard& operator=(const OwnerMarkGuard&) = delete;
+  // The last write was made (and cleared the mark), or a monitor took the container over.
+  void settled() { settled_ = true; }
+
+ private:
+  const ContainerStore& store_;
+  std::string id_;
+  bool settled_ = false;
+};
+
 struct RunEnd {
   int code = 0;
   std::optional<std::chrono::milliseconds> restart_in;  // the policy's back-off, when it restarts
@@ -182,6 +219,7 @@ RunEnd finish_container(ContainerProcess::Exit exit, const ContainerStore& conta
   c.state.oom_killed = exit.oom_killed;
   c.state.finished = format_rfc3339(now());
   if (end.restart_in) c.state.restart_count = restarts.restarts();
+  else clear_owner_mark(c.state);
   save_owned(containers, c);
   timing_mark("exit-recorded");
   return end;
@@ -204,6 +242,7 @@ void record_start_failure(const ContainerStore& containers, Container& c, const 
   c.state.status = "created";
   c.state.error = e.what();
   c.state.exit_code = e.exit_code();
+  clear_owner_mark(c.state);
   containers.save(c);
 }
 
@@ -251,6 +290,7 @@ void end_policy(const ContainerStore& containers, const NetworkStore& networks, 
     // `rm` releases them again; the exit is what must be recorded now.
   }
   c.state.status = "exited";
+  clear_owner_mark(c.state);
   save_owned(containers, c);
 }
 
@@ -364,6 +404,7 @@ int run_foreground(const ImageStore& images, const ContainerStore& containers, c
   const bool stdin_attached = c.spec.interactive && attach_stdin;
   // Owner first, so that `rm -f` can always find and stop whoever is (or is about to be) running it.
   FileLock owner = owned ? std::move(*owned) : containers.take_ownership(c);
+  OwnerMarkGuard owner_mark(containers, c.id);  // after the lock: it runs while the lock is still held
   IgnoreSigpipe ignore_sigpipe;
   LogWriter log = open_log(containers, c);  // Docker logs every container, a foreground one too
   // With -t the container gets a terminal of its own, sized as ours; with -i too, our terminal goes raw
@@ -380,6 +421,7 @@ int run_foreground(const ImageStore& images, const ContainerStore& containers, c
     proc.emplace(start_container(images, containers, networks, c, pipes ? pipes->container() : StdioFds{}, tty_size));
   } catch (const Error& e) {
     record_start_failure(containers, c, e);
+    owner_mark.settled();
     throw;
   }
   RestartManager restarts(c.spec.restart);
@@ -403,6 +445,7 @@ int run_foreground(const ImageStore& images, const ContainerStore& containers, c
     log.flush();
     prober.stop();
     end = finish_container(proc->wait(), containers, networks, c, restarts);
+    owner_mark.settled();
   }
   raw.reset();
   if (end.restart_in) {

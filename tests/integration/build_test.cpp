@@ -202,6 +202,9 @@ TEST_F(BuildTest, FailuresLeaveNothingBehind) {
   expect_failure("missing.txt");
   write("Dockerfile", "FROM img\nRUN echo partial > /p\nRUN exit 3\n");
   expect_failure("The command '/bin/sh -c exit 3' returned a non-zero code: 3");
+  // A step whose program cannot start: the builder removes the step's container and lives on to say so.
+  write("Dockerfile", "FROM img\nRUN [\"/no/such/program\"]\n");
+  expect_failure("/no/such/program");
   write("Dockerfile", "FROM img\nCOPY f.txt /x\n");
   write(".dockerignore", "[\n");
   expect_failure("syntax error in pattern");

@@ -147,6 +147,32 @@ TEST_F(RuntimeTest, DetachedAutoRemove) {
   EXPECT_TRUE(eventually([&] { return !fs::exists(cpk_.root / "containers" / id); }));
 }
 
+// The process that ran a container, once done with it, is no longer named its owner: a process that lives
+// on afterwards (the image builder runs its steps in-process) must not be what `rm -f` kills, and an `rm`
+// right after `wait` must not take the ending monitor for a running container.
+TEST_F(RuntimeTest, AnOwnerThatIsDoneLeavesNoOwnerOnTheRecord) {
+  auto owner_of = [&](const std::string& name) {
+    const std::string id = inspect(name)["Id"].get<std::string>();
+    auto state = nlohmann::json::parse(cppcker::read_file(cpk_.root / "containers" / id / "container.json"))["state"];
+    return std::pair{state["monitor_pid"].get<pid_t>(), state["monitor_start"].get<std::uint64_t>()};
+  };
+  using Owner = std::pair<pid_t, std::uint64_t>;
+  ASSERT_EQ(run({"--name", "ended", "img", "true"}).exit_code, 0);
+  EXPECT_EQ(owner_of("ended"), (Owner{0, 0}));
+  ASSERT_EQ(run({"--name", "unstarted", "img", "nosuchcommand"}).exit_code, 127);
+  EXPECT_EQ(inspect("unstarted")["State"]["Status"], "created");
+  EXPECT_EQ(owner_of("unstarted"), (Owner{0, 0}));
+  for (int i = 0; i < 5; ++i) {
+    const std::string name = "detached" + std::to_string(i);
+    ASSERT_EQ(run({"-d", "--name", name, "img", "true"}).exit_code, 0);
+    EXPECT_EQ(cpk_({"wait", name}).out, "0\n");
+    EXPECT_EQ(owner_of(name), (Owner{0, 0}));
+    auto rm = cpk_({"rm", name});
+    EXPECT_EQ(rm.exit_code, 0) << rm.err;
+  }
+  EXPECT_EQ(cpk_({"rm", "ended", "unstarted"}).exit_code, 0);
+}
+
 // A detached container is kept by a fresh exec of cppcker, the monitor-wait stage, not by a copy of the
 // CLI: the pid the record names runs `cppcker monitor-wait`, the container is its child, and once the
 // container ends the same process (exec'd back into `monitor`) records the exit; the output is logged.
