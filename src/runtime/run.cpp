@@ -163,17 +163,18 @@ void clear_owner_mark(ContainerState& s) {
   s.monitor_start = 0;
 }
 
-// The same for a foreground owner that ends by an exception between its start and its last write (a relay
-// that failed, an output sink that threw): what the record says of the run is left as it was, for
-// observed_state() to read as the end of a crashed owner.
+// The same for a foreground owner that ends by an exception before its last write (a relay that failed,
+// an output sink that threw): what the record says of the run is left as it was, for observed_state() to
+// read as the end of a crashed owner. Nothing is done once `c` names no owner: its last write cleared the
+// mark, or a monitor took the container over.
 class OwnerMarkGuard {
  public:
-  OwnerMarkGuard(const ContainerStore& store, std::string id) : store_(store), id_(std::move(id)) {}
+  OwnerMarkGuard(const ContainerStore& store, const Container& c) : store_(store), c_(c) {}
   ~OwnerMarkGuard() {
-    if (settled_) return;
+    if (c_.state.monitor_pid != ::getpid()) return;
     try {
       auto guard = store_.lock();
-      auto on_disk = store_.load(id_);
+      auto on_disk = store_.load(c_.id);
       if (!on_disk || on_disk->state.monitor_pid != ::getpid()) return;
       clear_owner_mark(on_disk->state);
       store_.save(*on_disk, Durability::unsynced);
@@ -183,13 +184,10 @@ class OwnerMarkGuard {
   }
   OwnerMarkGuard(const OwnerMarkGuard&) = delete;
   OwnerMarkGuard& operator=(const OwnerMarkGuard&) = delete;
-  // The last write was made (and cleared the mark), or a monitor took the container over.
-  void settled() { settled_ = true; }
 
  private:
   const ContainerStore& store_;
-  std::string id_;
-  bool settled_ = false;
+  const Container& c_;
 };
 
 struct RunEnd {
@@ -238,11 +236,11 @@ void remove_if_asked(const ContainerStore& containers, const Container& c) {
 
 // A start that failed leaves the container "created" with the error, as Docker does; --rm removes it.
 void record_start_failure(const ContainerStore& containers, Container& c, const Error& e) {
+  clear_owner_mark(c.state);
   if (c.spec.auto_remove) return remove_if_asked(containers, c);
   c.state.status = "created";
   c.state.error = e.what();
   c.state.exit_code = e.exit_code();
-  clear_owner_mark(c.state);
   containers.save(c);
 }
 
@@ -404,7 +402,7 @@ int run_foreground(const ImageStore& images, const ContainerStore& containers, c
   const bool stdin_attached = c.spec.interactive && attach_stdin;
   // Owner first, so that `rm -f` can always find and stop whoever is (or is about to be) running it.
   FileLock owner = owned ? std::move(*owned) : containers.take_ownership(c);
-  OwnerMarkGuard owner_mark(containers, c.id);  // after the lock: it runs while the lock is still held
+  OwnerMarkGuard owner_mark(containers, c);  // after the lock: it runs while the lock is still held
   IgnoreSigpipe ignore_sigpipe;
   LogWriter log = open_log(containers, c);  // Docker logs every container, a foreground one too
   // With -t the container gets a terminal of its own, sized as ours; with -i too, our terminal goes raw
@@ -421,7 +419,6 @@ int run_foreground(const ImageStore& images, const ContainerStore& containers, c
     proc.emplace(start_container(images, containers, networks, c, pipes ? pipes->container() : StdioFds{}, tty_size));
   } catch (const Error& e) {
     record_start_failure(containers, c, e);
-    owner_mark.settled();
     throw;
   }
   RestartManager restarts(c.spec.restart);
@@ -445,7 +442,6 @@ int run_foreground(const ImageStore& images, const ContainerStore& containers, c
     log.flush();
     prober.stop();
     end = finish_container(proc->wait(), containers, networks, c, restarts);
-    owner_mark.settled();
   }
   raw.reset();
   if (end.restart_in) {
@@ -479,6 +475,7 @@ int run_foreground(const ImageStore& images, const ContainerStore& containers, c
     char byte;
     while (::read(ready_read.get(), &byte, 1) < 0 && errno == EINTR) {
     }
+    clear_owner_mark(c.state);  // this process is its owner no more: the monitor has recorded itself
     return end.code;
   }
   remove_if_asked(containers, c);

@@ -7,12 +7,6 @@
 
 class RestartHealthTest : public RuntimeTest {
  protected:
-  // The container's record as its owner keeps it (state.restart_count, state.health, ...).
-  nlohmann::json record(const std::string& id) const {
-    auto text = cppcker::read_file_if_exists(cpk_.root / "containers" / id / "container.json");
-    auto j = nlohmann::json::parse(text.value_or(""), nullptr, false);
-    return j.is_discarded() ? nlohmann::json::object() : j;
-  }
   std::string status_of(const std::string& id) const { return record(id)["state"].value("status", ""); }
   std::string ps_status(const std::string& id) const {
     auto r = cpk_({"ps", "-a", "--no-trunc"});

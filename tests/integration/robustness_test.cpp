@@ -19,7 +19,7 @@ int mounts_below(const fs::path& root) {
 
 TEST_F(RuntimeTest, KillNineOfTheMonitorLeavesAStateRmCanHandle) {
   std::string id = trim(run({"-d", "img", "sleep", "100"}).out);
-  auto c = nlohmann::json::parse(cppcker::read_file(cpk_.root / "containers" / id / "container.json"));
+  auto c = record(id);
   pid_t monitor = c["state"]["monitor_pid"];
   pid_t pid = c["state"]["pid"];
   ASSERT_GT(monitor, 0);

@@ -43,9 +43,6 @@ bool port_free(int type, int port) { return static_cast<bool>(host_socket(type, 
 
 class RunEdgesTest : public RuntimeTest {
  protected:
-  nlohmann::json record(const std::string& id) const {
-    return nlohmann::json::parse(cppcker::read_file(cpk_.root / "containers" / id / "container.json"));
-  }
   std::string only_container() const { return trim(cpk_({"ps", "-aq", "--no-trunc"}).out); }
 };
 

@@ -108,6 +108,13 @@ class RuntimeTest : public ::testing::Test {
     auto j = nlohmann::json::parse(r.out, nullptr, false);
     return j.is_array() && !j.empty() ? j[0] : nlohmann::json::object();
   }
+  // The container's record as cppcker keeps it, with what `inspect` does not show (the owner's pid, the
+  // restart count, the health log); an empty object when there is none.
+  nlohmann::json record(const std::string& id) const {
+    auto text = cppcker::read_file_if_exists(cpk_.root / "containers" / id / "container.json");
+    auto j = nlohmann::json::parse(text.value_or(""), nullptr, false);
+    return j.is_discarded() ? nlohmann::json::object() : j;
+  }
 
   // The directories of this test's cgroup parent in every hierarchy the host has.
   std::vector<fs::path> cgroup_dirs() const {

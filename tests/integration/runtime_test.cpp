@@ -153,7 +153,7 @@ TEST_F(RuntimeTest, DetachedAutoRemove) {
 TEST_F(RuntimeTest, AnOwnerThatIsDoneLeavesNoOwnerOnTheRecord) {
   auto owner_of = [&](const std::string& name) {
     const std::string id = inspect(name)["Id"].get<std::string>();
-    auto state = nlohmann::json::parse(cppcker::read_file(cpk_.root / "containers" / id / "container.json"))["state"];
+    auto state = record(id)["state"];
     return std::pair{state["monitor_pid"].get<pid_t>(), state["monitor_start"].get<std::uint64_t>()};
   };
   using Owner = std::pair<pid_t, std::uint64_t>;
@@ -188,9 +188,9 @@ TEST_F(RuntimeTest, DetachedMonitorIsTheWaitStage) {
     std::string id = trim(started.out);
     auto state = inspect(id)["State"];
     const int container = state["Pid"].get<int>();
-    auto record = nlohmann::json::parse(cppcker::read_file(cpk_.root / "containers" / id / "container.json"))["state"];
-    const pid_t monitor = record["monitor_pid"].get<int>();
-    const std::uint64_t monitor_start = record["monitor_start"].get<std::uint64_t>();
+    auto state_on_disk = record(id)["state"];
+    const pid_t monitor = state_on_disk["monitor_pid"].get<int>();
+    const std::uint64_t monitor_start = state_on_disk["monitor_start"].get<std::uint64_t>();
     ASSERT_GT(monitor, 1);
     // Its stage takes a moment to be exec'd after the start was reported.
     auto cmdline = [&] {
